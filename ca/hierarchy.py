@@ -1,0 +1,125 @@
+"""The test CA hierarchy `kyso init` creates: Root → Citizen CA, Government CA; per issuing CA a delegated
+OCSP responder; a timestamp authority under the Government CA. Creating it twice changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.orm import Session
+
+from ca.builder import build, validity
+from ca.issuance import CertificateAuthority
+from ca.profiles import get_profile
+from ca.subjects import SubjectFields, build_name, normalise
+from core.errors import malformed
+from core.ids import new_certificate_serial, serial_hex
+from keystore.algorithms import ALGORITHMS
+from store import repositories
+from store.models import Authority, Certificate, ServiceSigner
+
+ORGANIZATION = "Kyso Test PKI"
+ISSUING_CAS = {"citizen": "Kyso Citizen CA", "government": "Kyso Government CA"}
+ROOT_NAME = "Kyso Root CA"
+SERVICE_SIGNERS = {
+    # id: (issuing authority, profile, common name)
+    "ocsp-citizen": ("citizen", "ocsp-responder", "Kyso OCSP Responder - Citizen CA"),
+    "ocsp-government": ("government", "ocsp-responder", "Kyso OCSP Responder - Government CA"),
+    "tsa": ("government", "tsa", "Kyso Timestamp Authority"),
+}
+
+
+@dataclass(frozen=True)
+class HierarchyReport:
+    created: bool
+    authorities: list[str]
+    service_signers: list[str]
+
+
+def service_key_algorithm(ca_algorithm: str) -> str:
+    """Responders and the TSA sign on the hot path: P-256 under an EC hierarchy, RSA-3072 under RSA."""
+    return "ec-p256" if ca_algorithm.startswith("ec-") else "rsa-3072"
+
+
+def initialise(session: Session, ca: CertificateAuthority, algorithm: str) -> HierarchyReport:
+    existing = [a.id for a in repositories.authorities(session)]
+    if existing:
+        return HierarchyReport(False, existing, [s.id for s in repositories.service_signers(session)])
+    if algorithm not in ALGORITHMS or algorithm in ("ec-p256", "rsa-2048"):
+        raise malformed("CA keys must be ec-p384, rsa-3072 or rsa-4096")
+    _create_root(session, ca, algorithm)
+    for authority_id, common_name in ISSUING_CAS.items():
+        _create_issuing_ca(session, ca, authority_id, common_name, algorithm)
+    for signer_id, (authority_id, profile_name, common_name) in SERVICE_SIGNERS.items():
+        profile = get_profile(profile_name, ca.profiles)
+        subject = normalise("service", SubjectFields(common_name=common_name, organization=ORGANIZATION))
+        signer = ca.keystore.generate(session, service_key_algorithm(algorithm), f"{signer_id} signer")
+        row = ca.issue_for_key(
+            session, profile, subject, signer.public_key(), signer.algorithm,  # type: ignore[arg-type]
+            key_id=signer.key_id, authority_id=authority_id,
+        )  # fmt: skip
+        session.add(
+            ServiceSigner(
+                id=signer_id,
+                authority_id=authority_id,
+                certificate_serial=row.serial,
+                key_id=signer.key_id,
+            )
+        )
+    session.flush()
+    return HierarchyReport(True, ["root", *ISSUING_CAS], list(SERVICE_SIGNERS))
+
+
+def _create_root(session: Session, ca: CertificateAuthority, algorithm: str) -> None:
+    profile = get_profile("root-ca", ca.profiles)
+    subject = normalise("authority", SubjectFields(common_name=ROOT_NAME, organization=ORGANIZATION))
+    signer = ca.keystore.generate(session, algorithm, "root CA key")
+    now = ca.clock.now()
+    not_before, not_after = validity(profile, now, None)
+    serial = serial_hex(new_certificate_serial())
+    name = build_name(subject)
+    builder = build(
+        profile=profile, subject=name, public_key=signer.public_key(), serial=int(serial, 16),  # type: ignore[arg-type]
+        not_before=not_before, not_after=not_after, issuer=None, urls=ca.urls,
+    )  # fmt: skip
+    ca.lint_or_refuse(profile, builder, algorithm)
+    der = signer.sign_x509(builder).public_bytes(serialization.Encoding.DER)
+    session.add(
+        Authority(
+            id="root", parent_id=None, subject=name.rfc4514_string(), certificate_der=der,
+            key_id=signer.key_id, crl_number=0, created_at=now,
+        )
+    )  # fmt: skip
+    session.flush()
+    session.add(
+        Certificate(
+            serial=serial, authority_id="root", profile=profile.name, status="valid",
+            subject=name.rfc4514_string(),
+            subject_fields=json.dumps(subject.as_dict(), ensure_ascii=False, sort_keys=True),
+            common_name=ROOT_NAME, key_algorithm=algorithm, key_id=signer.key_id,
+            not_before=not_before, not_after=not_after, der=der,
+            fingerprint_sha256=hashlib.sha256(der).hexdigest(), created_at=now,
+        )
+    )  # fmt: skip
+    session.flush()
+
+
+def _create_issuing_ca(
+    session: Session, ca: CertificateAuthority, authority_id: str, common_name: str, algorithm: str
+) -> None:
+    profile = get_profile("issuing-ca", ca.profiles)
+    subject = normalise("authority", SubjectFields(common_name=common_name, organization=ORGANIZATION))
+    signer = ca.keystore.generate(session, algorithm, f"{authority_id} CA key")
+    row = ca.issue_for_key(
+        session, profile, subject, signer.public_key(), algorithm,  # type: ignore[arg-type]
+        key_id=signer.key_id, authority_id="root",
+    )  # fmt: skip
+    session.add(
+        Authority(
+            id=authority_id, parent_id="root", subject=row.subject, certificate_der=row.der or b"",
+            key_id=signer.key_id, crl_number=0, created_at=ca.clock.now(),
+        )
+    )  # fmt: skip
+    session.flush()

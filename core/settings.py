@@ -1,0 +1,96 @@
+"""Settings from ``KYSO_…`` environment variables, built once by whoever starts the process."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import Kind, ServiceError
+
+KeyAlgorithm = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]
+MASTER_KEY_FILE = "master.key"
+_KNOWN_DEFAULT_KEYS = {"", "changeme", "change-me", "kyso", "secret", "default", "dev"}
+_MIN_MASTER_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KYSO_", env_file=None, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data directory when unset"
+    )
+    master_key: SecretStr | None = Field(default=None, description="derives the keys that wrap stored keys")
+    master_key_file: Path | None = Field(default=None, description="file holding the master key (secrets)")
+    base_url: str = "http://127.0.0.1:8000"
+    ca_key_algorithm: KeyAlgorithm = "ec-p384"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("KYSO_BASE_URL must be an http(s) URL such as https://pki.example.vn")
+        return value.rstrip("/")
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'kyso.db').resolve()}"
+
+    def master_key_bytes(self, *, create: bool = False) -> bytes:
+        """The master key, from the environment, a secrets file, or (development only) ``var/master.key``.
+
+        In production a missing, default or short key is refused, so a deployment can never run with a
+        key anyone could guess.
+        """
+        if self.master_key is not None:
+            key = self.master_key.get_secret_value()
+        elif self.master_key_file is not None:
+            try:
+                key = self.master_key_file.read_text().strip()
+            except OSError as exc:
+                raise ServiceError(Kind.UNAVAILABLE, f"cannot read KYSO_MASTER_KEY_FILE: {exc}") from exc
+        elif self.production:
+            key = ""
+        else:
+            return self._development_key(create)
+        if self.production and (key.lower() in _KNOWN_DEFAULT_KEYS or len(key) < _MIN_MASTER_KEY_LENGTH):
+            raise ServiceError(
+                Kind.MALFORMED,
+                "production mode needs KYSO_MASTER_KEY (or KYSO_MASTER_KEY_FILE) of at least "
+                f"{_MIN_MASTER_KEY_LENGTH} random characters; refusing a missing or default key",
+            )
+        if not key:
+            raise ServiceError(Kind.MALFORMED, "KYSO_MASTER_KEY is set but empty")
+        return key.encode()
+
+    def _development_key(self, create: bool) -> bytes:
+        path = self.data_dir / MASTER_KEY_FILE
+        if path.exists():
+            return path.read_text().strip().encode()
+        if not create:
+            raise ServiceError(
+                Kind.UNAVAILABLE,
+                f"no master key: set KYSO_MASTER_KEY or run `kyso init` to create {path}",
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key + "\n")
+        return key.encode()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

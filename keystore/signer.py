@@ -1,0 +1,55 @@
+"""The one door to private keys: a signer that signs bytes and X.509 structures, never showing its key."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from keystore.algorithms import algorithm_of, rsa_pss_padding, signature_hash
+
+Signed = TypeVar("Signed")
+
+
+class X509Builder(Protocol[Signed]):  # CertificateBuilder, CertificateRevocationListBuilder, …
+    def sign(self, private_key: PrivateKeyTypes, algorithm: object, **kwargs: object) -> Signed: ...
+
+
+class KeySigner:
+    """Holds a private key in memory for as long as the process needs it; hands out only signatures."""
+
+    __slots__ = ("__key", "algorithm", "key_id")
+
+    def __init__(self, private_key: PrivateKeyTypes, key_id: str | None = None) -> None:
+        self.__key = private_key
+        self.key_id = key_id
+        self.algorithm = algorithm_of(private_key.public_key())  # type: ignore[arg-type]
+
+    def public_key(self) -> PublicKeyTypes:
+        return self.__key.public_key()
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign ``data`` with the key's scheme: ECDSA (DER signature) or RSASSA-PSS."""
+        key = self.__key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, ec.ECDSA(signature_hash(self.algorithm)))
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(data, rsa_pss_padding(self.algorithm), signature_hash(self.algorithm))
+        raise TypeError(f"unsupported key type {type(key).__name__}")
+
+    def sign_x509(self, builder: X509Builder[Signed]) -> Signed:
+        """Sign a certificate, CRL or CSR builder with this key (PSS when the key is RSA)."""
+        if isinstance(self.__key, rsa.RSAPrivateKey):
+            return builder.sign(
+                self.__key, signature_hash(self.algorithm), rsa_padding=rsa_pss_padding(self.algorithm)
+            )
+        return builder.sign(self.__key, signature_hash(self.algorithm))
+
+    def __repr__(self) -> str:
+        return f"KeySigner({self.algorithm}, key_id={self.key_id!r})"
+
+
+def public_key_of(certificate: x509.Certificate) -> PublicKeyTypes:
+    return certificate.public_key()

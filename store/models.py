@@ -1,0 +1,117 @@
+"""The schema, as typed SQLAlchemy 2 models. It is created only by the Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StoredKey(Base):
+    """A private key wrapped under the master key (software custody) or a reference into a token."""
+
+    __tablename__ = "keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    algorithm: Mapped[str] = mapped_column(String(20))
+    backend: Mapped[str] = mapped_column(String(20), default="software")
+    public_key_der: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Authority(Base):
+    """A certificate authority of the hierarchy: root, citizen, government."""
+
+    __tablename__ = "authorities"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("authorities.id"), nullable=True)
+    subject: Mapped[str] = mapped_column(Text)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(ForeignKey("keys.id"))
+    crl_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    parent: Mapped[Authority | None] = relationship(remote_side=[id], lazy="raise")
+
+
+class Certificate(Base):
+    """Every end-entity and service certificate an authority of Kyso signed (or reserved a serial for)."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        Index("ix_certificates_cccd", "cccd"),
+        Index("ix_certificates_tax_code", "tax_code"),
+        Index("ix_certificates_common_name", "common_name"),
+        Index("ix_certificates_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(42), unique=True)
+    authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"))
+    profile: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20))  # reserved | valid | suspended | revoked
+    subject: Mapped[str] = mapped_column(Text)
+    subject_fields: Mapped[str] = mapped_column(Text)  # JSON of the fields the subject was built from
+    common_name: Mapped[str] = mapped_column(String(200))
+    cccd: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    tax_code: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    key_algorithm: Mapped[str] = mapped_column(String(20))
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("keys.id"), nullable=True)
+    not_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    der: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    fingerprint_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    invalidity_date: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    renewed_from: Mapped[str | None] = mapped_column(String(42), nullable=True)
+
+
+class ServiceSigner(Base):
+    """A delegated signer of the service (OCSP responder per CA, the TSA) with its certificate and key."""
+
+    __tablename__ = "service_signers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # e.g. "ocsp-citizen", "tsa"
+    authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"))
+    certificate_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"))
+    key_id: Mapped[str] = mapped_column(ForeignKey("keys.id"))
+
+
+class BulkRun(Base):
+    """One CSV file given to ``kyso ca bulk-issue``, identified by its content hash so a rerun resumes."""
+
+    __tablename__ = "bulk_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the file
+    file_name: Mapped[str] = mapped_column(String(500))
+    total_rows: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class BulkRow(Base):
+    """The outcome of one row of a bulk run; written in the transaction that issued its certificate."""
+
+    __tablename__ = "bulk_rows"
+    __table_args__ = (UniqueConstraint("run_id", "row_number", name="uq_bulk_rows_run_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("bulk_runs.id"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(10))  # issued | failed
+    serial: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)

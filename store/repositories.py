@@ -1,0 +1,110 @@
+"""Queries. Domain code calls these; only store/ writes SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import Kind, ServiceError
+from store.models import Authority, BulkRow, BulkRun, Certificate, ServiceSigner
+
+SERIAL_ATTEMPTS = 5
+
+
+def reserve_certificate(session: Session, make_row: Callable[[], Certificate]) -> Certificate:
+    """Insert a certificate row before anything is signed, so its serial is unique by constraint.
+
+    ``make_row`` draws a fresh serial each time; a collision (astronomically unlikely with 159 random
+    bits, but the constraint is the guarantee) is retried inside a savepoint.
+    """
+    for _ in range(SERIAL_ATTEMPTS):
+        row = make_row()
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+            return row
+        except IntegrityError:
+            continue
+    raise ServiceError(Kind.INTERNAL, "could not reserve a unique certificate serial")
+
+
+def certificate_by_serial(session: Session, serial: str, *, for_update: bool = False) -> Certificate | None:
+    query = select(Certificate).where(Certificate.serial == serial)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def search_certificates(
+    session: Session,
+    *,
+    serial_prefix: str | None = None,
+    cccd: str | None = None,
+    tax_code: str | None = None,
+    name: str | None = None,
+    status: str | None = None,
+    profile: str | None = None,
+    expired_before: dt.datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[Sequence[Certificate], int]:
+    query = select(Certificate).where(Certificate.status != "reserved")
+    if serial_prefix:
+        query = query.where(Certificate.serial.startswith(serial_prefix, autoescape=True))
+    if cccd:
+        query = query.where(Certificate.cccd == cccd)
+    if tax_code:
+        query = query.where(Certificate.tax_code == tax_code)
+    if name:
+        pattern = f"%{name.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Certificate.common_name).like(pattern),
+                func.lower(Certificate.organization).like(pattern),
+            )
+        )
+    if status:
+        query = query.where(Certificate.status == status)
+    if profile:
+        query = query.where(Certificate.profile == profile)
+    if expired_before:
+        query = query.where(Certificate.not_after < expired_before)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Certificate.id.desc()).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def authority(session: Session, authority_id: str) -> Authority | None:
+    return session.get(Authority, authority_id)
+
+
+def authorities(session: Session) -> Sequence[Authority]:
+    return session.scalars(select(Authority).order_by(Authority.created_at, Authority.id)).all()
+
+
+def service_signers(session: Session) -> Sequence[ServiceSigner]:
+    return session.scalars(select(ServiceSigner).order_by(ServiceSigner.id)).all()
+
+
+def bulk_run(session: Session, run_id: str) -> BulkRun | None:
+    return session.get(BulkRun, run_id)
+
+
+def bulk_rows(session: Session, run_id: str) -> Sequence[BulkRow]:
+    return session.scalars(select(BulkRow).where(BulkRow.run_id == run_id).order_by(BulkRow.row_number)).all()
+
+
+def record_bulk_row(session: Session, row: BulkRow) -> bool:
+    """Record a row's outcome; False when another worker already recorded that row (nothing written)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return True
+    except IntegrityError:
+        return False

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ca.builder import build, validity
 from ca.issuance import CertificateAuthority
 from ca.profiles import get_profile
-from ca.subjects import SubjectFields, build_name, normalise
+from ca.subjects import SubjectFields, build_name, normalise, rfc4514
 from core.errors import malformed
 from core.ids import new_certificate_serial, serial_hex
 from keystore.algorithms import ALGORITHMS
@@ -88,7 +88,7 @@ def _create_root(session: Session, ca: CertificateAuthority, algorithm: str) -> 
     der = signer.sign_x509(builder).public_bytes(serialization.Encoding.DER)
     session.add(
         Authority(
-            id="root", parent_id=None, subject=name.rfc4514_string(), certificate_der=der,
+            id="root", parent_id=None, subject=rfc4514(name), certificate_der=der,
             key_id=signer.key_id, crl_number=0, created_at=now,
         )
     )  # fmt: skip
@@ -96,7 +96,7 @@ def _create_root(session: Session, ca: CertificateAuthority, algorithm: str) -> 
     session.add(
         Certificate(
             serial=serial, authority_id="root", profile=profile.name, status="valid",
-            subject=name.rfc4514_string(),
+            subject=rfc4514(name),
             subject_fields=json.dumps(subject.as_dict(), ensure_ascii=False, sort_keys=True),
             common_name=ROOT_NAME, key_algorithm=algorithm, key_id=signer.key_id,
             not_before=not_before, not_after=not_after, der=der,

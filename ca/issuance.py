@@ -26,7 +26,7 @@ from ca.csr import public_key_from_csr
 from ca.lint import CertificateLinter, Finding, blocking
 from ca.profiles import Profile, default_profiles, get_profile
 from ca.records import CertificateInfo, pem_of
-from ca.subjects import SubjectFields, build_name, normalise
+from ca.subjects import SubjectFields, build_name, normalise, rfc4514
 from ca.urls import PkiUrls
 from core.clock import Clock
 from core.errors import Kind, ServiceError, conflict, malformed
@@ -164,7 +164,7 @@ class CertificateAuthority:
                 authority_id=authority_id,
                 profile=profile.name,
                 status="reserved",
-                subject=name.rfc4514_string(),
+                subject=rfc4514(name),
                 subject_fields=json.dumps(subject.as_dict(), ensure_ascii=False, sort_keys=True),
                 common_name=subject.common_name or "",
                 cccd=subject.cccd,

@@ -104,6 +104,20 @@ def normalise(subject_kind: str, requested: SubjectFields) -> SubjectFields:
     return replace(SubjectFields(), **cleaned)
 
 
+_RFC4514_NAMES = {
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.SURNAME: "SN",
+    NameOID.GIVEN_NAME: "GN",
+    NameOID.TITLE: "title",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
+
+
+def rfc4514(name: x509.Name) -> str:
+    """RFC 4514 text with readable names for the attributes Vietnamese subjects use."""
+    return name.rfc4514_string(_RFC4514_NAMES)
+
+
 def build_name(fields_: SubjectFields) -> x509.Name:
     """The distinguished name, most general attribute first."""
     attributes: list[x509.NameAttribute] = [x509.NameAttribute(NameOID.COUNTRY_NAME, "VN")]

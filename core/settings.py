@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ from core.errors import Kind, ServiceError
 
 KeyAlgorithm = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]
 MASTER_KEY_FILE = "master.key"
+OPERATOR_TOKEN_FILE = "operator.token"  # noqa: S105 - a file name, not a secret
 _KNOWN_DEFAULT_KEYS = {"", "changeme", "change-me", "kyso", "secret", "default", "dev"}
 _MIN_MASTER_KEY_LENGTH = 32
 
@@ -28,6 +30,9 @@ class Settings(BaseSettings):
     )
     master_key: SecretStr | None = Field(default=None, description="derives the keys that wrap stored keys")
     master_key_file: Path | None = Field(default=None, description="file holding the master key (secrets)")
+    operator_token: SecretStr | None = Field(
+        default=None, description="bearer token for operator API routes until accounts exist"
+    )
     base_url: str = "http://127.0.0.1:8000"
     ca_key_algorithm: KeyAlgorithm = "ec-p384"
     host: str = "127.0.0.1"
@@ -77,19 +82,34 @@ class Settings(BaseSettings):
         return key.encode()
 
     def _development_key(self, create: bool) -> bytes:
-        path = self.data_dir / MASTER_KEY_FILE
-        if path.exists():
-            return path.read_text().strip().encode()
-        if not create:
+        key = self._secret_file(MASTER_KEY_FILE, create)
+        if key is None:
             raise ServiceError(
                 Kind.UNAVAILABLE,
-                f"no master key: set KYSO_MASTER_KEY or run `kyso init` to create {path}",
+                f"no master key: set KYSO_MASTER_KEY or run `kyso init` to create "
+                f"{self.data_dir / MASTER_KEY_FILE}",
             )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.touch(mode=0o600)
-        path.write_text(key + "\n")
         return key.encode()
+
+    def operator_token_value(self, *, create: bool = False) -> str | None:
+        """The operator's API token: KYSO_OPERATOR_TOKEN, else <data dir>/operator.token."""
+        if self.operator_token is not None:
+            return self.operator_token.get_secret_value() or None
+        return self._secret_file(OPERATOR_TOKEN_FILE, create)
+
+    def _secret_file(self, name: str, create: bool) -> str | None:
+        """A random secret kept in a 0600 file of the data directory, created on demand."""
+        path = self.data_dir / name
+        if path.exists():
+            return path.read_text().strip()
+        if not create:
+            return None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value + "\n")
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:

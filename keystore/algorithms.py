@@ -1,4 +1,4 @@
-"""Key algorithms Kyso accepts, and how each signs (Circular 15/2025/TT-BKHCN: ECDSA ≥ 256, RSA ≥ 2048 with PSS)."""
+"""Key algorithms Kyso accepts and how each signs (Circular 15/2025/TT-BKHCN: ECDSA ≥ 256, RSA-PSS ≥ 2048)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,210 @@
+"""Bulk enrolment of citizens from a CSV file, resumable and exactly-once.
+
+A run is identified by the SHA-256 of the file, so starting the same file again resumes it. Each row's
+certificate and its ``bulk_rows`` record are written in the same transaction, and ``bulk_rows`` has a
+unique (run, row) constraint: a row is issued at most once even if two runs of the file overlap, and a
+run killed half-way redoes only the rows whose transaction never committed.
+
+Rows are spread over worker processes (issuance is CPU-bound: key generation, pkilint, signing).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from ca.issuance import CertificateAuthority, IssueRequest
+from ca.subjects import SubjectFields
+from core.errors import ServiceError, malformed
+from store import repositories
+from store.db import Database
+from store.models import BulkRow, BulkRun
+
+REQUIRED_COLUMNS = ("cccd", "surname", "given_name")
+OPTIONAL_COLUMNS = ("common_name", "province", "locality", "keygen", "csr")
+MAX_FILE_BYTES = 512 * 1024 * 1024
+BATCH_SIZE = 50
+
+WorkerFactory = Callable[[], tuple[Database, CertificateAuthority]]
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    row_number: int
+    outcome: str  # issued | failed | skipped (another run recorded it first)
+    serial: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class BulkFile:
+    run_id: str
+    name: str
+    rows: list[tuple[int, dict[str, str]]]  # (1-based data row number, columns)
+
+
+def read_csv(path: Path) -> BulkFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise malformed(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise malformed(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MiB; split it")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise malformed(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise malformed(f"{path.name} lacks the column(s) {', '.join(missing)}; the header must name "
+                        f"{', '.join(REQUIRED_COLUMNS)} and may add {', '.join(OPTIONAL_COLUMNS)}")  # fmt: skip
+    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise malformed(f"{path.name} has unknown column(s) {', '.join(unknown)}")
+    reader.fieldnames = header
+    rows = [
+        (number, {k: (v or "").strip() for k, v in row.items() if k is not None})
+        for number, row in enumerate(reader, start=1)
+    ]
+    if not rows:
+        raise malformed(f"{path.name} has a header but no rows")
+    return BulkFile(hashlib.sha256(data).hexdigest(), path.name, rows)
+
+
+def start_run(session: Session, bulk: BulkFile, now: object) -> set[int]:
+    """Register the run (or find it again) and return the row numbers already done."""
+    run = repositories.bulk_run(session, bulk.run_id)
+    if run is None:
+        session.add(BulkRun(id=bulk.run_id, file_name=bulk.name, total_rows=len(bulk.rows), started_at=now))
+        session.flush()
+        return set()
+    return {r.row_number for r in repositories.bulk_rows(session, bulk.run_id)}
+
+
+def _request(columns: dict[str, str]) -> IssueRequest:
+    subject = SubjectFields(
+        cccd=columns.get("cccd") or None,
+        surname=columns.get("surname") or None,
+        given_name=columns.get("given_name") or None,
+        common_name=columns.get("common_name") or None,
+        province=columns.get("province") or None,
+        locality=columns.get("locality") or None,
+    )
+    csr = columns.get("csr")
+    return IssueRequest(
+        profile="citizen",
+        subject=subject,
+        csr=csr.encode() if csr else None,
+        keygen=None if csr else (columns.get("keygen") or "ec-p256"),
+        delivery="custody",
+    )
+
+
+def issue_rows(
+    db: Database, ca: CertificateAuthority, run_id: str, rows: Iterable[tuple[int, dict[str, str]]]
+) -> list[RowOutcome]:
+    """Issue a batch in one transaction, each row inside its own savepoint with its bulk_rows record."""
+    outcomes: list[RowOutcome] = []
+    with db.transaction() as session:
+        for number, columns in rows:
+            outcomes.append(_issue_one(session, ca, run_id, number, columns))
+    return outcomes
+
+
+def _issue_one(
+    session: Session, ca: CertificateAuthority, run_id: str, number: int, columns: dict[str, str]
+) -> RowOutcome:
+    try:
+        with session.begin_nested():
+            issued = ca.issue(session, _request(columns))
+            serial = issued.certificate.serial
+            recorded = repositories.record_bulk_row(
+                session, BulkRow(run_id=run_id, row_number=number, outcome="issued", serial=serial)
+            )
+            if not recorded:
+                raise _AlreadyDone
+        return RowOutcome(number, "issued", serial, None)
+    except _AlreadyDone:
+        return RowOutcome(number, "skipped", None, "already done by another run")
+    except ServiceError as exc:
+        if not repositories.record_bulk_row(
+            session, BulkRow(run_id=run_id, row_number=number, outcome="failed", message=exc.message)
+        ):
+            return RowOutcome(number, "skipped", None, "already done by another run")
+        return RowOutcome(number, "failed", None, exc.message)
+
+
+class _AlreadyDone(Exception):
+    pass
+
+
+# -- worker processes ------------------------------------------------------------------------------
+
+_worker: tuple[Database, CertificateAuthority] | None = None
+
+
+def _init_worker(factory: WorkerFactory) -> None:
+    global _worker  # noqa: PLW0603 - one CA per worker process, built once
+    _worker = factory()
+
+
+def _run_batch(run_id: str, batch: list[tuple[int, dict[str, str]]]) -> list[RowOutcome]:
+    assert _worker is not None
+    db, ca = _worker
+    return issue_rows(db, ca, run_id, batch)
+
+
+def run(
+    factory: WorkerFactory,
+    bulk: BulkFile,
+    done: set[int],
+    *,
+    workers: int,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[RowOutcome]:
+    """Issue every row not in ``done``; yields outcomes as batches finish (for a progress bar)."""
+    pending = [row for row in bulk.rows if row[0] not in done]
+    batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
+    if workers <= 1:
+        db, ca = factory()
+        for batch in batches:
+            yield from issue_rows(db, ca, bulk.run_id, batch)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(factory,)) as pool:
+        for outcomes in pool.map(_run_batch, [bulk.run_id] * len(batches), batches):
+            yield from outcomes
+
+
+def finish_run(session: Session, run_id: str, now: object) -> dict[str, int]:
+    run_row = repositories.bulk_run(session, run_id)
+    rows = repositories.bulk_rows(session, run_id)
+    counts = {"issued": 0, "failed": 0}
+    for row in rows:
+        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+    if run_row is not None and len(rows) == run_row.total_rows and run_row.finished_at is None:
+        run_row.finished_at = now  # type: ignore[assignment]
+    counts["total"] = run_row.total_rows if run_row else 0
+    return counts
+
+
+def write_results(session: Session, bulk: BulkFile, path: Path) -> None:
+    """One line per input row: row, cccd, outcome, serial, message."""
+    recorded = {r.row_number: r for r in repositories.bulk_rows(session, bulk.run_id)}
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "cccd", "outcome", "serial", "message"])
+        for number, columns in bulk.rows:
+            row = recorded.get(number)
+            writer.writerow(
+                [number, columns.get("cccd", ""), row.outcome if row else "pending",
+                 (row.serial or "") if row else "", (row.message or "") if row else ""]
+            )  # fmt: skip

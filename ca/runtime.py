@@ -1,0 +1,44 @@
+"""Builds the CA's working parts from settings; api/ and cli/ each call this once at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from ca.issuance import CertificateAuthority
+from ca.lint import CertificateLinter
+from ca.urls import PkiUrls
+from core.clock import Clock, SystemClock
+from core.settings import Settings
+from keystore import SoftwareKeystore
+from store.db import Database
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class CaRuntime:
+    settings: Settings
+    db: Database
+    ca: CertificateAuthority
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, clock: Clock | None = None, create_master_key: bool = False
+    ) -> CaRuntime:
+        clock = clock or SystemClock()
+        db = Database(settings.resolved_database_url)
+        keystore = SoftwareKeystore(settings.master_key_bytes(create=create_master_key), clock)
+        linter = CertificateLinter(
+            tolerate_loopback_urls=not settings.production and is_loopback_url(settings.base_url)
+        )
+        return cls(settings, db, CertificateAuthority(keystore, clock, PkiUrls(settings.base_url), linter))

@@ -1,0 +1,369 @@
+"""`kyso ca …`: the operator's commands for the certificate authority."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ca import authorities, bulk, lifecycle
+from ca.issuance import Issued, IssueRequest
+from ca.records import REVOCATION_REASONS, CertificateInfo
+from ca.runtime import CaRuntime
+from ca.subjects import SubjectFields
+from cli.common import err, handles_errors, out, print_json, runtime, settings
+from core.clock import display
+from core.errors import malformed
+
+app = typer.Typer(help="Certificate authority: issue, list, revoke, suspend, renew, bulk enrolment.")
+
+KeygenOption = Annotated[
+    str | None, typer.Option(help="generate the key in the service: ec-p256 | ec-p384 | rsa-2048 | rsa-3072")
+]
+CsrOption = Annotated[Path | None, typer.Option(help="PKCS#10 request (PEM or DER) holding the public key")]
+P12Option = Annotated[
+    Path | None, typer.Option("--p12", help="deliver the generated key once, in this PKCS#12")
+]
+P12PasswordOption = Annotated[
+    Path | None, typer.Option("--p12-password-file", help="file whose first line is the PKCS#12 password")
+]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="write the certificate (PEM) here")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise malformed(f"cannot read the {what} {path}: {exc.strerror}") from None
+
+
+def _password(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    lines = _read(path, "password file").decode("utf-8", "replace").splitlines()
+    return lines[0] if lines else ""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _short(info: CertificateInfo) -> dict[str, object]:
+    return {
+        "serial": info.serial,
+        "subject": info.subject,
+        "not_after": info.not_after.isoformat(),
+        "certificate_pem": info.certificate_pem,
+        "profile": info.profile,
+        "status": info.status,
+        "issuer": info.issuer,
+        "key_in_custody": info.key_in_custody,
+    }
+
+
+def _describe(info: CertificateInfo) -> None:
+    out.print(f"serial      {info.serial}")
+    out.print(f"profile     {info.profile} (issued by the {info.issuer} CA)")
+    out.print(f"subject     {info.subject}")
+    out.print(f"status      {info.status}")
+    out.print(f"valid       {display(info.not_before)} → {display(info.not_after)}")
+    out.print(
+        f"key         {info.key_algorithm}, {'held by Kyso' if info.key_in_custody else 'held by the subject'}"
+    )
+    if info.revoked_at:
+        out.print(f"revoked     {display(info.revoked_at)} ({info.revocation_reason})")
+    if info.renewed_from:
+        out.print(f"renews      {info.renewed_from}")
+
+
+def _deliver(issued: Issued, out_path: Path | None, p12_path: Path | None, json_output: bool) -> None:
+    info = issued.certificate
+    if out_path:
+        out_path.write_text(info.certificate_pem)
+    if p12_path and issued.pkcs12:
+        _write_private(p12_path, issued.pkcs12)
+    if json_output:
+        print_json(_short(info))
+        return
+    _describe(info)
+    if out_path:
+        out.print(f"certificate written to {out_path}")
+    if p12_path and issued.pkcs12:
+        out.print(
+            f"key and certificate written to {p12_path} (PKCS#12, mode 0600); Kyso keeps no copy of the key"
+        )
+
+
+def _key_source(
+    csr: Path | None, keygen: str | None, p12: Path | None, p12_password_file: Path | None
+) -> tuple[bytes | None, str | None, str, str | None]:
+    if csr and (keygen or p12):
+        raise malformed("--csr cannot be combined with --keygen or --p12: the key is the requester's")
+    if p12 and not p12_password_file:
+        raise malformed("--p12 needs --p12-password-file")
+    password = _password(p12_password_file) if p12 else None
+    return (
+        _read(csr, "CSR") if csr else None,
+        None if csr else (keygen or "ec-p256"),
+        "pkcs12" if p12 else "custody",
+        password,
+    )
+
+
+@app.command("issue")
+@handles_errors
+def issue(
+    profile: Annotated[str, typer.Argument(help="citizen | official | agency-seal")],
+    name: Annotated[str | None, typer.Option(help="full name with diacritics (CN)")] = None,
+    surname: Annotated[str | None, typer.Option(help="surname (họ)")] = None,
+    given_name: Annotated[str | None, typer.Option(help="given name (tên đệm và tên)")] = None,
+    cccd: Annotated[str | None, typer.Option(help="12-digit citizen identity number")] = None,
+    organization: Annotated[str | None, typer.Option(help="organisation (O)")] = None,
+    unit: Annotated[str | None, typer.Option(help="organisational unit (OU)")] = None,
+    title: Annotated[str | None, typer.Option(help="job title")] = None,
+    tax_code: Annotated[str | None, typer.Option(help="tax code (MST) of an organisation")] = None,
+    province: Annotated[str | None, typer.Option(help="province or city (ST)")] = None,
+    locality: Annotated[str | None, typer.Option(help="ward or commune (L)")] = None,
+    keygen: KeygenOption = None,
+    csr: CsrOption = None,
+    p12: P12Option = None,
+    p12_password_file: P12PasswordOption = None,
+    out_path: OutOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Issue a citizen, official or agency-seal certificate (key generated in custody unless --csr/--p12)."""
+    csr_bytes, algorithm, delivery, password = _key_source(csr, keygen, p12, p12_password_file)
+    request = IssueRequest(
+        profile=profile,
+        subject=SubjectFields(
+            common_name=name,
+            surname=surname,
+            given_name=given_name,
+            cccd=cccd,
+            organization=organization,
+            organizational_unit=unit,
+            title=title,
+            tax_code=tax_code,
+            province=province,
+            locality=locality,
+        ),  # fmt: skip
+        csr=csr_bytes,
+        keygen=algorithm,
+        delivery=delivery,  # type: ignore[arg-type]
+        pkcs12_password=password,
+    )
+    rt = runtime()
+    with rt.db.transaction() as session:
+        issued = rt.ca.issue(session, request)
+    _deliver(issued, out_path, p12, json_output)
+
+
+@app.command("list")
+@handles_errors
+def list_certificates(
+    serial: Annotated[str | None, typer.Option(help="serial or its leading hex digits")] = None,
+    cccd: Annotated[str | None, typer.Option(help="citizen identity number")] = None,
+    tax_code: Annotated[str | None, typer.Option(help="organisation tax code")] = None,
+    name: Annotated[str | None, typer.Option(help="part of the name or organisation")] = None,
+    status: Annotated[str | None, typer.Option(help="valid | suspended | revoked | expired")] = None,
+    profile: Annotated[str | None, typer.Option(help="citizen | official | agency-seal | …")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """List and search certificates, newest first."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        items, total = lifecycle.search(
+            rt.ca, session, serial=serial, cccd=cccd, tax_code=tax_code, name=name, status=status,
+            profile=profile, limit=limit, offset=offset,
+        )  # fmt: skip
+    if json_output:
+        print_json({"total": total, "items": [i.as_json() for i in items]})
+        return
+    table = Table("serial", "profile", "status", "name", "not after")
+    for info in items:
+        table.add_row(info.serial, info.profile, info.status, info.common_name, display(info.not_after))
+    out.print(table)
+    out.print(f"{len(items)} of {total} shown")
+
+
+@app.command("show")
+@handles_errors
+def show(
+    serial: str,
+    pem: Annotated[bool, typer.Option("--pem", help="print only the certificate in PEM")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one certificate."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        info = lifecycle.show(rt.ca, session, serial)
+    if json_output:
+        print_json(info.as_json())
+    elif pem:
+        out.print(info.certificate_pem, end="")
+    else:
+        _describe(info)
+
+
+@app.command("revoke")
+@handles_errors
+def revoke(
+    serial: str,
+    reason: Annotated[str, typer.Option(help=" | ".join(REVOCATION_REASONS))] = "unspecified",
+    invalidity_date: Annotated[
+        dt.datetime | None, typer.Option(help="when the key is known or suspected to have been compromised")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Revoke a certificate for good, with an RFC 5280 reason."""
+    if invalidity_date is not None and invalidity_date.tzinfo is None:
+        invalidity_date = invalidity_date.replace(tzinfo=dt.UTC)
+    _change(lambda rt, s: lifecycle.revoke(rt.ca, s, serial, reason, invalidity_date), json_output, "revoked")
+
+
+@app.command("suspend")
+@handles_errors
+def suspend(serial: str, json_output: JsonOption = False) -> None:
+    """Suspend a certificate (certificateHold); `reinstate` lifts it."""
+    _change(lambda rt, s: lifecycle.suspend(rt.ca, s, serial), json_output, "suspended")
+
+
+@app.command("reinstate")
+@handles_errors
+def reinstate(serial: str, json_output: JsonOption = False) -> None:
+    """Lift a suspension. Revoked or expired certificates can never be reinstated."""
+    _change(lambda rt, s: lifecycle.reinstate(rt.ca, s, serial), json_output, "reinstated")
+
+
+def _change(action, json_output: bool, verb: str) -> None:  # noqa: ANN001
+    rt = runtime()
+    with rt.db.transaction() as session:
+        info = action(rt, session)
+    if json_output:
+        print_json(info.as_json())
+    else:
+        out.print(f"certificate {info.serial} {verb}")
+
+
+@app.command("renew")
+@handles_errors
+def renew(
+    serial: str,
+    keygen: KeygenOption = None,
+    csr: CsrOption = None,
+    p12: P12Option = None,
+    p12_password_file: P12PasswordOption = None,
+    out_path: OutOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-key: a new certificate and key for the same subject; the old certificate is revoked (superseded)."""
+    if csr and (keygen or p12):
+        raise malformed("--csr cannot be combined with --keygen or --p12")
+    if p12 and not p12_password_file:
+        raise malformed("--p12 needs --p12-password-file")
+    rt = runtime()
+    with rt.db.transaction() as session:
+        issued = lifecycle.renew(
+            rt.ca, session, serial, csr=_read(csr, "CSR") if csr else None, keygen=keygen,
+            pkcs12_password=_password(p12_password_file) if p12 else None,
+        )  # fmt: skip
+    _deliver(issued, out_path, p12, json_output)
+
+
+@app.command("authorities")
+@handles_errors
+def list_authorities(json_output: JsonOption = False) -> None:
+    """The CA hierarchy."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        infos = authorities.list_authorities(session)
+    if json_output:
+        print_json(
+            [{**info.__dict__, "not_before": info.not_before, "not_after": info.not_after} for info in infos]
+        )
+        return
+    table = Table("id", "parent", "subject", "key", "not after")
+    for a in infos:
+        table.add_row(a.id, a.parent or "—", a.subject, a.key_algorithm, display(a.not_after))
+    out.print(table)
+
+
+@app.command("chain")
+@handles_errors
+def chain(
+    ca: Annotated[str, typer.Option("--ca", help="root | citizen | government")] = "root",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+) -> None:
+    """PEM certificates: that CA first, then its parents up to the root."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        pem = authorities.chain_pem(rt.ca, session, ca)
+    if output:
+        output.write_text(pem)
+        err.print(f"chain of the {ca} CA written to {output}")
+    else:
+        out.print(pem, end="")
+
+
+def _bulk_worker() -> tuple:
+    """Builds a CA in a bulk worker process from the same environment as the parent."""
+    rt = CaRuntime.from_settings(settings())
+    return rt.db, rt.ca
+
+
+@app.command("bulk-issue")
+@handles_errors
+def bulk_issue(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: cccd,surname,given_name[,common_name,province,locality,keygen,csr]")
+    ],
+    results: Annotated[
+        Path | None, typer.Option(help="per-row result CSV (default FILE.results.csv)")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (default: CPU count)")] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """Enrol many citizens at once. Resumable: run the same file again to finish an interrupted run."""
+    rt = runtime()
+    source = bulk.read_csv(file)
+    with rt.db.transaction() as session:
+        done = bulk.start_run(session, source, rt.ca.clock.now())
+    if done and not json_output:
+        out.print(f"resuming: {len(done)} of {len(source.rows)} rows were already done")
+    pending = len(source.rows) - len(done)
+    counts = {"issued": 0, "failed": 0, "skipped": 0}
+    progress = Progress(
+        TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, disable=json_output or not err.is_terminal,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("issue", total=pending)
+        for outcome in bulk.run(_bulk_worker, source, done, workers=workers or (os.cpu_count() or 1)):
+            counts[outcome.outcome] += 1
+            progress.advance(task)
+    results_path = results or file.with_name(file.stem + ".results.csv")
+    with rt.db.transaction() as session:
+        totals = bulk.finish_run(session, source.run_id, rt.ca.clock.now())
+        bulk.write_results(session, source, results_path)
+    if json_output:
+        print_json({"run": source.run_id, "this_run": counts, "totals": totals, "results": str(results_path)})
+    else:
+        out.print(
+            f"{counts['issued']} issued, {counts['failed']} failed in this run; "
+            f"{totals['issued']} issued and {totals['failed']} failed of {totals['total']} rows in all"
+        )
+        out.print(f"per-row results in {results_path}")
+    if totals["failed"]:
+        raise typer.Exit(1)

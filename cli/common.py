@@ -1,0 +1,70 @@
+"""What every command shares: settings, the one mapping from error kinds to exit codes, output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from ca.runtime import CaRuntime
+from core.errors import Kind, ServiceError
+from core.settings import Settings, load_settings
+
+EXIT_CODES = {
+    Kind.MALFORMED: 2,
+    Kind.NOT_FOUND: 3,
+    Kind.CONFLICT: 4,
+    Kind.UNAUTHORIZED: 5,
+    Kind.FORBIDDEN: 5,
+    Kind.EXPIRED: 6,
+    Kind.UNAVAILABLE: 7,
+    Kind.INTERNAL: 70,
+}
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"KYSO_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        err.print(f"[red]error:[/red] invalid settings: {problems}")
+        raise typer.Exit(2) from None
+
+
+def runtime(*, create_master_key: bool = False) -> CaRuntime:
+    return CaRuntime.from_settings(settings(), create_master_key=create_master_key)
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn ServiceErrors into a one-line message and the kind's exit code; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ServiceError as exc:
+            err.print(f"[red]error:[/red] {exc.message}", markup=True)
+            for finding in exc.details.get("findings", []):
+                err.print(f"  {finding['severity']} {finding['code']} {finding.get('message') or ''}")
+            raise typer.Exit(EXIT_CODES[exc.kind]) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

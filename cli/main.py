@@ -1,0 +1,29 @@
+"""The `kyso` command."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import ca_cmd
+from cli.init_cmd import init
+from cli.serve_cmd import serve
+
+app = typer.Typer(
+    name="kyso",
+    help="Kyso — digital signatures and e-authentication for a city government.\n\n"
+    "KYSO_DATA_DIR (default ./var) and KYSO_DATABASE_URL select the instance.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("init")(init)
+app.command("serve")(serve)
+app.add_typer(ca_cmd.app, name="ca")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""`kyso serve`: the HTTP service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from cli.common import err, handles_errors, runtime, settings
+from store.migrate import current_revision, head_revision
+
+
+@handles_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on (KYSO_HOST, default 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="port (KYSO_PORT, default 8000)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Serve the API, the PKI endpoints and the pages."""
+    config = settings()
+    rt = runtime()
+    if current_revision(rt.db) != head_revision(rt.db):
+        err.print("[red]error:[/red] the database schema is missing or old; run `kyso init` first")
+        raise typer.Exit(7)
+    rt.db.dispose()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or config.host,
+        port=port or config.port,
+        workers=workers,
+        proxy_headers=True,
+    )

@@ -41,9 +41,15 @@ class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Literal[
-        "unspecified", "key-compromise", "ca-compromise", "affiliation-changed", "superseded",
-        "cessation-of-operation", "privilege-withdrawn", "aa-compromise",
-    ]  # fmt: skip
+        "unspecified",
+        "key-compromise",
+        "ca-compromise",
+        "affiliation-changed",
+        "superseded",
+        "cessation-of-operation",
+        "privilege-withdrawn",
+        "aa-compromise",
+    ]
     invalidity_date: dt.datetime | None = None
 
 

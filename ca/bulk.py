@@ -65,8 +65,10 @@ def read_csv(path: Path) -> BulkFile:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise malformed(f"{path.name} lacks the column(s) {', '.join(missing)}; the header must name "
-                        f"{', '.join(REQUIRED_COLUMNS)} and may add {', '.join(OPTIONAL_COLUMNS)}")  # fmt: skip
+        raise malformed(
+            f"{path.name} lacks the column(s) {', '.join(missing)}; the header must name "
+            f"{', '.join(REQUIRED_COLUMNS)} and may add {', '.join(OPTIONAL_COLUMNS)}"
+        )
     unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise malformed(f"{path.name} has unknown column(s) {', '.join(unknown)}")
@@ -153,7 +155,7 @@ _worker: tuple[Database, CertificateAuthority] | None = None
 
 
 def _init_worker(factory: WorkerFactory) -> None:
-    global _worker  # noqa: PLW0603 - one CA per worker process, built once
+    global _worker
     _worker = factory()
 
 
@@ -205,6 +207,11 @@ def write_results(session: Session, bulk: BulkFile, path: Path) -> None:
         for number, columns in bulk.rows:
             row = recorded.get(number)
             writer.writerow(
-                [number, columns.get("cccd", ""), row.outcome if row else "pending",
-                 (row.serial or "") if row else "", (row.message or "") if row else ""]
-            )  # fmt: skip
+                [
+                    number,
+                    columns.get("cccd", ""),
+                    row.outcome if row else "pending",
+                    (row.serial or "") if row else "",
+                    (row.message or "") if row else "",
+                ]
+            )

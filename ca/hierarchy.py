@@ -57,9 +57,14 @@ def initialise(session: Session, ca: CertificateAuthority, algorithm: str) -> Hi
         subject = normalise("service", SubjectFields(common_name=common_name, organization=ORGANIZATION))
         signer = ca.keystore.generate(session, service_key_algorithm(algorithm), f"{signer_id} signer")
         row = ca.issue_for_key(
-            session, profile, subject, signer.public_key(), signer.algorithm,  # type: ignore[arg-type]
-            key_id=signer.key_id, authority_id=authority_id,
-        )  # fmt: skip
+            session,
+            profile,
+            subject,
+            signer.public_key(),
+            signer.algorithm,  # type: ignore[arg-type]
+            key_id=signer.key_id,
+            authority_id=authority_id,
+        )
         session.add(
             ServiceSigner(
                 id=signer_id,
@@ -81,28 +86,47 @@ def _create_root(session: Session, ca: CertificateAuthority, algorithm: str) -> 
     serial = serial_hex(new_certificate_serial())
     name = build_name(subject)
     builder = build(
-        profile=profile, subject=name, public_key=signer.public_key(), serial=int(serial, 16),  # type: ignore[arg-type]
-        not_before=not_before, not_after=not_after, issuer=None, urls=ca.urls,
-    )  # fmt: skip
+        profile=profile,
+        subject=name,
+        public_key=signer.public_key(),
+        serial=int(serial, 16),  # type: ignore[arg-type]
+        not_before=not_before,
+        not_after=not_after,
+        issuer=None,
+        urls=ca.urls,
+    )
     ca.lint_or_refuse(profile, builder, algorithm)
     der = signer.sign_x509(builder).public_bytes(serialization.Encoding.DER)
     session.add(
         Authority(
-            id="root", parent_id=None, subject=rfc4514(name), certificate_der=der,
-            key_id=signer.key_id, crl_number=0, created_at=now,
+            id="root",
+            parent_id=None,
+            subject=rfc4514(name),
+            certificate_der=der,
+            key_id=signer.key_id,
+            crl_number=0,
+            created_at=now,
         )
-    )  # fmt: skip
+    )
     session.flush()
     session.add(
         Certificate(
-            serial=serial, authority_id="root", profile=profile.name, status="valid",
+            serial=serial,
+            authority_id="root",
+            profile=profile.name,
+            status="valid",
             subject=rfc4514(name),
             subject_fields=json.dumps(subject.as_dict(), ensure_ascii=False, sort_keys=True),
-            common_name=ROOT_NAME, key_algorithm=algorithm, key_id=signer.key_id,
-            not_before=not_before, not_after=not_after, der=der,
-            fingerprint_sha256=hashlib.sha256(der).hexdigest(), created_at=now,
+            common_name=ROOT_NAME,
+            key_algorithm=algorithm,
+            key_id=signer.key_id,
+            not_before=not_before,
+            not_after=not_after,
+            der=der,
+            fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+            created_at=now,
         )
-    )  # fmt: skip
+    )
     session.flush()
 
 
@@ -113,13 +137,23 @@ def _create_issuing_ca(
     subject = normalise("authority", SubjectFields(common_name=common_name, organization=ORGANIZATION))
     signer = ca.keystore.generate(session, algorithm, f"{authority_id} CA key")
     row = ca.issue_for_key(
-        session, profile, subject, signer.public_key(), algorithm,  # type: ignore[arg-type]
-        key_id=signer.key_id, authority_id="root",
-    )  # fmt: skip
+        session,
+        profile,
+        subject,
+        signer.public_key(),
+        algorithm,  # type: ignore[arg-type]
+        key_id=signer.key_id,
+        authority_id="root",
+    )
     session.add(
         Authority(
-            id=authority_id, parent_id="root", subject=row.subject, certificate_der=row.der or b"",
-            key_id=signer.key_id, crl_number=0, created_at=ca.clock.now(),
+            id=authority_id,
+            parent_id="root",
+            subject=row.subject,
+            certificate_der=row.der or b"",
+            key_id=signer.key_id,
+            crl_number=0,
+            created_at=ca.clock.now(),
         )
-    )  # fmt: skip
+    )
     session.flush()

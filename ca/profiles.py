@@ -21,9 +21,14 @@ SUBJECT_KINDS = {"natural-person", "natural-person-in-organisation", "legal-pers
 ISSUERS = {"self", "root", "citizen", "government", "same-as-subject-ca"}
 LINT_TYPES = {"pkix", "NCP_NATURAL_PERSON_CERTIFICATE", "NCP_LEGAL_PERSON_CERTIFICATE"}
 KEY_USAGES = {
-    "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-    "key_agreement", "key_cert_sign", "crl_sign",
-}  # fmt: skip
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+}
 EXTENDED_KEY_USAGES = {
     "ocsp_signing": ExtendedKeyUsageOID.OCSP_SIGNING,
     "time_stamping": ExtendedKeyUsageOID.TIME_STAMPING,

@@ -17,14 +17,27 @@ from core.errors import malformed
 from core.vn_ids import parse_cccd, parse_tax_code
 
 _UPPER_BOUNDS = {
-    "common_name": 64, "surname": 64, "given_name": 64, "organization": 64, "organizational_unit": 64,
-    "title": 64, "province": 128, "locality": 128,
-}  # fmt: skip
+    "common_name": 64,
+    "surname": 64,
+    "given_name": 64,
+    "organization": 64,
+    "organizational_unit": 64,
+    "title": 64,
+    "province": 128,
+    "locality": 128,
+}
 _LABELS = {
-    "common_name": "name (CN)", "surname": "surname", "given_name": "given name", "cccd": "CCCD",
-    "organization": "organization", "organizational_unit": "organizational unit", "title": "title",
-    "tax_code": "tax code", "province": "province", "locality": "locality",
-}  # fmt: skip
+    "common_name": "name (CN)",
+    "surname": "surname",
+    "given_name": "given name",
+    "cccd": "CCCD",
+    "organization": "organization",
+    "organizational_unit": "organizational unit",
+    "title": "title",
+    "tax_code": "tax code",
+    "province": "province",
+    "locality": "locality",
+}
 _REQUIRED = {
     "natural-person": ("common_name", "surname", "given_name", "cccd"),
     "natural-person-in-organisation": ("common_name", "surname", "given_name", "cccd", "organization"),
@@ -35,13 +48,27 @@ _REQUIRED = {
 _ALLOWED = {
     "natural-person": {"common_name", "surname", "given_name", "cccd", "province", "locality"},
     "natural-person-in-organisation": {
-        "common_name", "surname", "given_name", "cccd", "organization", "organizational_unit", "title",
-        "province", "locality",
+        "common_name",
+        "surname",
+        "given_name",
+        "cccd",
+        "organization",
+        "organizational_unit",
+        "title",
+        "province",
+        "locality",
     },
-    "legal-person": {"common_name", "organization", "organizational_unit", "tax_code", "province", "locality"},
+    "legal-person": {
+        "common_name",
+        "organization",
+        "organizational_unit",
+        "tax_code",
+        "province",
+        "locality",
+    },
     "authority": {"common_name", "organization", "organizational_unit"},
     "service": {"common_name", "organization", "organizational_unit"},
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)

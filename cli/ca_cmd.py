@@ -75,9 +75,8 @@ def _describe(info: CertificateInfo) -> None:
     out.print(f"subject     {info.subject}")
     out.print(f"status      {info.status}")
     out.print(f"valid       {display(info.not_before)} → {display(info.not_after)}")
-    out.print(
-        f"key         {info.key_algorithm}, {'held by Kyso' if info.key_in_custody else 'held by the subject'}"
-    )
+    holder = "held by Kyso" if info.key_in_custody else "held by the subject"
+    out.print(f"key         {info.key_algorithm}, {holder}")
     if info.revoked_at:
         out.print(f"revoked     {display(info.revoked_at)} ({info.revocation_reason})")
     if info.renewed_from:
@@ -154,7 +153,7 @@ def issue(
             tax_code=tax_code,
             province=province,
             locality=locality,
-        ),  # fmt: skip
+        ),
         csr=csr_bytes,
         keygen=algorithm,
         delivery=delivery,  # type: ignore[arg-type]
@@ -183,9 +182,17 @@ def list_certificates(
     rt = runtime()
     with rt.db.transaction() as session:
         items, total = lifecycle.search(
-            rt.ca, session, serial=serial, cccd=cccd, tax_code=tax_code, name=name, status=status,
-            profile=profile, limit=limit, offset=offset,
-        )  # fmt: skip
+            rt.ca,
+            session,
+            serial=serial,
+            cccd=cccd,
+            tax_code=tax_code,
+            name=name,
+            status=status,
+            profile=profile,
+            limit=limit,
+            offset=offset,
+        )
     if json_output:
         print_json({"total": total, "items": [i.as_json() for i in items]})
         return
@@ -245,7 +252,7 @@ def reinstate(serial: str, json_output: JsonOption = False) -> None:
     _change(lambda rt, s: lifecycle.reinstate(rt.ca, s, serial), json_output, "reinstated")
 
 
-def _change(action, json_output: bool, verb: str) -> None:  # noqa: ANN001
+def _change(action, json_output: bool, verb: str) -> None:
     rt = runtime()
     with rt.db.transaction() as session:
         info = action(rt, session)
@@ -274,9 +281,13 @@ def renew(
     rt = runtime()
     with rt.db.transaction() as session:
         issued = lifecycle.renew(
-            rt.ca, session, serial, csr=_read(csr, "CSR") if csr else None, keygen=keygen,
+            rt.ca,
+            session,
+            serial,
+            csr=_read(csr, "CSR") if csr else None,
+            keygen=keygen,
             pkcs12_password=_password(p12_password_file) if p12 else None,
-        )  # fmt: skip
+        )
     _deliver(issued, out_path, p12, json_output)
 
 
@@ -345,9 +356,13 @@ def bulk_issue(
     pending = len(source.rows) - len(done)
     counts = {"issued": 0, "failed": 0, "skipped": 0}
     progress = Progress(
-        TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, disable=json_output or not err.is_terminal,
-    )  # fmt: skip
+        TextColumn("issuing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=json_output or not err.is_terminal,
+    )
     with progress:
         task = progress.add_task("issue", total=pending)
         for outcome in bulk.run(_bulk_worker, source, done, workers=workers or (os.cpu_count() or 1)):

@@ -52,9 +52,17 @@ def search(
 ) -> CertificatePage:
     with runtime.db.transaction() as session:
         items, total = lifecycle.search(
-            runtime.ca, session, serial=serial, cccd=cccd, tax_code=tax_code, name=name,
-            status=status, profile=profile, limit=limit, offset=offset,
-        )  # fmt: skip
+            runtime.ca,
+            session,
+            serial=serial,
+            cccd=cccd,
+            tax_code=tax_code,
+            name=name,
+            status=status,
+            profile=profile,
+            limit=limit,
+            offset=offset,
+        )
     return CertificatePage(
         total=total, limit=limit, offset=offset, items=[CertificateOut.of(i) for i in items]
     )
@@ -91,8 +99,11 @@ def renew(serial: str, body: RenewIn, runtime: RuntimeDep) -> IssuedOut:
     with runtime.db.transaction() as session:
         return _issued(
             lifecycle.renew(
-                runtime.ca, session, serial,
+                runtime.ca,
+                session,
+                serial,
                 csr=body.csr_pem.encode() if body.csr_pem else None,
-                keygen=body.keygen, pkcs12_password=body.pkcs12_password,
+                keygen=body.keygen,
+                pkcs12_password=body.pkcs12_password,
             )
-        )  # fmt: skip
+        )

@@ -44,9 +44,16 @@ def list_authorities(runtime: RuntimeDep) -> list[AuthorityOut]:
         infos = authorities.list_authorities(session)
     return [
         AuthorityOut(
-            id=a.id, parent=a.parent, subject=a.subject, key_algorithm=a.key_algorithm, serial=a.serial,
-            not_before=a.not_before, not_after=a.not_after, certificate_url=urls.ca_certificate(a.id),
-            crl_url=urls.crl(a.id), ocsp_url=urls.ocsp(a.id) if a.parent else None,
+            id=a.id,
+            parent=a.parent,
+            subject=a.subject,
+            key_algorithm=a.key_algorithm,
+            serial=a.serial,
+            not_before=a.not_before,
+            not_after=a.not_after,
+            certificate_url=urls.ca_certificate(a.id),
+            crl_url=urls.crl(a.id),
+            ocsp_url=urls.ocsp(a.id) if a.parent else None,
         )
         for a in infos
-    ]  # fmt: skip
+    ]

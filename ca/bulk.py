@@ -5,7 +5,7 @@ certificate and its ``bulk_rows`` record are written in the same transaction, an
 unique (run, row) constraint: a row is issued at most once even if two runs of the file overlap, and a
 run killed half-way redoes only the rows whose transaction never committed.
 
-Rows are spread over worker processes (issuance is CPU-bound: key generation, pkilint, signing).
+Linting, the costly step, is spread over worker processes; the parent prepares, signs and stores.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from ca.issuance import CertificateAuthority, IssueRequest
+from ca.issuance import CertificateAuthority, IssueRequest, LintMany
+from ca.lint import CertificateLinter, Finding
 from ca.subjects import SubjectFields
 from core.errors import ServiceError, malformed
 from store import repositories
@@ -31,8 +32,6 @@ REQUIRED_COLUMNS = ("cccd", "surname", "given_name")
 OPTIONAL_COLUMNS = ("common_name", "province", "locality", "keygen", "csr")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 BATCH_SIZE = 50
-
-WorkerFactory = Callable[[], tuple[Database, CertificateAuthority]]
 
 
 @dataclass(frozen=True)
@@ -111,62 +110,57 @@ def _request(columns: dict[str, str]) -> IssueRequest:
     )
 
 
-def issue_rows(
-    db: Database, ca: CertificateAuthority, run_id: str, rows: Iterable[tuple[int, dict[str, str]]]
+def issue_batch(
+    db: Database,
+    ca: CertificateAuthority,
+    run_id: str,
+    rows: list[tuple[int, dict[str, str]]],
+    lint_many: LintMany,
 ) -> list[RowOutcome]:
-    """Issue a batch in one transaction, each row inside its own savepoint with its bulk_rows record."""
+    """Issue a batch in one transaction, recording each row's outcome beside its certificate."""
     outcomes: list[RowOutcome] = []
     with db.transaction() as session:
-        for number, columns in rows:
-            outcomes.append(_issue_one(session, ca, run_id, number, columns))
-    return outcomes
-
-
-def _issue_one(
-    session: Session, ca: CertificateAuthority, run_id: str, number: int, columns: dict[str, str]
-) -> RowOutcome:
-    try:
-        with session.begin_nested():
-            issued = ca.issue(session, _request(columns))
-            serial = issued.certificate.serial
-            recorded = repositories.record_bulk_row(
-                session, BulkRow(run_id=run_id, row_number=number, outcome="issued", serial=serial)
-            )
-            if not recorded:
+        requests: list[IssueRequest] = []
+        for _number, columns in rows:
+            requests.append(_request(columns))
+        for (number, _columns), result in zip(rows, ca.issue_many(session, requests, lint_many), strict=True):
+            if isinstance(result, ServiceError):
+                row = BulkRow(run_id=run_id, row_number=number, outcome="failed", message=result.message)
+            else:
+                row = BulkRow(
+                    run_id=run_id, row_number=number, outcome="issued", serial=result.certificate.serial
+                )
+            if not repositories.record_bulk_row(session, row):
+                # Another run of the same file got there first: undo this whole batch, issue nothing twice.
                 raise _AlreadyDone
-        return RowOutcome(number, "issued", serial, None)
-    except _AlreadyDone:
-        return RowOutcome(number, "skipped", None, "already done by another run")
-    except ServiceError as exc:
-        if not repositories.record_bulk_row(
-            session, BulkRow(run_id=run_id, row_number=number, outcome="failed", message=exc.message)
-        ):
-            return RowOutcome(number, "skipped", None, "already done by another run")
-        return RowOutcome(number, "failed", None, exc.message)
+            outcomes.append(RowOutcome(number, row.outcome, row.serial, row.message))
+    return outcomes
 
 
 class _AlreadyDone(Exception):
     pass
 
 
-# -- worker processes ------------------------------------------------------------------------------
+# -- linting in worker processes -------------------------------------------------------------------
+# Issuance is dominated by pkilint (pure Python, ~10 ms a certificate). The database has one writer, so
+# the parent prepares, signs and stores while a pool of processes lints each batch in parallel.
 
-_worker: tuple[Database, CertificateAuthority] | None = None
-
-
-def _init_worker(factory: WorkerFactory) -> None:
-    global _worker
-    _worker = factory()
+_linter: CertificateLinter | None = None
 
 
-def _run_batch(run_id: str, batch: list[tuple[int, dict[str, str]]]) -> list[RowOutcome]:
-    assert _worker is not None
-    db, ca = _worker
-    return issue_rows(db, ca, run_id, batch)
+def _init_lint_worker(tolerate_loopback_urls: bool) -> None:
+    global _linter
+    _linter = CertificateLinter(tolerate_loopback_urls=tolerate_loopback_urls)
+
+
+def _lint_one(der: bytes, lint_type: str) -> list[Finding]:
+    assert _linter is not None
+    return _linter.lint(der, lint_type)
 
 
 def run(
-    factory: WorkerFactory,
+    db: Database,
+    ca: CertificateAuthority,
     bulk: BulkFile,
     done: set[int],
     *,
@@ -177,13 +171,38 @@ def run(
     pending = [row for row in bulk.rows if row[0] not in done]
     batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
     if workers <= 1:
-        db, ca = factory()
         for batch in batches:
-            yield from issue_rows(db, ca, bulk.run_id, batch)
+            yield from _issue_or_skip(db, ca, bulk.run_id, batch, _sequential(ca.linter))
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(factory,)) as pool:
-        for outcomes in pool.map(_run_batch, [bulk.run_id] * len(batches), batches):
-            yield from outcomes
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_init_lint_worker,
+        initargs=(ca.linter.tolerates_loopback_urls,),
+    ) as pool:
+
+        def lint_many(ders: list[bytes], types: list[str]) -> list[list[Finding]]:
+            chunk = max(1, len(ders) // (workers * 2))
+            return list(pool.map(_lint_one, ders, types, chunksize=chunk))
+
+        for batch in batches:
+            yield from _issue_or_skip(db, ca, bulk.run_id, batch, lint_many)
+
+
+def _sequential(linter: CertificateLinter) -> LintMany:
+    return lambda ders, types: [linter.lint(d, t) for d, t in zip(ders, types, strict=True)]
+
+
+def _issue_or_skip(
+    db: Database,
+    ca: CertificateAuthority,
+    run_id: str,
+    batch: list[tuple[int, dict[str, str]]],
+    lint: LintMany,
+) -> list[RowOutcome]:
+    try:
+        return issue_batch(db, ca, run_id, batch, lint)
+    except _AlreadyDone:
+        return [RowOutcome(number, "skipped", None, "already done by another run") for number, _ in batch]
 
 
 def finish_run(session: Session, run_id: str, now: object) -> dict[str, int]:

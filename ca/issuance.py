@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,6 +54,22 @@ class IssueRequest:
 class Issued:
     certificate: CertificateInfo
     pkcs12: bytes | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Pending:
+    """A request between prepare and sign: its reserved row, the builder and the trial certificate."""
+
+    row: Certificate
+    profile: Profile
+    authority_id: str
+    builder: x509.CertificateBuilder
+    trial_der: bytes
+    ephemeral: EphemeralKey | None = None
+    pkcs12_password: str | None = field(default=None, repr=False)
+
+
+LintMany = Callable[[list[bytes], list[str]], list[list[Finding]]]
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,41 @@ class CertificateAuthority:
     # -- end-entity issuance -------------------------------------------------------------------------
 
     def issue(self, session: Session, request: IssueRequest) -> Issued:
+        """Issue one certificate: prepare → lint → sign → store."""
+        pending = self.prepare(session, request)
+        return self.complete(session, pending, self.linter.lint(pending.trial_der, pending.profile.lint))
+
+    def issue_many(
+        self, session: Session, requests: list[IssueRequest], lint_many: LintMany
+    ) -> list[Issued | ServiceError]:
+        """Issue a batch, linting all of it at once through ``lint_many`` (a process pool, in bulk runs).
+
+        Each request is prepared in its own savepoint; one that fails leaves nothing behind and its error
+        takes its place in the result.
+        """
+        results: list[Issued | ServiceError | _Pending] = []
+        for request in requests:
+            try:
+                with session.begin_nested():
+                    results.append(self.prepare(session, request))
+            except ServiceError as exc:
+                results.append(exc)
+        pending = [r for r in results if isinstance(r, _Pending)]
+        findings = iter(lint_many([p.trial_der for p in pending], [p.profile.lint for p in pending]))
+        outcome: list[Issued | ServiceError] = []
+        for item in results:
+            if not isinstance(item, _Pending):
+                outcome.append(item)
+                continue
+            try:
+                outcome.append(self.complete(session, item, next(findings)))
+            except LintFailed as exc:
+                self._discard(session, item)
+                outcome.append(exc)
+        return outcome
+
+    def prepare(self, session: Session, request: IssueRequest) -> _Pending:
+        """Check the request, obtain the public key, reserve the serial, build and trial-sign for lint."""
         profile = get_profile(request.profile, self.profiles)
         if profile.subject in ("authority", "service"):
             raise malformed(f"profile {profile.name!r} is issued by `kyso init`, not on request")
@@ -123,20 +175,23 @@ class CertificateAuthority:
             else:
                 signer = self.keystore.generate(session, algorithm, f"{profile.name}: {subject.common_name}")
                 key_id, public_key = signer.key_id, signer.public_key()  # type: ignore[assignment]
-        row = self.issue_for_key(
-            session, profile, subject, public_key, algorithm, key_id=key_id, authority_id=profile.issuer
-        )
-        info = CertificateInfo.from_row(row, self.clock.now())
+        pending = self._reserve(session, profile, subject, public_key, algorithm, key_id, profile.issuer)
+        pending.ephemeral = ephemeral
+        pending.pkcs12_password = request.pkcs12_password
+        return pending
+
+    def complete(self, session: Session, pending: _Pending, findings: list[Finding]) -> Issued:
+        """Refuse on blocking lint findings; otherwise sign with the CA key and store."""
+        row = self._sign_and_store(session, pending, findings)
         pkcs12 = None
-        if ephemeral is not None:
-            certificate = x509.load_der_x509_certificate(row.der or b"")
-            pkcs12 = ephemeral.to_pkcs12(
-                certificate,
-                self.chain(session, profile.issuer),
-                request.pkcs12_password or "",
-                subject.common_name or row.serial,
+        if pending.ephemeral is not None:
+            pkcs12 = pending.ephemeral.to_pkcs12(
+                x509.load_der_x509_certificate(row.der or b""),
+                self.chain(session, pending.authority_id),
+                pending.pkcs12_password or "",
+                row.common_name or row.serial,
             )
-        return Issued(info, pkcs12)
+        return Issued(CertificateInfo.from_row(row, self.clock.now()), pkcs12)
 
     def issue_for_key(
         self,
@@ -148,9 +203,21 @@ class CertificateAuthority:
         *,
         key_id: str | None,
         authority_id: str,
-        renewed_from: str | None = None,
     ) -> Certificate:
         """Prepare → lint → sign → store for a subject already normalised for ``profile``."""
+        pending = self._reserve(session, profile, subject, public_key, algorithm, key_id, authority_id)
+        return self._sign_and_store(session, pending, self.linter.lint(pending.trial_der, profile.lint))
+
+    def _reserve(
+        self,
+        session: Session,
+        profile: Profile,
+        subject: SubjectFields,
+        public_key: CertificatePublicKeyTypes,
+        algorithm: str,
+        key_id: str | None,
+        authority_id: str,
+    ) -> _Pending:
         authority = self.authority(session, authority_id)
         now = self.clock.now()
         if authority.issuer.not_after <= now:
@@ -175,7 +242,6 @@ class CertificateAuthority:
                 not_before=not_before,
                 not_after=not_after,
                 created_at=now,
-                renewed_from=renewed_from,
             )
 
         row = repositories.reserve_certificate(session, reservation)
@@ -189,12 +255,31 @@ class CertificateAuthority:
             issuer=authority.issuer,
             urls=self.urls,
         )
-        self.lint_or_refuse(profile, builder, authority.issuer.algorithm)
-        signer = self.keystore.signer(session, authority.key_id)
-        certificate = signer.sign_x509(builder)
-        self._store_signed(row, certificate)
+        trial = self._lint_signer(authority.issuer.algorithm).sign_x509(builder)
+        return _Pending(
+            row=row,
+            profile=profile,
+            authority_id=authority_id,
+            builder=builder,
+            trial_der=trial.public_bytes(serialization.Encoding.DER),
+        )
+
+    def _sign_and_store(self, session: Session, pending: _Pending, findings: list[Finding]) -> Certificate:
+        if blocking(findings):
+            raise LintFailed(pending.profile.name, findings)
+        signer = self.keystore.signer(session, self.authority(session, pending.authority_id).key_id)
+        self._store_signed(pending.row, signer.sign_x509(pending.builder))
         session.flush()
-        return row
+        return pending.row
+
+    @staticmethod
+    def _discard(session: Session, pending: _Pending) -> None:
+        """Remove what ``prepare`` wrote for a request that lint refused."""
+        key_id = pending.row.key_id
+        session.delete(pending.row)
+        session.flush()
+        if key_id is not None:
+            repositories.delete_key(session, key_id)
 
     # -- shared steps --------------------------------------------------------------------------------
 

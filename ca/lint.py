@@ -48,7 +48,7 @@ class CertificateLinter:
     """Builds pkilint validators once per lint type (building them is far costlier than running them)."""
 
     def __init__(self, *, tolerate_loopback_urls: bool = False) -> None:
-        self._tolerate_loopback = tolerate_loopback_urls
+        self.tolerates_loopback_urls = tolerate_loopback_urls
         self._validators: dict[str, object] = {}
         self._filters: dict[str, list[object]] = {}
         self._lock = threading.Lock()
@@ -83,7 +83,7 @@ class CertificateLinter:
                 if severity in (ValidationFindingSeverity.INFO, ValidationFindingSeverity.NOTICE):
                     continue
                 severity_name = severity.name
-                if self._tolerate_loopback and description.finding.code in LOOPBACK_TOLERATED:
+                if self.tolerates_loopback_urls and description.finding.code in LOOPBACK_TOLERATED:
                     severity_name = "WARNING"
                 findings.append(
                     Finding(severity_name, description.finding.code, description.message, result.node.path)

@@ -14,9 +14,8 @@ from rich.table import Table
 from ca import authorities, bulk, lifecycle
 from ca.issuance import Issued, IssueRequest
 from ca.records import REVOCATION_REASONS, CertificateInfo
-from ca.runtime import CaRuntime
 from ca.subjects import SubjectFields
-from cli.common import err, handles_errors, out, print_json, runtime, settings
+from cli.common import err, handles_errors, out, print_json, runtime
 from core.clock import display
 from core.errors import malformed
 
@@ -328,12 +327,6 @@ def chain(
         out.print(pem, end="")
 
 
-def _bulk_worker() -> tuple:
-    """Builds a CA in a bulk worker process from the same environment as the parent."""
-    rt = CaRuntime.from_settings(settings())
-    return rt.db, rt.ca
-
-
 @app.command("bulk-issue")
 @handles_errors
 def bulk_issue(
@@ -343,7 +336,7 @@ def bulk_issue(
     results: Annotated[
         Path | None, typer.Option(help="per-row result CSV (default FILE.results.csv)")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes (default: CPU count)")] = 0,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default: CPU count)")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Enrol many citizens at once. Resumable: run the same file again to finish an interrupted run."""
@@ -365,7 +358,7 @@ def bulk_issue(
     )
     with progress:
         task = progress.add_task("issue", total=pending)
-        for outcome in bulk.run(_bulk_worker, source, done, workers=workers or (os.cpu_count() or 1)):
+        for outcome in bulk.run(rt.db, rt.ca, source, done, workers=workers or (os.cpu_count() or 1)):
             counts[outcome.outcome] += 1
             progress.advance(task)
     results_path = results or file.with_name(file.stem + ".results.csv")

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Kind, ServiceError
-from store.models import Authority, BulkRow, BulkRun, Certificate, ServiceSigner
+from store.models import Authority, BulkRow, BulkRun, Certificate, ServiceSigner, StoredKey
 
 SERIAL_ATTEMPTS = 5
 
@@ -108,3 +108,10 @@ def record_bulk_row(session: Session, row: BulkRow) -> bool:
         return True
     except IntegrityError:
         return False
+
+
+def delete_key(session: Session, key_id: str) -> None:
+    row = session.get(StoredKey, key_id)
+    if row is not None:
+        session.delete(row)
+        session.flush()

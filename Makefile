@@ -1,0 +1,56 @@
+# Kyso — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages the test suite drives as real tools.
+TEST_DEBS := openssl postgresql
+TEST_TOOLS := openssl initdb
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test lint bench venv test-tools clean help
+
+help:
+	@echo "make run    - install into .venv, kyso init, kyso serve on http://127.0.0.1:8000 (SQLite in ./var)"
+	@echo "make test   - install what the suite needs (Debian tools too) and run it all"
+	@echo "make lint   - ruff and the import-linter dependency contracts"
+	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md by hand"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kyso init
+	$(BIN)/kyso serve
+
+# Installs the Debian packages the tests use when a tool is missing (needs root, as in CI).
+test-tools:
+	@missing=""; for tool in $(TEST_TOOLS); do \
+	  command -v $$tool >/dev/null || ls /usr/lib/postgresql/*/bin/$$tool >/dev/null 2>&1 || missing=1; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $(TEST_DEBS)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_DEBS); \
+	fi
+
+test: $(STAMP) test-tools
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -44,38 +44,42 @@ def _pkix_validator():
     )
 
 
-class CertificateLinter:
-    """Builds pkilint validators once per lint type (building them is far costlier than running them)."""
+# Building pkilint validators costs far more than running them (each parses the public suffix list),
+# so they are built once per process and lint type, and shared by every linter.
+_VALIDATORS: dict[str, tuple[object, list[object]]] = {}
+_VALIDATORS_LOCK = threading.Lock()
 
+
+def _validator_for(lint_type: str) -> tuple[object, list[object]]:
+    found = _VALIDATORS.get(lint_type)
+    if found is None:
+        with _VALIDATORS_LOCK:
+            if lint_type == "pkix":
+                found = (_pkix_validator(), [])
+            else:
+                cert_type = etsi_constants.CertificateType[lint_type]
+                found = (
+                    certificate.create_pkix_certificate_validator_container(
+                        etsi.create_decoding_validators(cert_type), etsi.create_validators(cert_type)
+                    ),
+                    etsi.create_etsi_finding_filters(cert_type),
+                )
+            _VALIDATORS[lint_type] = found
+    return found
+
+
+class CertificateLinter:
     def __init__(self, *, tolerate_loopback_urls: bool = False) -> None:
         self.tolerates_loopback_urls = tolerate_loopback_urls
-        self._validators: dict[str, object] = {}
-        self._filters: dict[str, list[object]] = {}
-        self._lock = threading.Lock()
         self._loader = loader.RFC5280CertificateDocumentLoader()
-
-    def _validator_for(self, lint_type: str):
-        validator = self._validators.get(lint_type)
-        if validator is None:
-            with self._lock:
-                if lint_type == "pkix":
-                    validator, filters = _pkix_validator(), []
-                else:
-                    cert_type = etsi_constants.CertificateType[lint_type]
-                    validator = certificate.create_pkix_certificate_validator_container(
-                        etsi.create_decoding_validators(cert_type), etsi.create_validators(cert_type)
-                    )
-                    filters = etsi.create_etsi_finding_filters(cert_type)
-                self._validators[lint_type], self._filters[lint_type] = validator, filters
-        return validator
 
     def lint(self, der: bytes, lint_type: str) -> list[Finding]:
         """All findings above INFO for a DER certificate, ERROR/FATAL first."""
-        validator = self._validator_for(lint_type)
+        validator, filters = _validator_for(lint_type)
         document = self._loader.load_der_document(der, "to-be-signed certificate")
         results = validator.validate(document.root)  # type: ignore[attr-defined]
-        if self._filters[lint_type]:
-            results, _ = finding_filter.filter_results(self._filters[lint_type], results)
+        if filters:
+            results, _ = finding_filter.filter_results(filters, results)
         findings = []
         for result in results:
             for description in result.finding_descriptions:

@@ -39,6 +39,6 @@ class CaRuntime:
         db = Database(settings.resolved_database_url)
         keystore = SoftwareKeystore(settings.master_key_bytes(create=create_master_key), clock)
         linter = CertificateLinter(
-            tolerate_loopback_urls=not settings.production and is_loopback_url(settings.base_url)
+            tolerate_loopback_urls=not settings.production and is_loopback_url(settings.resolved_pki_base_url)
         )
-        return cls(settings, db, CertificateAuthority(keystore, clock, PkiUrls(settings.base_url), linter))
+        return cls(settings, db, CertificateAuthority(keystore, clock, PkiUrls(settings.resolved_pki_base_url), linter))

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         default=None, description="bearer token for operator API routes until accounts exist"
     )
     base_url: str = "http://127.0.0.1:8000"
+    pki_base_url: str | None = Field(
+        default=None,
+        description="where CRLs, OCSP and CA certificates are fetched; plain http, derived from base_url",
+    )
     ca_key_algorithm: KeyAlgorithm = "ec-p384"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -43,8 +47,28 @@ class Settings(BaseSettings):
     def _check_base_url(cls, value: str) -> str:
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError("KYSO_BASE_URL must be an http(s) URL such as https://pki.example.vn")
+            raise ValueError("KYSO_BASE_URL must be an http(s) URL such as https://kyso.example.vn")
         return value.rstrip("/")
+
+    @field_validator("pki_base_url")
+    @classmethod
+    def _check_pki_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme != "http" or not parsed.hostname:
+            raise ValueError(
+                "KYSO_PKI_BASE_URL must be a plain http:// URL: relying parties fetch CRLs and OCSP without "
+                "TLS (RFC 5280 §4.2.1.13, ETSI EN 319 412-2 §4.3.11)"
+            )
+        return value.rstrip("/")
+
+    @property
+    def resolved_pki_base_url(self) -> str:
+        """The URL prefix written into certificates (AIA, CRL distribution points)."""
+        if self.pki_base_url:
+            return self.pki_base_url
+        return "http://" + self.base_url.split("://", 1)[1]
 
     @property
     def production(self) -> bool:

@@ -1,0 +1,146 @@
+"""Shared fixtures: databases (SQLite and a throwaway PostgreSQL), a CA hierarchy, helpers for real tools."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ca.hierarchy import initialise
+from ca.runtime import CaRuntime
+from core.clock import Clock, SystemClock
+from core.settings import Settings
+from store.migrate import upgrade
+from store.models import Certificate, StoredKey
+from tests.support.postgres import postgres_url
+
+PUBLIC_BASE_URL = "https://pki.kyso.example.com"  # a public name: lint runs fully strict
+MASTER_KEY = "test-master-key-" + "x" * 40
+VENV_BIN = Path(__file__).resolve().parents[1] / ".venv" / "bin"
+DATABASES = ["sqlite", "postgresql"]
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One PostgreSQL server per test process (per xdist worker), started from the installed binaries."""
+    with postgres_url() as url:
+        yield url
+
+
+def new_database_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'kyso.db'}"
+    from tests.support.postgres import fresh_database
+
+    admin_url = request.getfixturevalue("postgres_server")
+    return fresh_database(admin_url, f"t{os.getpid()}_{next(_names)}_{uuid.uuid4().hex[:6]}")
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "master_key": MASTER_KEY,
+        "base_url": PUBLIC_BASE_URL,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class Instance:
+    """A migrated database with the CA hierarchy, and the settings that reach it."""
+
+    settings: Settings
+    runtime: CaRuntime
+
+    @property
+    def db(self):  # noqa: ANN201
+        return self.runtime.db
+
+    @property
+    def ca(self):  # noqa: ANN201
+        return self.runtime.ca
+
+    def env(self) -> dict[str, str]:
+        """Environment for running the `kyso` CLI against this instance."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_")}
+        env.update(
+            KYSO_DATA_DIR=str(self.settings.data_dir),
+            KYSO_DATABASE_URL=self.settings.resolved_database_url,
+            KYSO_MASTER_KEY=MASTER_KEY,
+            KYSO_BASE_URL=self.settings.base_url,
+        )
+        return env
+
+    def count(self, model: type = Certificate) -> int:
+        with self.db.transaction() as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+
+    def counts(self) -> tuple[int, int]:
+        return self.count(Certificate), self.count(StoredKey)
+
+
+def make_instance(
+    tmp_path: Path, database_url: str, *, clock: Clock | None = None, algorithm: str = "ec-p384"
+) -> Instance:
+    settings = make_settings(tmp_path / "var", database_url)
+    runtime = CaRuntime.from_settings(settings, clock=clock or SystemClock())
+    upgrade(runtime.db)
+    with runtime.db.transaction() as session:
+        initialise(session, runtime.ca, algorithm)
+    return Instance(settings, runtime)
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return new_database_url(request.param, tmp_path, request)
+
+
+@pytest.fixture
+def instance(database_url: str, tmp_path: Path) -> Iterator[Instance]:
+    inst = make_instance(tmp_path, database_url)
+    yield inst
+    inst.db.dispose()
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_instance(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Instance]:
+    """One hierarchy per module and database, for tests that only add certificates."""
+    tmp = tmp_path_factory.mktemp("shared")
+    inst = make_instance(tmp, new_database_url(request.param, tmp, request))
+    yield inst
+    inst.db.dispose()
+
+
+def run_tool(*args: str | Path, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a real command-line tool; on failure the assertion shows its output."""
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    if check:
+        assert result.returncode == 0, (
+            f"{args[0]} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def kyso(
+    instance: Instance, *args: str | Path, check: bool = False, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    return run_tool(
+        VENV_BIN / "kyso",
+        *args,
+        check=check,
+        env=instance.env(),
+        cwd=instance.settings.data_dir.parent,
+        **kwargs,
+    )

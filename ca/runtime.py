@@ -41,4 +41,5 @@ class CaRuntime:
         linter = CertificateLinter(
             tolerate_loopback_urls=not settings.production and is_loopback_url(settings.resolved_pki_base_url)
         )
-        return cls(settings, db, CertificateAuthority(keystore, clock, PkiUrls(settings.resolved_pki_base_url), linter))
+        urls = PkiUrls(settings.resolved_pki_base_url)
+        return cls(settings, db, CertificateAuthority(keystore, clock, urls, linter))

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from ca.hierarchy import initialise
+from ca.issuance import CertificateAuthority
 from ca.runtime import CaRuntime
 from core.clock import Clock, SystemClock
 from core.settings import Settings
+from store.db import Database
 from store.migrate import upgrade
 from store.models import Certificate, StoredKey
 from tests.support.postgres import postgres_url
@@ -63,11 +65,11 @@ class Instance:
     runtime: CaRuntime
 
     @property
-    def db(self):  # noqa: ANN201
+    def db(self) -> Database:
         return self.runtime.db
 
     @property
-    def ca(self):  # noqa: ANN201
+    def ca(self) -> CertificateAuthority:
         return self.runtime.ca
 
     def env(self) -> dict[str, str]:

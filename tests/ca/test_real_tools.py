@@ -34,7 +34,7 @@ ETSI_TYPES = {
 SUBJECTS = {"citizen": CITIZEN, "official": OFFICIAL, "agency-seal": AGENCY}
 
 
-def csr_pem(key) -> bytes:  # noqa: ANN001
+def csr_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     builder = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ignored")])
     )
@@ -57,9 +57,7 @@ def assert_lint_clean(result_text: str, tool: str, *, pss_signed: bool = False) 
 def check_with_tools(instance: Instance, tmp_path: Path, serial: str, profile: str) -> None:
     with instance.db.transaction() as session:
         info_pem = instance.ca.chain_pem(session, instance.ca.profiles[profile].issuer)
-        leaf_pem = (
-            __import__("ca.lifecycle", fromlist=["show"]).show(instance.ca, session, serial).certificate_pem
-        )
+        leaf_pem = lifecycle.show(instance.ca, session, serial).certificate_pem
     chain = x509.load_pem_x509_certificates(info_pem.encode())
     leaf = tmp_path / f"{profile}.pem"
     leaf.write_text(leaf_pem)

@@ -18,7 +18,7 @@ from tests.conftest import Instance
 AN = SubjectFields(surname="Nguyễn", given_name="Văn An", cccd="079203001234")
 
 
-def csr(key, *, der: bool = False) -> bytes:  # noqa: ANN001
+def csr(key, *, der: bool = False) -> bytes:
     request = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
     )

@@ -22,12 +22,12 @@ def issue(instance: Instance, subject: SubjectFields = AN, **kwargs: object) -> 
         return instance.ca.issue(session, IssueRequest("citizen", subject, **kwargs)).certificate.serial  # type: ignore[arg-type]
 
 
-def act(instance: Instance, action, *args: object, **kwargs: object):  # noqa: ANN001, ANN201
+def act(instance: Instance, action, *args: object, **kwargs: object):
     with instance.db.transaction() as session:
         return action(instance.ca, session, *args, **kwargs)
 
 
-def refused(instance: Instance, kind: Kind, action, *args: object) -> str:  # noqa: ANN001
+def refused(instance: Instance, kind: Kind, action, *args: object) -> str:
     before = instance.counts()
     with pytest.raises(ServiceError) as caught:
         act(instance, action, *args)

@@ -14,12 +14,22 @@ from core.errors import Kind, ServiceError
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    # Python's sqlite3 module opens transactions lazily and its SAVEPOINT handling commits when the
+    # outermost savepoint is released; switch its own transaction control off and let SQLAlchemy emit
+    # BEGIN (see _sqlite_begin), so a transaction with savepoints inside stays one atomic unit.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: object) -> None:
+    # IMMEDIATE takes the write lock up front: two deferred transactions that both read and then write
+    # would deadlock on the lock upgrade, which SQLite reports as "database is locked" without waiting.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
 
 
 def make_engine(url: str) -> Engine:
@@ -29,6 +39,7 @@ def make_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

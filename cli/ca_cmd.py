@@ -179,7 +179,7 @@ def list_certificates(
 ) -> None:
     """List and search certificates, newest first."""
     rt = runtime()
-    with rt.db.transaction() as session:
+    with rt.db.reading() as session:
         items, total = lifecycle.search(
             rt.ca,
             session,
@@ -211,7 +211,7 @@ def show(
 ) -> None:
     """Show one certificate."""
     rt = runtime()
-    with rt.db.transaction() as session:
+    with rt.db.reading() as session:
         info = lifecycle.show(rt.ca, session, serial)
     if json_output:
         print_json(info.as_json())
@@ -295,7 +295,7 @@ def renew(
 def list_authorities(json_output: JsonOption = False) -> None:
     """The CA hierarchy."""
     rt = runtime()
-    with rt.db.transaction() as session:
+    with rt.db.reading() as session:
         infos = authorities.list_authorities(session)
     if json_output:
         print_json(
@@ -318,7 +318,7 @@ def chain(
 ) -> None:
     """PEM certificates: that CA first, then its parents up to the root."""
     rt = runtime()
-    with rt.db.transaction() as session:
+    with rt.db.reading() as session:
         pem = authorities.chain_pem(rt.ca, session, ca)
     if output:
         output.write_text(pem)

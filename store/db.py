@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import Kind, ServiceError
 
+READ_ONLY = "kyso_read_only"
+
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     # Python's sqlite3 module opens transactions lazily and its SAVEPOINT handling commits when the
@@ -27,9 +29,11 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def _sqlite_begin(connection: object) -> None:
-    # IMMEDIATE takes the write lock up front: two deferred transactions that both read and then write
-    # would deadlock on the lock upgrade, which SQLite reports as "database is locked" without waiting.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+    # Writers BEGIN IMMEDIATE, taking the write lock up front: two deferred transactions that both read
+    # and then write would deadlock on the lock upgrade, which SQLite reports as "database is locked"
+    # without waiting. Readers begin deferred, so in WAL mode they never queue behind a writer.
+    readonly = connection.get_execution_options().get(READ_ONLY)  # type: ignore[attr-defined]
+    connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")  # type: ignore[attr-defined]
 
 
 def make_engine(url: str) -> Engine:
@@ -71,6 +75,15 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: on SQLite it does not take the write lock, so it never waits for one."""
+        with self.transaction() as session:
+            session.connection(execution_options={READ_ONLY: True})
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise ServiceError(Kind.INTERNAL, "a read-only session was asked to write")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -84,7 +84,7 @@ class Instance:
         return env
 
     def count(self, model: type = Certificate) -> int:
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             return session.scalar(select(func.count()).select_from(model)) or 0
 
     def counts(self) -> tuple[int, int]:

@@ -50,7 +50,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CertificatePage:
-    with runtime.db.transaction() as session:
+    with runtime.db.reading() as session:
         items, total = lifecycle.search(
             runtime.ca,
             session,
@@ -70,7 +70,7 @@ def search(
 
 @router.get("/{serial}", response_model=CertificateOut, summary="Show one certificate")
 def show(serial: str, runtime: RuntimeDep) -> CertificateOut:
-    with runtime.db.transaction() as session:
+    with runtime.db.reading() as session:
         return CertificateOut.of(lifecycle.show(runtime.ca, session, serial))
 
 

@@ -18,7 +18,7 @@ router = APIRouter(tags=["pki"])
     summary="A CA certificate in DER (the caIssuers URL of the AIA extension)",
 )
 def ca_certificate(authority_id: str, runtime: RuntimeDep) -> Response:
-    with runtime.db.transaction() as session:
+    with runtime.db.reading() as session:
         der = authorities.certificate_der(session, authority_id)
     return Response(
         der, media_type="application/pkix-cert", headers={"Cache-Control": "public, max-age=86400"}
@@ -32,7 +32,7 @@ def ca_certificate(authority_id: str, runtime: RuntimeDep) -> Response:
     summary="The CA certificate and its parents up to the root, in PEM",
 )
 def ca_chain(authority_id: str, runtime: RuntimeDep) -> Response:
-    with runtime.db.transaction() as session:
+    with runtime.db.reading() as session:
         pem = authorities.chain_pem(runtime.ca, session, authority_id)
     return Response(pem, media_type="application/pem-certificate-chain")
 
@@ -40,7 +40,7 @@ def ca_chain(authority_id: str, runtime: RuntimeDep) -> Response:
 @router.get("/api/v1/authorities", response_model=list[AuthorityOut], summary="The CA hierarchy")
 def list_authorities(runtime: RuntimeDep) -> list[AuthorityOut]:
     urls = runtime.ca.urls
-    with runtime.db.transaction() as session:
+    with runtime.db.reading() as session:
         infos = authorities.list_authorities(session)
     return [
         AuthorityOut(

@@ -31,7 +31,7 @@ def write_citizens(path: Path, rows: int, *, bad_rows: tuple[int, ...] = ()) -> 
 
 
 def citizen_certificates_by_cccd(instance: Instance) -> dict[str, int]:
-    with instance.db.transaction() as session:
+    with instance.db.reading() as session:
         rows = session.execute(
             select(Certificate.cccd, func.count())
             .where(Certificate.profile == "citizen")
@@ -41,7 +41,7 @@ def citizen_certificates_by_cccd(instance: Instance) -> dict[str, int]:
 
 
 def bulk_rows_done(instance: Instance) -> int:
-    with instance.db.transaction() as session:
+    with instance.db.reading() as session:
         return session.scalar(select(func.count()).select_from(BulkRow)) or 0
 
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.limits import BodyTooLarge
 from core.errors import Kind, ServiceError
 
 log = logging.getLogger("kyso.api")
@@ -55,7 +56,7 @@ def problem(status: int, detail: str, *, kind: str | None = None, **extra: Any) 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        status = STATUS_BY_KIND[exc.kind]
+        status = 413 if isinstance(exc, BodyTooLarge) else STATUS_BY_KIND[exc.kind]
         if exc.kind is Kind.INTERNAL:
             log.error("internal error on %s %s: %s", request.method, request.url.path, exc.message)
             return problem(500, "an internal error occurred; it has been logged", kind=exc.kind.value)

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import certificates, health, pki
+from api.routers import certificates, health, pki, status
 from ca.runtime import CaRuntime
 from core.clock import Clock
 from core.settings import Settings, load_settings
@@ -31,5 +31,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     problems.install(app)
     app.include_router(health.router)
     app.include_router(pki.router)
+    app.include_router(status.router)
     app.include_router(certificates.router)
     return app

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import threading
@@ -56,6 +57,14 @@ class Issued:
     pkcs12: bytes | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class StatusPolicy:
+    """How long CRLs and OCSP responses stay valid; both are refreshed at half-life."""
+
+    crl_validity: dt.timedelta = dt.timedelta(hours=24)
+    ocsp_validity: dt.timedelta = dt.timedelta(hours=24)
+
+
 @dataclass
 class _Pending:
     """A request between prepare and sign: its reserved row, the builder and the trial certificate."""
@@ -100,12 +109,14 @@ class CertificateAuthority:
         urls: PkiUrls,
         linter: CertificateLinter,
         profiles: dict[str, Profile] | None = None,
+        status_policy: StatusPolicy | None = None,
     ) -> None:
         self.keystore = keystore
         self.clock = clock
         self.urls = urls
         self.linter = linter
         self.profiles = profiles if profiles is not None else default_profiles()
+        self.status_policy = status_policy or StatusPolicy()
         self._authorities: dict[str, _Authority] = {}
         self._lint_signers: dict[str, KeySigner] = {}
         self._lock = threading.Lock()

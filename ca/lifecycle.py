@@ -11,6 +11,7 @@ import json
 
 from sqlalchemy.orm import Session
 
+from ca import crl
 from ca.issuance import CertificateAuthority, Issued, IssueRequest
 from ca.profiles import END_ENTITY_PROFILES, get_profile
 from ca.records import REVOCATION_REASONS, CertificateInfo
@@ -73,6 +74,14 @@ def search(
     return infos, total
 
 
+def _status_changed(session: Session, ca: CertificateAuthority, row: Certificate) -> None:
+    """In the same transaction: drop stored OCSP responses (the next request produces a fresh one) and
+    republish the issuing authority's CRL."""
+    session.flush()
+    repositories.forget_ocsp_responses(session, row.serial)
+    crl.publish(session, ca, row.authority_id)
+
+
 def _refuse_if_expired(ca: CertificateAuthority, row: Certificate, action: str) -> None:
     if row.not_after <= ca.clock.now():
         raise conflict(f"certificate {row.serial} expired on {display(row.not_after)}; it cannot be {action}")
@@ -105,7 +114,7 @@ def revoke(
     row.revocation_reason = reason
     row.invalidity_date = invalidity_date
     row.suspended_at = None
-    session.flush()
+    _status_changed(session, ca, row)
     return CertificateInfo.from_row(row, now)
 
 
@@ -118,7 +127,7 @@ def suspend(ca: CertificateAuthority, session: Session, serial: str) -> Certific
     _refuse_if_expired(ca, row, "suspended")
     row.status = "suspended"
     row.suspended_at = ca.clock.now()
-    session.flush()
+    _status_changed(session, ca, row)
     return CertificateInfo.from_row(row, ca.clock.now())
 
 
@@ -131,7 +140,7 @@ def reinstate(ca: CertificateAuthority, session: Session, serial: str) -> Certif
     _refuse_if_expired(ca, row, "reinstated")
     row.status = "valid"
     row.suspended_at = None
-    session.flush()
+    _status_changed(session, ca, row)
     return CertificateInfo.from_row(row, ca.clock.now())
 
 

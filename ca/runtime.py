@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from ca.issuance import CertificateAuthority
+from ca.issuance import CertificateAuthority, StatusPolicy
 from ca.lint import CertificateLinter
 from ca.urls import PkiUrls
 from core.clock import Clock, SystemClock
@@ -42,4 +43,8 @@ class CaRuntime:
             tolerate_loopback_urls=not settings.production and is_loopback_url(settings.resolved_pki_base_url)
         )
         urls = PkiUrls(settings.resolved_pki_base_url)
-        return cls(settings, db, CertificateAuthority(keystore, clock, urls, linter))
+        policy = StatusPolicy(
+            crl_validity=dt.timedelta(hours=settings.crl_validity_hours),
+            ocsp_validity=dt.timedelta(hours=settings.ocsp_validity_hours),
+        )
+        return cls(settings, db, CertificateAuthority(keystore, clock, urls, linter, status_policy=policy))

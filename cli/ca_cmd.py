@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ca import authorities, bulk, lifecycle
+from ca import authorities, bulk, crl, lifecycle, status
 from ca.issuance import Issued, IssueRequest
 from ca.records import REVOCATION_REASONS, CertificateInfo
 from ca.subjects import SubjectFields
@@ -375,3 +375,52 @@ def bulk_issue(
         out.print(f"per-row results in {results_path}")
     if totals["failed"]:
         raise typer.Exit(1)
+
+
+@app.command("crl")
+@handles_errors
+def write_crl(
+    ca: Annotated[str, typer.Option("--ca", help="root | citizen | government")] = "citizen",
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write the CRL (DER)")] = Path(
+        "ca.crl"
+    ),
+    json_output: JsonOption = False,
+) -> None:
+    """Publish a fresh CRL for a CA (the service also does it on every revocation) and write it as DER."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        info = crl.publish(session, rt.ca, ca)
+    output.write_bytes(info.der)
+    summary = {
+        "ca": ca,
+        "crl_number": info.crl_number,
+        "this_update": info.this_update.isoformat(),
+        "next_update": info.next_update.isoformat(),
+        "entries": info.entries,
+        "file": str(output),
+    }
+    if json_output:
+        print_json(summary)
+    else:
+        out.print(
+            f"CRL #{info.crl_number} of the {ca} CA, {info.entries} entries, next update "
+            f"{display(info.next_update)}, written to {output}"
+        )
+
+
+@app.command("status")
+@handles_errors
+def certificate_status(serial: str, json_output: JsonOption = False) -> None:
+    """A certificate's current status, and the CRL and OCSP URLs relying parties check."""
+    rt = runtime()
+    with rt.db.reading() as session:
+        current = status.certificate_status(session, rt.ca, serial)
+    if json_output:
+        print_json(current.as_json())
+        return
+    out.print(f"serial   {current.serial}")
+    out.print(f"status   {current.status}")
+    if current.revoked_at:
+        out.print(f"since    {display(current.revoked_at)} ({current.revocation_reason})")
+    out.print(f"CRL      {current.crl_url}")
+    out.print(f"OCSP     {current.ocsp_url}")

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
         description="where CRLs, OCSP and CA certificates are fetched; plain http, derived from base_url",
     )
     ca_key_algorithm: KeyAlgorithm = "ec-p384"
+    crl_validity_hours: int = Field(default=24, ge=1, le=24 * 30, description="CRL nextUpdate - thisUpdate")
+    ocsp_validity_hours: int = Field(default=24, ge=1, le=24 * 7, description="OCSP response validity")
     host: str = "127.0.0.1"
     port: int = 8000
 

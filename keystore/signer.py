@@ -39,9 +39,13 @@ class KeySigner:
             return key.sign(data, rsa_pss_padding(self.algorithm), signature_hash(self.algorithm))
         raise TypeError(f"unsupported key type {type(key).__name__}")
 
-    def sign_x509(self, builder: X509Builder[Signed]) -> Signed:
-        """Sign a certificate, CRL or CSR builder with this key (PSS when the key is RSA)."""
-        if isinstance(self.__key, rsa.RSAPrivateKey):
+    def sign_x509(self, builder: X509Builder[Signed], *, rsa_pss: bool = True) -> Signed:
+        """Sign a certificate, CRL, CSR or OCSP builder with this key.
+
+        RSA keys sign with PSS, except where the builder cannot (cryptography's OCSP builder signs
+        PKCS#1 v1.5 only; callers pass ``rsa_pss=False`` there).
+        """
+        if isinstance(self.__key, rsa.RSAPrivateKey) and rsa_pss:
             return builder.sign(
                 self.__key, signature_hash(self.algorithm), rsa_padding=rsa_pss_padding(self.algorithm)
             )

@@ -115,3 +115,33 @@ class BulkRow(Base):
     outcome: Mapped[str] = mapped_column(String(10))  # issued | failed
     serial: Mapped[str | None] = mapped_column(String(42), nullable=True)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PublishedCrl(Base):
+    """The current CRL of an authority; regenerated on every status change and before it goes stale."""
+
+    __tablename__ = "crls"
+
+    authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"), primary_key=True)
+    crl_number: Mapped[int] = mapped_column(Integer)
+    this_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    entries: Mapped[int] = mapped_column(Integer)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OcspResponse(Base):
+    """A pre-produced OCSP response for one certificate (no nonce), served as long as it is fresh.
+
+    Deleted in the transaction that changes the certificate's status, so the next request sees it.
+    """
+
+    __tablename__ = "ocsp_responses"
+
+    serial: Mapped[str] = mapped_column(String(42), primary_key=True)
+    hash_algorithm: Mapped[str] = mapped_column(String(10), primary_key=True)  # of the CertID
+    authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"))
+    cert_status: Mapped[str] = mapped_column(String(10))  # good | revoked | unknown
+    produced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    der: Mapped[bytes] = mapped_column(LargeBinary)

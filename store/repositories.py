@@ -5,12 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Kind, ServiceError
-from store.models import Authority, BulkRow, BulkRun, Certificate, ServiceSigner, StoredKey
+from store.models import (
+    Authority,
+    BulkRow,
+    BulkRun,
+    Certificate,
+    OcspResponse,
+    PublishedCrl,
+    ServiceSigner,
+    StoredKey,
+)
 
 SERIAL_ATTEMPTS = 5
 
@@ -115,3 +124,46 @@ def delete_key(session: Session, key_id: str) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
+
+
+def revoked_entries(
+    session: Session, authority_id: str, not_expired_at: dt.datetime
+) -> Sequence[Certificate]:
+    """Revoked and suspended certificates of an authority that have not yet expired."""
+    return session.scalars(
+        select(Certificate)
+        .where(
+            Certificate.authority_id == authority_id,
+            Certificate.status.in_(("revoked", "suspended")),
+            Certificate.not_after > not_expired_at,
+        )
+        .order_by(Certificate.id)
+    ).all()
+
+
+def authority_for_update(session: Session, authority_id: str) -> Authority | None:
+    return session.scalars(
+        select(Authority).where(Authority.id == authority_id).with_for_update()
+    ).one_or_none()
+
+
+def published_crl(session: Session, authority_id: str) -> PublishedCrl | None:
+    return session.get(PublishedCrl, authority_id)
+
+
+def cached_ocsp_response(session: Session, serial: str, hash_algorithm: str) -> OcspResponse | None:
+    return session.get(OcspResponse, (serial, hash_algorithm))
+
+
+def store_ocsp_response(session: Session, response: OcspResponse) -> None:
+    """Insert or replace; a concurrent writer of the same response is harmless (both are fresh)."""
+    try:
+        with session.begin_nested():
+            session.merge(response)
+            session.flush()
+    except IntegrityError:
+        pass
+
+
+def forget_ocsp_responses(session: Session, serial: str) -> None:
+    session.execute(delete(OcspResponse).where(OcspResponse.serial == serial))

@@ -136,13 +136,70 @@ def run_tool(*args: str | Path, check: bool = True, **kwargs: object) -> subproc
 
 
 def kyso(
-    instance: Instance, *args: str | Path, check: bool = False, **kwargs: object
+    instance: Instance,
+    *args: str | Path,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+    **kwargs: object,
 ) -> subprocess.CompletedProcess[str]:
     return run_tool(
         VENV_BIN / "kyso",
         *args,
         check=check,
-        env=instance.env(),
+        env={**instance.env(), **(env or {})},
         cwd=instance.settings.data_dir.parent,
         **kwargs,
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_server(instance: Instance, *, env: dict[str, str] | None = None, timeout: float = 30) -> LiveServer:
+    """`kyso serve` as a real process on a free loopback port, ready when /healthz answers."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    log = instance.settings.data_dir.parent / f"serve-{port}.log"
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "kyso"), "serve", "--port", str(port)],
+        env={**instance.env(), **(env or {})},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=instance.settings.data_dir.parent,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"kyso serve exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return LiveServer(url, process, log)
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"kyso serve did not become healthy:\n{log.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()

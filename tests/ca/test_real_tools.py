@@ -16,13 +16,21 @@ from ca.subjects import SubjectFields
 from tests.conftest import VENV_BIN, Instance, make_instance, run_tool
 
 CITIZEN = SubjectFields(
-    surname="Nguyễn", given_name="Văn An", cccd="079203001234",
-    province="Thành phố Hồ Chí Minh", locality="Phường Bến Thành",
-)  # fmt: skip
+    surname="Nguyễn",
+    given_name="Văn An",
+    cccd="079203001234",
+    province="Thành phố Hồ Chí Minh",
+    locality="Phường Bến Thành",
+)
 OFFICIAL = SubjectFields(
-    surname="Trần", given_name="Thị Bình", cccd="079185001235", organization="UBND Phường Bến Thành",
-    organizational_unit="Văn phòng", title="Phó Chủ tịch", province="Thành phố Hồ Chí Minh",
-)  # fmt: skip
+    surname="Trần",
+    given_name="Thị Bình",
+    cccd="079185001235",
+    organization="UBND Phường Bến Thành",
+    organizational_unit="Văn phòng",
+    title="Phó Chủ tịch",
+    province="Thành phố Hồ Chí Minh",
+)
 AGENCY = SubjectFields(
     organization="UBND Phường Bến Thành", tax_code="0300588569", province="Thành phố Hồ Chí Minh"
 )
@@ -122,9 +130,17 @@ def test_hierarchy_and_service_certificates_pass_tools(shared_instance: Instance
         path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         purpose = "ocsphelper" if signer_id.startswith("ocsp") else "timestampsign"
         run_tool(
-            "openssl", "verify", "-x509_strict", "-purpose", purpose, "-CAfile", files["root"],
-            "-untrusted", files[authority_id], path,
-        )  # fmt: skip
+            "openssl",
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            purpose,
+            "-CAfile",
+            files["root"],
+            "-untrusted",
+            files[authority_id],
+            path,
+        )
         for tool, args in (
             ("lint_pkix_cert", [path]),
             ("lint_pkix_signer_signee_cert_chain", [files[authority_id], path]),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import datetime as dt
+import http.client
 import json
 import urllib.parse
 import urllib.request

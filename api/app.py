@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import certificates, health, pki, status
+from api.routers import certificates, health, pki, status, tsa
 from ca.runtime import CaRuntime
 from core.clock import Clock
 from core.settings import Settings, load_settings
@@ -33,4 +33,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(pki.router)
     app.include_router(status.router)
     app.include_router(certificates.router)
+    app.include_router(tsa.router)
     return app

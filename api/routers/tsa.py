@@ -1,0 +1,48 @@
+"""The timestamp authority over HTTP (RFC 3161 §3.4): application/timestamp-query in, -reply out.
+
+Protocol refusals (bad hash, garbage, unknown policy) are 200 with a rejection TimeStampResp, as the RFC
+has it; only what is not a TSP request at all gets a problem+json: 415 for another media type, 413 for a
+body over the limit (refused without buffering it).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import RuntimeDep
+from api.limits import read_body
+from api.problems import problem
+from ca import tsa
+
+router = APIRouter(tags=["pki"])
+TIMESTAMP_QUERY = "application/timestamp-query"
+TIMESTAMP_REPLY = "application/timestamp-reply"
+
+
+def _authority(request: Request) -> tsa.TimestampAuthority:
+    authority = getattr(request.app.state, "timestamp_authority", None)
+    if authority is None:
+        authority = request.app.state.timestamp_authority = tsa.TimestampAuthority(
+            request.app.state.runtime.ca
+        )
+    return authority
+
+
+@router.post(
+    "/tsa",
+    response_class=Response,
+    responses={
+        200: {"content": {TIMESTAMP_REPLY: {}}, "description": "A TimeStampResp, granted or rejected"},
+        413: {"description": "The body is larger than 64 KiB"},
+        415: {"description": "The body is not application/timestamp-query"},
+    },
+    summary="RFC 3161 timestamping (application/timestamp-query)",
+)
+async def timestamp(request: Request, runtime: RuntimeDep) -> Response:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != TIMESTAMP_QUERY:
+        return problem(415, f"send a DER TimeStampReq as {TIMESTAMP_QUERY}", kind="malformed")
+    body = await read_body(request, tsa.MAX_REQUEST_BYTES)  # BodyTooLarge becomes 413 problem+json
+    der = await run_in_threadpool(_authority(request).serve, runtime.db, body)
+    return Response(der, media_type=TIMESTAMP_REPLY, headers={"Cache-Control": "no-store"})

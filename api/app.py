@@ -21,6 +21,8 @@ The test certificate authority for citizens, officials and agency seals; errors 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings()
     runtime = CaRuntime.from_settings(settings, clock=clock)
+    if settings.production:
+        runtime.check_ready()
     app = FastAPI(title="Kyso", version="0.1.0", description=DESCRIPTION, docs_url="/docs")
     app.state.runtime = runtime
     app.state.operator_token = settings.operator_token_value()

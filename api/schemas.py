@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ca.records import CertificateInfo
 
@@ -50,7 +50,9 @@ class RevokeIn(BaseModel):
         "privilege-withdrawn",
         "aa-compromise",
     ]
-    invalidity_date: dt.datetime | None = None
+    invalidity_date: AwareDatetime | None = Field(
+        None, description="with a time zone, e.g. 2026-11-20T08:00:00+07:00"
+    )
 
 
 class RenewIn(BaseModel):

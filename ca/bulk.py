@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ca.issuance import CertificateAuthority, IssueRequest, LintMany
 from ca.lint import CertificateLinter, Finding
 from ca.subjects import SubjectFields
-from core.errors import ServiceError, malformed
+from core.errors import ServiceError, conflict, malformed
 from store import repositories
 from store.db import Database
 from store.models import BulkRow, BulkRun
@@ -91,6 +91,20 @@ def start_run(session: Session, bulk: BulkFile, now: object) -> set[int]:
     return {r.row_number for r in repositories.bulk_rows(session, bulk.run_id)}
 
 
+def _holders(
+    session: Session, ca: CertificateAuthority, rows: list[tuple[int, dict[str, str]]]
+) -> dict[str, str]:
+    """CCCDs of the batch that already hold a valid citizen certificate, with its serial."""
+    now = ca.clock.now()
+    found = {}
+    for _number, columns in rows:
+        cccd = columns.get("cccd", "")
+        existing = repositories.valid_certificate_for_cccd(session, cccd, "citizen", now) if cccd else None
+        if existing is not None:
+            found[cccd] = existing.serial
+    return found
+
+
 def _request(columns: dict[str, str]) -> IssueRequest:
     subject = SubjectFields(
         cccd=columns.get("cccd") or None,
@@ -120,10 +134,24 @@ def issue_batch(
     """Issue a batch in one transaction, recording each row's outcome beside its certificate."""
     outcomes: list[RowOutcome] = []
     with db.transaction() as session:
-        requests: list[IssueRequest] = []
-        for _number, columns in rows:
-            requests.append(_request(columns))
-        for (number, _columns), result in zip(rows, ca.issue_many(session, requests, lint_many), strict=True):
+        # A citizen who already holds a valid citizen certificate (from an earlier file, or an earlier
+        # row of this one) is not enrolled twice; the operator renews or revokes instead.
+        holders = _holders(session, ca, rows)
+        to_issue: list[tuple[int, dict[str, str]]] = []
+        refused: dict[int, ServiceError] = {}
+        for number, columns in rows:
+            cccd = columns.get("cccd", "")
+            if cccd in holders:
+                refused[number] = conflict(
+                    f"CCCD {cccd} already holds a valid citizen certificate ({holders[cccd]})"
+                )
+            else:
+                to_issue.append((number, columns))
+                if cccd:
+                    holders[cccd] = f"row {number} of this file"
+        issued = iter(ca.issue_many(session, [_request(c) for _n, c in to_issue], lint_many))
+        for number, _columns in rows:
+            result = refused.get(number) or next(issued)
             if isinstance(result, ServiceError):
                 row = BulkRow(run_id=run_id, row_number=number, outcome="failed", message=result.message)
             else:

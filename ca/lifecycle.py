@@ -18,7 +18,7 @@ from ca.records import REVOCATION_REASONS, CertificateInfo
 from ca.subjects import SubjectFields
 from core.clock import display
 from core.errors import conflict, malformed, not_found
-from core.ids import parse_serial, serial_hex
+from core.ids import clean_serial_text, parse_serial, serial_hex
 from store import repositories
 from store.models import Certificate
 
@@ -58,20 +58,18 @@ def search(
     expired_filter = status == "expired"
     rows, total = repositories.search_certificates(
         session,
-        serial_prefix=serial_hex(parse_serial(serial)) if serial else None,
+        serial_prefix=clean_serial_text(serial) if serial else None,
         cccd=cccd,
         tax_code=tax_code,
         name=name,
         status=None if expired_filter else status,
         profile=profile,
         expired_before=now if expired_filter else None,
+        not_expired_at=now if status in ("valid", "suspended") else None,
         limit=limit,
         offset=offset,
     )
-    infos = [CertificateInfo.from_row(r, now) for r in rows]
-    if status in ("valid", "suspended"):
-        infos = [i for i in infos if i.status == status]
-    return infos, total
+    return [CertificateInfo.from_row(r, now) for r in rows], total
 
 
 def _status_changed(session: Session, ca: CertificateAuthority, row: Certificate) -> None:
@@ -104,6 +102,10 @@ def revoke(
     if invalidity_date is not None and invalidity_date > now:
         raise malformed("the invalidity date cannot be in the future")
     row = _load(session, serial, for_update=True)
+    if invalidity_date is not None:
+        invalidity_date = invalidity_date.astimezone(dt.UTC)
+        if invalidity_date < row.not_before:
+            raise malformed("the invalidity date is before the certificate was valid")
     if row.status == "revoked":
         raise conflict(
             f"certificate {row.serial} was already revoked on {display(row.revoked_at or now)} "

@@ -11,9 +11,12 @@ from ca.issuance import CertificateAuthority, StatusPolicy
 from ca.lint import CertificateLinter
 from ca.urls import PkiUrls
 from core.clock import Clock, SystemClock
+from core.errors import Kind, ServiceError
 from core.settings import Settings
 from keystore import SoftwareKeystore
+from store import repositories
 from store.db import Database
+from store.migrate import current_revision, head_revision
 
 
 def is_loopback_url(url: str) -> bool:
@@ -48,3 +51,24 @@ class CaRuntime:
             ocsp_validity=dt.timedelta(hours=settings.ocsp_validity_hours),
         )
         return cls(settings, db, CertificateAuthority(keystore, clock, urls, linter, status_policy=policy))
+
+    def check_ready(self) -> None:
+        """Fail fast, with a message an operator can act on, before serving or issuing anything.
+
+        - production refuses PKI URLs on a loopback address (they would be written into certificates);
+        - the schema must be migrated;
+        - the master key must unwrap the root key (a wrong KYSO_MASTER_KEY is caught at start-up, not at
+          the first signature).
+        """
+        if self.settings.production and is_loopback_url(self.settings.resolved_pki_base_url):
+            raise ServiceError(
+                Kind.MALFORMED,
+                "production mode needs KYSO_BASE_URL (or KYSO_PKI_BASE_URL) to be the public name relying "
+                f"parties reach; {self.settings.resolved_pki_base_url} would be written into certificates",
+            )
+        if current_revision(self.db) != head_revision(self.db):
+            raise ServiceError(Kind.UNAVAILABLE, "the database schema is missing or old; run `kyso init`")
+        with self.db.reading() as session:
+            root = repositories.authority(session, "root")
+            if root is not None:
+                self.ca.keystore.signer(session, root.key_id)

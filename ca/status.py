@@ -21,7 +21,7 @@ class CertificateStatus:
     revocation_reason: str | None
     not_after: dt.datetime
     crl_url: str
-    ocsp_url: str
+    ocsp_url: str | None  # the root's subordinates are checked by CRL only
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -47,5 +47,5 @@ def certificate_status(session: Session, ca: CertificateAuthority, serial: str) 
         revocation_reason=reason,
         not_after=info.not_after,
         crl_url=ca.urls.crl(info.issuer),
-        ocsp_url=ca.urls.ocsp(info.issuer),
+        ocsp_url=None if info.issuer == "root" else ca.urls.ocsp(info.issuer),
     )

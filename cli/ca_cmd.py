@@ -423,4 +423,4 @@ def certificate_status(serial: str, json_output: JsonOption = False) -> None:
     if current.revoked_at:
         out.print(f"since    {display(current.revoked_at)} ({current.revocation_reason})")
     out.print(f"CRL      {current.crl_url}")
-    out.print(f"OCSP     {current.ocsp_url}")
+    out.print(f"OCSP     {current.ocsp_url or '— (CRL only)'}")

@@ -11,6 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from ca.runtime import CaRuntime
 from core.errors import Kind, ServiceError
@@ -27,8 +29,8 @@ EXIT_CODES = {
     Kind.INTERNAL: 70,
 }
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # names may contain [brackets]
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,12 +41,16 @@ def settings() -> Settings:
         return load_settings()
     except ValidationError as exc:
         problems = "; ".join(f"KYSO_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        err.print(f"[red]error:[/red] invalid settings: {problems}")
+        err.print(f"[red]error:[/red] invalid settings: {escape(problems)}")
         raise typer.Exit(2) from None
 
 
-def runtime(*, create_master_key: bool = False) -> CaRuntime:
-    return CaRuntime.from_settings(settings(), create_master_key=create_master_key)
+def runtime(*, create_master_key: bool = False, check: bool = True) -> CaRuntime:
+    """The instance the environment names; checked ready (schema, master key) unless ``check`` is off."""
+    rt = CaRuntime.from_settings(settings(), create_master_key=create_master_key)
+    if check:
+        rt.check_ready()
+    return rt
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -55,10 +61,16 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except ServiceError as exc:
-            err.print(f"[red]error:[/red] {exc.message}", markup=True)
+            err.print(f"[red]error:[/red] {escape(exc.message)}")
             for finding in exc.details.get("findings", []):
-                err.print(f"  {finding['severity']} {finding['code']} {finding.get('message') or ''}")
+                err.print(escape(f"  {finding['severity']} {finding['code']} {finding.get('message') or ''}"))
             raise typer.Exit(EXIT_CODES[exc.kind]) from None
+        except SQLAlchemyError as exc:
+            err.print(
+                f"[red]error:[/red] database error: {type(exc).__name__}; is the schema migrated "
+                "(`kyso init`) and KYSO_DATABASE_URL right?"
+            )
+            raise typer.Exit(EXIT_CODES[Kind.UNAVAILABLE]) from None
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ca.hierarchy import initialise
+from ca.runtime import is_loopback_url
 from cli.common import handles_errors, out, print_json, runtime, settings
 from store.migrate import upgrade
 
@@ -21,10 +22,13 @@ def init(
 ) -> None:
     """Create the schema, the test CA hierarchy and the operator token. Running it again changes nothing."""
     config = settings()
-    rt = runtime(create_master_key=True)
+    rt = runtime(create_master_key=True, check=False)
+    if rt.settings.production and is_loopback_url(rt.settings.resolved_pki_base_url):
+        rt.check_ready()  # refuses: a loopback URL must never reach a production CA certificate
     upgrade(rt.db)
     with rt.db.transaction() as session:
         report = initialise(session, rt.ca, ca_key_algorithm or config.ca_key_algorithm)
+    rt.check_ready()  # and the master key unwraps the root key of an existing hierarchy
     token_existed = config.operator_token_value() is not None
     config.operator_token_value(create=True)
     token_path = config.data_dir / "operator.token"

@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from cli.common import err, handles_errors, runtime, settings
-from store.migrate import current_revision, head_revision
+from cli.common import handles_errors, runtime, settings
 
 
 @handles_errors
@@ -21,11 +20,7 @@ def serve(
 ) -> None:
     """Serve the API, the PKI endpoints and the pages."""
     config = settings()
-    rt = runtime()
-    if current_revision(rt.db) != head_revision(rt.db):
-        err.print("[red]error:[/red] the database schema is missing or old; run `kyso init` first")
-        raise typer.Exit(7)
-    rt.db.dispose()
+    runtime().db.dispose()  # checks the schema and the master key before a worker starts
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from core.errors import malformed
+
 SERIAL_BITS = 159  # 20 octets with the sign bit clear: RFC 5280 §4.1.2.2 maximum, far above 64 bits
 
 
@@ -22,15 +24,17 @@ def serial_hex(serial: int) -> str:
     return text if len(text) % 2 == 0 else "0" + text
 
 
-def parse_serial(text: str) -> int:
-    """Accepts the forms people paste: ``0A:1B``, ``0x0a1b``, ``0a1b``, with spaces."""
-    cleaned = text.strip().lower().replace(":", "").replace(" ", "")
-    cleaned = cleaned.removeprefix("0x")
-    if not cleaned or any(c not in "0123456789abcdef" for c in cleaned):
-        from core.errors import malformed
+def clean_serial_text(text: str) -> str:
+    """Accepts the forms people paste: ``0A:1B``, ``0x0a1b``, ``0a1b``, with spaces; lowercase hex out."""
+    cleaned = text.strip().lower().replace(":", "").replace(" ", "").removeprefix("0x")
+    if not cleaned or len(cleaned) > 64 or any(c not in "0123456789abcdef" for c in cleaned):
+        shown = text if len(text) <= 70 else text[:67] + "..."
+        raise malformed(f"not a certificate serial number (hexadecimal expected): {shown!r}")
+    return cleaned
 
-        raise malformed(f"not a certificate serial number (hexadecimal expected): {text!r}")
-    return int(cleaned, 16)
+
+def parse_serial(text: str) -> int:
+    return int(clean_serial_text(text), 16)
 
 
 def new_id() -> str:

@@ -21,7 +21,9 @@ _MIN_MASTER_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KYSO_", env_file=None, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="KYSO_", env_file=None, extra="ignore", env_ignore_empty=True
+    )
 
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path("./var")

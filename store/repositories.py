@@ -59,6 +59,7 @@ def search_certificates(
     status: str | None = None,
     profile: str | None = None,
     expired_before: dt.datetime | None = None,
+    not_expired_at: dt.datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[Sequence[Certificate], int]:
@@ -82,7 +83,11 @@ def search_certificates(
     if profile:
         query = query.where(Certificate.profile == profile)
     if expired_before:
-        query = query.where(Certificate.not_after < expired_before)
+        query = query.where(
+            Certificate.not_after < expired_before, Certificate.status.in_(("valid", "suspended"))
+        )
+    if not_expired_at:
+        query = query.where(Certificate.not_after > not_expired_at)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(Certificate.id.desc()).limit(limit).offset(offset)).all()
     return rows, total
@@ -167,3 +172,16 @@ def store_ocsp_response(session: Session, response: OcspResponse) -> None:
 
 def forget_ocsp_responses(session: Session, serial: str) -> None:
     session.execute(delete(OcspResponse).where(OcspResponse.serial == serial))
+
+
+def valid_certificate_for_cccd(
+    session: Session, cccd: str, profile: str, now: dt.datetime
+) -> Certificate | None:
+    return session.scalars(
+        select(Certificate).where(
+            Certificate.cccd == cccd,
+            Certificate.profile == profile,
+            Certificate.status == "valid",
+            Certificate.not_after > now,
+        )
+    ).first()

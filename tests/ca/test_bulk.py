@@ -110,3 +110,18 @@ def test_bad_csv_files_are_refused_before_anything_is_issued(
     path.write_bytes(content)
     with pytest.raises(ServiceError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         bulk.read_csv(path)
+
+
+def test_a_citizen_is_not_enrolled_twice(shared_instance: Instance, tmp_path: Path) -> None:
+    """A corrected file (a new run) or a repeated row does not give anyone a second valid certificate."""
+    first = tmp_path / "first.csv"
+    write_citizens(first, 5)
+    kyso(shared_instance, "ca", "bulk-issue", first, "--workers", "1")
+    before = citizen_certificates_by_cccd(shared_instance)
+    second = tmp_path / "second.csv"
+    second.write_text(first.read_text(encoding="utf-8") + "079999001001,Trần,Mới\n", encoding="utf-8")
+    result = kyso(shared_instance, "ca", "bulk-issue", second, "--workers", "1")
+    assert "already holds a valid citizen certificate" in (tmp_path / "second.results.csv").read_text()
+    after = citizen_certificates_by_cccd(shared_instance)
+    assert set(after.values()) == {1} and len(after) == len(before) + 1
+    assert result.returncode == 1

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import certificates, health, pki, status, tsa
+from api.routers import auth, certificates, health, pki, status, tsa, users
 from ca.runtime import CaRuntime
 from core.clock import Clock
 from core.settings import Settings, load_settings
+from keystore.secretbox import SecretBox
 
 DESCRIPTION = """Kyso — chữ ký số và xác thực điện tử (digital signatures and e-authentication).
 
@@ -25,15 +24,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         runtime.check_ready()
     app = FastAPI(title="Kyso", version="0.1.0", description=DESCRIPTION, docs_url="/docs")
     app.state.runtime = runtime
-    app.state.operator_token = settings.operator_token_value()
-    if not app.state.operator_token:
-        logging.getLogger("kyso.api").warning(
-            "no operator token: run `kyso init` or set KYSO_OPERATOR_TOKEN; operator routes refuse every call"
-        )
+    app.state.secret_box = SecretBox(settings.master_key_bytes())
     problems.install(app)
     app.include_router(health.router)
     app.include_router(pki.router)
     app.include_router(status.router)
     app.include_router(certificates.router)
     app.include_router(tsa.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
     return app

@@ -6,7 +6,8 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -15,8 +16,9 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from ca.runtime import CaRuntime
-from core.errors import Kind, ServiceError
+from core.errors import Kind, ServiceError, malformed
 from core.settings import Settings, load_settings
+from keystore.secretbox import SecretBox
 
 EXIT_CODES = {
     Kind.MALFORMED: 2,
@@ -80,3 +82,18 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def read_secret_file(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise malformed(f"cannot read {path}: {exc.strerror}") from None
+    return lines[0] if lines else ""
+
+
+def secret_box(rt: CaRuntime) -> SecretBox:
+    return SecretBox(rt.settings.master_key_bytes())

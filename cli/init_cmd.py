@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from ca.hierarchy import initialise
-from ca.runtime import is_loopback_url
-from cli.common import handles_errors, out, print_json, runtime, settings
+from ca.runtime import CaRuntime, is_loopback_url
+from cli.common import handles_errors, out, print_json, runtime, secret_box, settings
+from identity import accounts, totp
 from store.migrate import upgrade
 
 
@@ -20,7 +21,7 @@ def init(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
 ) -> None:
-    """Create the schema, the test CA hierarchy and the operator token. Running it again changes nothing."""
+    """Create the schema, the test CA hierarchy and the first admin. Running it again changes nothing."""
     config = settings()
     rt = runtime(create_master_key=True, check=False)
     if rt.settings.production and is_loopback_url(rt.settings.resolved_pki_base_url):
@@ -29,9 +30,7 @@ def init(
     with rt.db.transaction() as session:
         report = initialise(session, rt.ca, ca_key_algorithm or config.ca_key_algorithm)
     rt.check_ready()  # and the master key unwraps the root key of an existing hierarchy
-    token_existed = config.operator_token_value() is not None
-    config.operator_token_value(create=True)
-    token_path = config.data_dir / "operator.token"
+    admin = _first_admin(rt)
     if json_output:
         print_json(
             {
@@ -39,7 +38,7 @@ def init(
                 "authorities": report.authorities,
                 "service_signers": report.service_signers,
                 "database": rt.db.engine.url.render_as_string(hide_password=True),
-                "operator_token_file": None if config.operator_token else str(token_path),
+                "first_admin": admin,
             }
         )
         return
@@ -47,5 +46,30 @@ def init(
     out.print(f"CA hierarchy {verb}: {', '.join(report.authorities)}")
     out.print(f"service signers: {', '.join(report.service_signers)}")
     out.print(f"database: {rt.db.engine.url.render_as_string(hide_password=True)}")
-    if not config.operator_token and not token_existed:
-        out.print(f"operator API token written to {token_path} (mode 0600)")
+    if admin:
+        out.print(f"first admin account: {admin['username']}")
+        out.print(f"one-time password (shown once): {admin['one_time_password']}")
+        out.print("second factor: scan this with an authenticator app; the first login confirms it")
+        out.print(admin["qr"])
+        out.print(admin["otpauth_uri"])
+
+
+FIRST_ADMIN = "admin"
+
+
+def _first_admin(rt: CaRuntime) -> dict[str, str] | None:
+    """The first admin, with a one-time password and a TOTP enrolment, when no admin exists yet."""
+    with rt.db.transaction() as session:
+        if accounts.list_accounts(session, "admin"):
+            return None
+        new = accounts.create(
+            session, rt.ca.clock, username=FIRST_ADMIN, role="admin", display_name="Quản trị viên",
+            actor="kyso init",
+        )  # fmt: skip
+        enrolment = totp.enrol(session, secret_box(rt), new.account)
+    return {
+        "username": FIRST_ADMIN,
+        "one_time_password": new.one_time_password or "",
+        "otpauth_uri": enrolment.uri,
+        "qr": enrolment.qr_terminal(),
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import ca_cmd
+from cli import audit_cmd, ca_cmd, user_cmd
 from cli.init_cmd import init
 from cli.serve_cmd import serve
 
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.command("init")(init)
 app.command("serve")(serve)
 app.add_typer(ca_cmd.app, name="ca")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(user_cmd.app, name="user")
 
 
 def main() -> None:

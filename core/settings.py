@@ -15,7 +15,6 @@ from core.errors import Kind, ServiceError
 
 KeyAlgorithm = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]
 MASTER_KEY_FILE = "master.key"
-OPERATOR_TOKEN_FILE = "operator.token"  # noqa: S105 - a file name, not a secret
 _KNOWN_DEFAULT_KEYS = {"", "changeme", "change-me", "kyso", "secret", "default", "dev"}
 _MIN_MASTER_KEY_LENGTH = 32
 
@@ -32,9 +31,6 @@ class Settings(BaseSettings):
     )
     master_key: SecretStr | None = Field(default=None, description="derives the keys that wrap stored keys")
     master_key_file: Path | None = Field(default=None, description="file holding the master key (secrets)")
-    operator_token: SecretStr | None = Field(
-        default=None, description="bearer token for operator API routes until accounts exist"
-    )
     base_url: str = "http://127.0.0.1:8000"
     pki_base_url: str | None = Field(
         default=None,
@@ -118,12 +114,6 @@ class Settings(BaseSettings):
                 f"{self.data_dir / MASTER_KEY_FILE}",
             )
         return key.encode()
-
-    def operator_token_value(self, *, create: bool = False) -> str | None:
-        """The operator's API token: KYSO_OPERATOR_TOKEN, else <data dir>/operator.token."""
-        if self.operator_token is not None:
-            return self.operator_token.get_secret_value() or None
-        return self._secret_file(OPERATOR_TOKEN_FILE, create)
 
     def _secret_file(self, name: str, create: bool) -> str | None:
         """A random secret kept in a 0600 file of the data directory, created on demand."""

@@ -203,3 +203,49 @@ def stop_server(server: LiveServer) -> None:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class TestAccount:
+    username: str
+    role: str
+    password: str
+    totp_secret: str | None
+
+    def code(self, at: float | None = None) -> str:
+        import pyotp
+
+        assert self.totp_secret is not None
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.at(at) if at is not None else totp.now()
+
+
+def make_account(instance: Instance, role: str, username: str | None = None, **extra: str) -> TestAccount:
+    """An account with a known password and, for roles that need one, a TOTP secret."""
+    from identity import accounts, totp
+    from identity.permissions import SECOND_FACTOR_REQUIRED
+    from keystore.secretbox import SecretBox
+
+    name = username or f"{role.replace('-', '')}{next(_names)}"
+    box = SecretBox(instance.settings.master_key_bytes())
+    with instance.db.transaction() as session:
+        new = accounts.create(
+            session, instance.ca.clock, username=name if role != "citizen" else username, role=role,
+            display_name=name, password=None if role == "service" else TEST_PASSWORD, **extra,
+        )  # fmt: skip
+        secret = totp.enrol(session, box, new.account).secret if role in SECOND_FACTOR_REQUIRED else None
+        name = new.account.username
+    return TestAccount(name, role, TEST_PASSWORD, secret)
+
+
+def bearer(client, account: TestAccount) -> dict[str, str]:
+    """Log in through the API (password + one-time code) and return the Authorization header."""
+    form = {"username": account.username, "password": account.password}
+    if account.totp_secret:
+        form["totp"] = account.code()
+    response = client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

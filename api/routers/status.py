@@ -8,12 +8,14 @@ from urllib.parse import unquote
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp as x509_ocsp
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import OperatorDep, RuntimeDep
+from api.auth import require
+from api.deps import RuntimeDep
 from api.limits import BodyTooLarge, read_body
 from ca import crl, ocsp, status
+from identity.permissions import Permission
 
 router = APIRouter(tags=["status"])
 OCSP_RESPONSE = "application/ocsp-response"
@@ -100,7 +102,7 @@ async def ocsp_get(authority_id: str, encoded: str, request: Request, runtime: R
 
 @router.get(
     "/api/v1/certificates/{serial}/status",
-    dependencies=[OperatorDep],
+    dependencies=[Depends(require(Permission.CERTIFICATES_READ))],
     tags=["certificates"],
     summary="A certificate's current status, with where relying parties check it",
 )

@@ -18,13 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from api.app import create_app
-from tests.conftest import PUBLIC_BASE_URL, Instance
+from tests.conftest import PUBLIC_BASE_URL, Instance, bearer, make_account
 
-TOKEN = "t" * 40
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH: dict[str, str] = {}  # a CA operator's bearer token, filled in by the client fixture
 CERTIFICATES = "/api/v1/certificates"
 PROBLEM_JSON = "application/problem+json"
 P12_PASSWORD = "mật khẩu đủ dài 2025"
@@ -48,9 +46,10 @@ def citizen(cccd: str | None = None, **extra: object) -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def client(shared_instance: Instance) -> Iterator[TestClient]:
-    settings = shared_instance.settings.model_copy(update={"operator_token": SecretStr(TOKEN)})
-    app = create_app(settings)
+    app = create_app(shared_instance.settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
+        AUTH.clear()
+        AUTH.update(bearer(test_client, make_account(shared_instance, "ca-operator")))
         yield test_client
     app.state.runtime.db.dispose()
 
@@ -115,12 +114,12 @@ def test_docs_and_openapi_are_served(client: TestClient) -> None:
     [
         {},
         {"Authorization": "Bearer " + "w" * 40},
-        {"Authorization": f"Basic {base64.b64encode(b'operator:' + TOKEN.encode()).decode()}"},
-        {"Authorization": f"Bearer {TOKEN[:-1]}"},
+        {"Authorization": f"Basic {base64.b64encode(b'operator:secret').decode()}"},
+        {"Authorization": "Bearer kyso_not-a-real-token"},
     ],
-    ids=["no token", "wrong token", "basic scheme", "token prefix"],
+    ids=["no token", "wrong token", "basic scheme", "unknown token"],
 )
-def test_operator_routes_refuse_without_the_token(
+def test_operator_routes_refuse_without_a_valid_token(
     client: TestClient, shared_instance: Instance, headers: dict[str, str]
 ) -> None:
     before = shared_instance.counts()
@@ -132,17 +131,16 @@ def test_operator_routes_refuse_without_the_token(
     assert_problem(client.get(f"{CERTIFICATES}/00", headers=headers), 401)
 
 
-def test_without_a_configured_token_every_operator_call_is_refused(shared_instance: Instance) -> None:
-    settings = shared_instance.settings.model_copy(update={"operator_token": None})
-    assert settings.operator_token_value() is None, "the fixture's data directory holds no operator.token"
-    app = create_app(settings)
-    try:
-        with TestClient(app, raise_server_exceptions=False) as unconfigured:
-            for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer None"}, AUTH):
-                assert_problem(unconfigured.get(CERTIFICATES, headers=headers), 401)
-            assert unconfigured.get("/healthz").status_code == 200
-    finally:
-        app.state.runtime.db.dispose()
+def test_roles_without_certificate_permissions_are_refused(
+    client: TestClient, shared_instance: Instance
+) -> None:
+    before = shared_instance.counts()
+    official = bearer(client, make_account(shared_instance, "official"))
+    assert_problem(client.post(CERTIFICATES, json=citizen(), headers=official), 403, "certificates:issue")
+    admin = bearer(client, make_account(shared_instance, "admin"))
+    assert client.get(CERTIFICATES, headers=admin).status_code == 200  # admins may read
+    assert_problem(client.post(CERTIFICATES, json=citizen(), headers=admin), 403)  # but not issue
+    assert shared_instance.counts() == before
 
 
 # -- issuance ----------------------------------------------------------------------------------------
@@ -507,7 +505,13 @@ def test_authorities_list_the_hierarchy(client: TestClient) -> None:
 
 # -- robustness --------------------------------------------------------------------------------------
 
-PATH_VALUES = {"serial": ["0badc0ffee", "zz"], "authority_id": ["citizen", "nope"], "encoded": ["AAAA"]}
+PATH_VALUES = {
+    "serial": ["0badc0ffee", "zz"],
+    "authority_id": ["citizen", "nope"],
+    "encoded": ["AAAA"],
+    "username": ["nobody", "<script>"],
+    "key_id": ["1", "x"],
+}
 GARBAGE_BODIES = [
     (b"not json", {"content-type": "application/json"}),
     (b"not json", {"content-type": "text/plain"}),

@@ -1,0 +1,82 @@
+"""Who is calling: every route declares the permission it needs with ``require``; public routes are the
+reviewed list ``PUBLIC_ROUTES`` (a test proves every other route refuses callers without permission)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from core.errors import Kind, ServiceError
+from identity.permissions import Permission
+from identity.sessions import Principal, authenticate, digest
+
+SESSION_COOKIE = "kyso_session"
+CSRF_COOKIE = "kyso_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Reviewed: these answer anyone. Relying parties fetch CA certificates, CRLs, OCSP and timestamps without
+# an account; the hierarchy is public; logging in cannot need a login; /healthz is for load balancers.
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/pki/ca/{authority_id}.cer"),
+        ("GET", "/pki/ca/{authority_id}/chain.pem"),
+        ("GET", "/pki/crl/{authority_id}.crl"),
+        ("POST", "/ocsp/{authority_id}"),
+        ("GET", "/ocsp/{authority_id}/{encoded}"),
+        ("POST", "/tsa"),
+        ("GET", "/api/v1/authorities"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/session"),
+        ("GET", "/docs"),
+        ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/openapi.json"),
+        ("GET", "/redoc"),
+    }
+)
+
+_bearer = HTTPBearer(auto_error=False, description="a token from /api/v1/auth/token, or an API key")
+
+
+def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    runtime = request.app.state.runtime
+    if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
+        with runtime.db.transaction() as session:
+            return authenticate(session, runtime.ca.clock, credentials.credentials, via="bearer")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        with runtime.db.reading() as session:
+            principal = authenticate(session, runtime.ca.clock, cookie, via="cookie")
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not (principal.csrf_hash and hmac.compare_digest(digest(sent), principal.csrf_hash)):
+                raise ServiceError(
+                    Kind.FORBIDDEN, f"a form sent with a session cookie needs the {CSRF_HEADER}"
+                )
+        return principal
+    raise ServiceError(Kind.UNAUTHORIZED, "log in first: send a bearer token or an API key")
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """The dependency a route declares; it resolves the caller and checks one permission."""
+
+    def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
+        principal = _principal(request, credentials)
+        if not principal.can(permission):
+            raise ServiceError(Kind.FORBIDDEN, f"your account may not do this (needs {permission.value})")
+        request.state.principal = principal
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the route-permission test
+    return dependency
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None

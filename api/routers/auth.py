@@ -1,0 +1,140 @@
+"""Logging in (OAuth2 password flow + TOTP code), browser sessions, logout, the second factor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.auth import CSRF_COOKIE, SESSION_COOKIE, client_address, require
+from api.deps import RuntimeDep
+from api.problems import problem
+from core.errors import conflict
+from identity import audit, totp
+from identity.accounts import AccountInfo, get
+from identity.permissions import Permission
+from identity.sessions import REFUSED, Principal, login, logout
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+Self = Annotated[Principal, Depends(require(Permission.SELF))]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class SessionOut(BaseModel):
+    csrf_token: str
+    expires_in: int
+
+
+class CodeIn(BaseModel):
+    code: str = Field(min_length=6, max_length=20)
+
+
+def _login(request: Request, runtime: RuntimeDep, username: str, password: str, code: str | None, kind: str):
+    with runtime.db.transaction() as session:
+        outcome = login(
+            session, runtime.ca.clock, request.app.state.secret_box, username=username, password=password,
+            code=code, source=client_address(request), kind=kind,
+        )  # fmt: skip
+    return outcome  # committed either way: failures count towards the lock and are audited
+
+
+@router.post("/token", response_model=TokenOut, summary="Log in: username, password and one-time code")
+def token(
+    request: Request,
+    runtime: RuntimeDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    totp_code: Annotated[str | None, Form(alias="totp", max_length=20)] = None,
+) -> JSONResponse | TokenOut:
+    outcome = _login(request, runtime, username, password, totp_code, "bearer")
+    if outcome.token is None:
+        return problem(401, REFUSED, kind="unauthorized")
+    return TokenOut(access_token=outcome.token, expires_in=outcome.expires_in)
+
+
+@router.post("/session", response_model=SessionOut, summary="Log in a browser: sets HttpOnly session cookie")
+def browser_session(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    totp_code: Annotated[str | None, Form(alias="totp", max_length=20)] = None,
+) -> JSONResponse | SessionOut:
+    outcome = _login(request, runtime, username, password, totp_code, "cookie")
+    if outcome.token is None or outcome.csrf is None:
+        return problem(401, REFUSED, kind="unauthorized")
+    secure = runtime.settings.base_url.startswith("https://")
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.token,
+        max_age=outcome.expires_in,
+        httponly=True,
+        secure=secure,
+        samesite="strict",
+    )
+    response.set_cookie(
+        CSRF_COOKIE, outcome.csrf, max_age=outcome.expires_in, secure=secure, samesite="strict"
+    )
+    return SessionOut(csrf_token=outcome.csrf, expires_in=outcome.expires_in)
+
+
+@router.post("/logout", status_code=204, summary="End this session or token at once")
+def end_session(request: Request, response: Response, runtime: RuntimeDep, principal: Self) -> Response:
+    credential = request.headers.get("authorization", "").removeprefix(
+        "Bearer "
+    ).strip() or request.cookies.get(SESSION_COOKIE, "")
+    with runtime.db.transaction() as session:
+        logout(session, runtime.ca.clock, credential)
+        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="logout",
+                     source=client_address(request))  # fmt: skip
+    result = Response(status_code=204)
+    result.delete_cookie(SESSION_COOKIE)
+    result.delete_cookie(CSRF_COOKIE)
+    return result
+
+
+@router.get("/me", summary="Who am I, and what may I do")
+def me(runtime: RuntimeDep, principal: Self) -> dict[str, object]:
+    with runtime.db.reading() as session:
+        info = AccountInfo.of(get(session, principal.username), runtime.ca.clock.now())
+    return {
+        **info.as_json(),
+        "permissions": sorted(p.value for p in principal.permissions),
+        "via": principal.via,
+    }
+
+
+@router.post("/totp", summary="Start enrolling an authenticator app (returns the otpauth URI and a QR PNG)")
+def enrol_totp(request: Request, runtime: RuntimeDep, principal: Self) -> dict[str, str]:
+    with runtime.db.transaction() as session:
+        account = get(session, principal.username)
+        if account.totp_confirmed:
+            raise conflict("a second factor is already active; an admin can reset it")
+        enrolment = totp.enrol(session, request.app.state.secret_box, account)
+        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.enrol",
+                     source=client_address(request))  # fmt: skip
+    return {"otpauth_uri": enrolment.uri, "qr_png_base64": enrolment.qr_png_base64()}
+
+
+@router.post(
+    "/totp/confirm", summary="Confirm with a first code; returns one-time recovery codes, shown once"
+)
+def confirm_totp(
+    body: CodeIn, request: Request, runtime: RuntimeDep, principal: Self
+) -> dict[str, list[str]]:
+    with runtime.db.transaction() as session:
+        account = get(session, principal.username)
+        codes = totp.confirm(
+            session, request.app.state.secret_box, account, body.code, runtime.ca.clock.now()
+        )
+        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.confirm",
+                     source=client_address(request))  # fmt: skip
+    return {"recovery_codes": codes}

@@ -1,0 +1,129 @@
+"""Accounts and API keys, for admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from api.auth import client_address, require
+from api.deps import RuntimeDep
+from identity import accounts, audit, totp
+from identity.permissions import ROLES, Permission
+from identity.sessions import Principal, create_api_key, revoke_api_key
+from store.models import ApiKey
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+Admin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
+KeyAdmin = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
+Role = Literal["admin", "ca-operator", "official", "clerk", "desk", "citizen", "service"]
+assert set(Role.__args__) == set(ROLES)  # type: ignore[attr-defined]
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = Field(None, max_length=64, description="citizens default to their CCCD")
+    role: Role
+    display_name: str = Field("", max_length=200)
+    cccd: str | None = Field(None, max_length=12)
+    venue: str | None = Field(None, max_length=40)
+
+
+class RoleIn(BaseModel):
+    role: Role
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=20)
+
+
+@router.post("/users", status_code=201, summary="Create an account (a one-time password is returned once)")
+def create_user(body: UserIn, runtime: RuntimeDep, principal: Admin) -> dict[str, object]:
+    with runtime.db.transaction() as session:
+        new = accounts.create(
+            session, runtime.ca.clock, username=body.username, role=body.role, display_name=body.display_name,
+            cccd=body.cccd, venue=body.venue, actor=principal.username,
+        )  # fmt: skip
+        info = accounts.AccountInfo.of(new.account, runtime.ca.clock.now())
+    return {**info.as_json(), "one_time_password": new.one_time_password}
+
+
+@router.get("/users", summary="List accounts")
+def list_users(runtime: RuntimeDep, principal: Admin, role: Role | None = None) -> list[dict[str, object]]:
+    with runtime.db.reading() as session:
+        now = runtime.ca.clock.now()
+        return [accounts.AccountInfo.of(a, now).as_json() for a in accounts.list_accounts(session, role)]
+
+
+@router.post("/users/{username}/disable", summary="Disable an account; its sessions end at once")
+def disable_user(username: str, runtime: RuntimeDep, principal: Admin) -> dict[str, object]:
+    with runtime.db.transaction() as session:
+        account = accounts.disable(session, runtime.ca.clock, username, actor=principal.username)
+        return accounts.AccountInfo.of(account, runtime.ca.clock.now()).as_json()
+
+
+@router.post("/users/{username}/enable", summary="Enable a disabled account")
+def enable_user(username: str, runtime: RuntimeDep, principal: Admin) -> dict[str, object]:
+    with runtime.db.transaction() as session:
+        account = accounts.disable(
+            session, runtime.ca.clock, username, actor=principal.username, enabled=True
+        )
+        return accounts.AccountInfo.of(account, runtime.ca.clock.now()).as_json()
+
+
+@router.post("/users/{username}/role", summary="Change an account's role")
+def change_role(username: str, body: RoleIn, runtime: RuntimeDep, principal: Admin) -> dict[str, object]:
+    with runtime.db.transaction() as session:
+        account = accounts.set_role(session, runtime.ca.clock, username, body.role, actor=principal.username)
+        return accounts.AccountInfo.of(account, runtime.ca.clock.now()).as_json()
+
+
+@router.post("/users/{username}/reset-password", summary="Set a new one-time password (returned once)")
+def reset_password(username: str, runtime: RuntimeDep, principal: Admin) -> dict[str, str | None]:
+    with runtime.db.transaction() as session:
+        password = accounts.reset_password(session, runtime.ca.clock, username, actor=principal.username)
+    return {"one_time_password": password}
+
+
+@router.post("/users/{username}/totp", summary="Reset an account's second factor and start a new enrolment")
+def reset_totp(username: str, request: Request, runtime: RuntimeDep, principal: Admin) -> dict[str, str]:
+    with runtime.db.transaction() as session:
+        account = accounts.get(session, username)
+        enrolment = totp.enrol(session, request.app.state.secret_box, account)
+        accounts.revoke_sessions(session, account, runtime.ca.clock.now())
+        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.reset",
+                     target=account.username, source=client_address(request))  # fmt: skip
+    return {"otpauth_uri": enrolment.uri, "qr_png_base64": enrolment.qr_png_base64()}
+
+
+@router.post("/api-keys", status_code=201, summary="Create an API key for a service account (shown once)")
+def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, principal: KeyAdmin) -> dict[str, object]:
+    with runtime.db.transaction() as session:
+        key = create_api_key(
+            session, runtime.ca.clock, body.username, body.name, body.scopes, actor=principal.username
+        )
+    return {"id": key.id, "key": key.key, "prefix": key.prefix, "scopes": key.scopes}
+
+
+@router.get("/api-keys", summary="List API keys (never the keys themselves)")
+def list_api_keys(runtime: RuntimeDep, principal: KeyAdmin) -> list[dict[str, object]]:
+    with runtime.db.reading() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+        return [
+            {"id": r.id, "name": r.name, "prefix": r.prefix, "scopes": r.scopes, "created_at": r.created_at,
+             "last_used_at": r.last_used_at, "revoked_at": r.revoked_at}
+            for r in rows
+        ]  # fmt: skip
+
+
+@router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
+def delete_api_key(key_id: int, runtime: RuntimeDep, principal: KeyAdmin) -> None:
+    with runtime.db.transaction() as session:
+        revoke_api_key(session, runtime.ca.clock, key_id, actor=principal.username)

@@ -1,0 +1,166 @@
+"""`kyso user …`: accounts and second factors. The CLI acts as the local operator ("cli" in the audit log)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import JsonOption, handles_errors, out, print_json, read_secret_file, runtime, secret_box
+from core.errors import malformed
+from identity import accounts, totp
+from identity.permissions import ROLES
+from identity.sessions import create_api_key
+
+app = typer.Typer(help="Accounts, roles, passwords, second factors and API keys.")
+
+
+def cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
+
+
+def _show_enrolment(enrolment: totp.Enrolment, png: Path | None) -> None:
+    out.print("Scan this with an authenticator app (or enter the URI):")
+    out.print(enrolment.qr_terminal())
+    out.print(enrolment.uri)
+    if png:
+        png.write_bytes(enrolment.qr_png())
+        out.print(f"QR code written to {png}")
+
+
+@app.command("add")
+@handles_errors
+def add(
+    username: Annotated[str | None, typer.Argument(help="login name; citizens default to their CCCD")] = None,
+    role: Annotated[str, typer.Option(help=" | ".join(ROLES))] = "official",
+    display_name: Annotated[str, typer.Option(help="full name with diacritics")] = "",
+    cccd: Annotated[str | None, typer.Option(help="12-digit CCCD (required for citizens)")] = None,
+    venue: Annotated[str | None, typer.Option(help="the venue of a desk account")] = None,
+    password_file: Annotated[Path | None, typer.Option(help="file whose first line is the password")] = None,
+    with_totp: Annotated[bool, typer.Option("--totp/--no-totp", help="enrol a second factor now")] = True,
+    qr_png: Annotated[Path | None, typer.Option(help="also write the TOTP QR code as PNG here")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Create an account. Without --password-file a one-time password is printed once."""
+    rt = runtime()
+    password = read_secret_file(password_file) if password_file else None
+    with rt.db.transaction() as session:
+        new = accounts.create(
+            session, rt.ca.clock, username=username, role=role, display_name=display_name, password=password,
+            cccd=cccd, venue=venue, actor=cli_actor(),
+        )  # fmt: skip
+        enrolment = (
+            totp.enrol(session, secret_box(rt), new.account) if with_totp and role != "service" else None
+        )
+        info = accounts.AccountInfo.of(new.account, rt.ca.clock.now())
+    if json_output:
+        print_json({**info.as_json(), "one_time_password": new.one_time_password,
+                    "otpauth_uri": enrolment.uri if enrolment else None})  # fmt: skip
+        return
+    out.print(f"account {info.username} ({info.role}) created")
+    if new.one_time_password:
+        out.print(f"one-time password: {new.one_time_password}")
+    if enrolment:
+        _show_enrolment(enrolment, qr_png)
+
+
+@app.command("list")
+@handles_errors
+def list_users(
+    role: Annotated[str | None, typer.Option(help="only this role")] = None, json_output: JsonOption = False
+) -> None:
+    """List accounts."""
+    rt = runtime()
+    with rt.db.reading() as session:
+        infos = [accounts.AccountInfo.of(a, rt.ca.clock.now()) for a in accounts.list_accounts(session, role)]
+    if json_output:
+        print_json([i.as_json() for i in infos])
+        return
+    table = Table("username", "role", "name", "2FA", "state")
+    for i in infos:
+        state = "disabled" if i.disabled else ("locked" if i.locked else "active")
+        table.add_row(i.username, i.role, i.display_name, "yes" if i.second_factor else "no", state)
+    out.print(table)
+
+
+@app.command("disable")
+@handles_errors
+def disable(
+    username: str, enable: Annotated[bool, typer.Option("--enable", help="enable instead")] = False
+) -> None:
+    """Disable an account (its sessions end at once), or --enable it again."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        accounts.disable(session, rt.ca.clock, username, actor=cli_actor(), enabled=enable)
+    out.print(f"account {username} {'enabled' if enable else 'disabled'}")
+
+
+@app.command("role")
+@handles_errors
+def role(username: str, new_role: Annotated[str, typer.Argument(help=" | ".join(ROLES))]) -> None:
+    """Change an account's role; its sessions end."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        accounts.set_role(session, rt.ca.clock, username, new_role, actor=cli_actor())
+    out.print(f"account {username} is now {new_role}")
+
+
+@app.command("reset-password")
+@handles_errors
+def reset_password(
+    username: str,
+    password_file: Annotated[
+        Path | None, typer.Option(help="file whose first line is the new password")
+    ] = None,
+) -> None:
+    """Set a new password (a one-time one is printed when no file is given); sessions end, the lock lifts."""
+    rt = runtime()
+    password = read_secret_file(password_file) if password_file else None
+    with rt.db.transaction() as session:
+        generated = accounts.reset_password(
+            session, rt.ca.clock, username, actor=cli_actor(), password=password
+        )
+    out.print(f"password of {username} reset" + (f"; one-time password: {generated}" if generated else ""))
+
+
+@app.command("totp")
+@handles_errors
+def reset_totp(
+    username: str,
+    qr_png: Annotated[Path | None, typer.Option(help="also write the QR code as PNG here")] = None,
+) -> None:
+    """Start a new second-factor enrolment for an account (replaces the old one)."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        account = accounts.get(session, username)
+        if account.role == "service":
+            raise malformed("service accounts use API keys, not one-time codes")
+        enrolment = totp.enrol(session, secret_box(rt), account)
+        accounts.revoke_sessions(session, account, rt.ca.clock.now())
+    _show_enrolment(enrolment, qr_png)
+
+
+@app.command("api-key")
+@handles_errors
+def api_key(
+    username: Annotated[str, typer.Argument(help="a service account")],
+    scope: Annotated[list[str], typer.Option("--scope", help="a permission, e.g. certificates:read; repeat")],
+    name: Annotated[str, typer.Option(help="what the key is for")] = "integration",
+    json_output: JsonOption = False,
+) -> None:
+    """Create an API key for a service account; the key is printed once."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        key = create_api_key(session, rt.ca.clock, username, name, scope, actor=cli_actor())
+    if json_output:
+        print_json({"id": key.id, "key": key.key, "prefix": key.prefix, "scopes": key.scopes})
+    else:
+        out.print(f"API key {key.prefix} ({', '.join(key.scopes)}): {key.key}")
+        out.print("store it now: Kyso keeps only its hash")

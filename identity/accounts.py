@@ -1,0 +1,197 @@
+"""Accounts: people by role, citizens keyed by CCCD, integrators' service accounts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.errors import Kind, ServiceError, conflict, malformed, not_found
+from core.vn_ids import parse_cccd
+from identity import audit
+from identity.passwords import hash_password, one_time_password
+from identity.permissions import ROLES
+from store.models import Account, SessionToken
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    username: str
+    display_name: str
+    role: str
+    cccd_masked: str | None
+    venue: str | None
+    disabled: bool
+    second_factor: bool
+    locked: bool
+
+    @classmethod
+    def of(cls, account: Account, now: object) -> AccountInfo:
+        cccd = account.cccd
+        return cls(
+            username=account.username,
+            display_name=account.display_name,
+            role=account.role,
+            cccd_masked=f"{cccd[:3]}******{cccd[-3:]}" if cccd else None,
+            venue=account.venue,
+            disabled=account.disabled,
+            second_factor=account.totp_confirmed,
+            locked=bool(account.locked_until and account.locked_until > now),  # type: ignore[operator]
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account: Account
+    one_time_password: str | None  # shown once when the service chose it
+
+
+def check_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME.fullmatch(name):
+        raise malformed(
+            "usernames are 3-64 characters: lowercase letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def create(
+    session: Session,
+    clock: Clock,
+    *,
+    username: str | None,
+    role: str,
+    display_name: str,
+    password: str | None = None,
+    cccd: str | None = None,
+    venue: str | None = None,
+    actor: str = "system",
+) -> NewAccount:
+    if role not in ROLES:
+        raise malformed(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if role == "citizen":
+        if not cccd:
+            raise malformed("citizen accounts are keyed by their CCCD number; give --cccd")
+        cccd = parse_cccd(cccd).number
+        username = username or cccd
+    elif cccd:
+        cccd = parse_cccd(cccd).number
+    if role == "desk" and not venue:
+        raise malformed("desk accounts belong to a venue; give --venue")
+    name = check_username(username or "")
+    display = display_name.strip() or name
+    generated = None
+    if role == "service":
+        password_hash = None  # service accounts authenticate with API keys only
+    else:
+        generated = None if password else one_time_password()
+        password_hash = hash_password(password or generated or "")
+    account = Account(
+        username=name,
+        display_name=display[:200],
+        role=role,
+        cccd=cccd,
+        venue=venue,
+        password_hash=password_hash,
+        must_change_password=generated is not None,
+        created_at=clock.now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+            session.flush()
+    except IntegrityError:
+        raise conflict(f"an account named {name!r} or with that CCCD already exists") from None
+    audit.append(
+        session, clock=clock, actor=actor, action="account.create", target=name, details={"role": role}
+    )
+    return NewAccount(account, generated)
+
+
+def get(session: Session, username: str) -> Account:
+    account = session.scalars(
+        select(Account).where(Account.username == username.strip().lower())
+    ).one_or_none()
+    if account is None:
+        raise not_found(f"no account {username!r}")
+    return account
+
+
+def list_accounts(session: Session, role: str | None = None) -> Sequence[Account]:
+    query = select(Account).order_by(Account.username)
+    if role:
+        query = query.where(Account.role == role)
+    return session.scalars(query).all()
+
+
+def revoke_sessions(session: Session, account: Account, now: object) -> None:
+    session.execute(
+        update(SessionToken)
+        .where(SessionToken.account_id == account.id, SessionToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def disable(session: Session, clock: Clock, username: str, *, actor: str, enabled: bool = False) -> Account:
+    account = get(session, username)
+    if actor == account.username:
+        raise ServiceError(Kind.FORBIDDEN, "you cannot disable your own account")
+    account.disabled = not enabled
+    if not enabled:
+        revoke_sessions(session, account, clock.now())
+    audit.append(
+        session,
+        clock=clock,
+        actor=actor,
+        action="account.enable" if enabled else "account.disable",
+        target=account.username,
+    )
+    return account
+
+
+def set_role(session: Session, clock: Clock, username: str, role: str, *, actor: str) -> Account:
+    if role not in ROLES:
+        raise malformed(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    account = get(session, username)
+    if actor == account.username:
+        raise ServiceError(Kind.FORBIDDEN, "you cannot change your own role")
+    if (role == "service") != (account.role == "service"):
+        raise malformed("people and service accounts cannot be turned into each other")
+    old = account.role
+    account.role = role
+    revoke_sessions(session, account, clock.now())  # tokens carry the old role's reach
+    audit.append(
+        session,
+        clock=clock,
+        actor=actor,
+        action="account.role",
+        target=account.username,
+        details={"from": old, "to": role},
+    )
+    return account
+
+
+def reset_password(
+    session: Session, clock: Clock, username: str, *, actor: str, password: str | None = None
+) -> str | None:
+    account = get(session, username)
+    if account.role == "service":
+        raise malformed("service accounts have API keys, not passwords")
+    generated = None if password else one_time_password()
+    account.password_hash = hash_password(password or generated or "")
+    account.must_change_password = generated is not None
+    account.failed_logins, account.locked_until = 0, None
+    revoke_sessions(session, account, clock.now())
+    audit.append(session, clock=clock, actor=actor, action="account.password-reset", target=account.username)
+    return generated

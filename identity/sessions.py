@@ -1,0 +1,221 @@
+"""Logging in, bearer tokens and browser sessions, API keys.
+
+Tokens and keys are random, shown once and stored as SHA-256 only, so a database reader cannot use
+them and revoking one (logout, account disabled, role changed) takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.errors import Kind, ServiceError, malformed, not_found
+from identity import audit, totp
+from identity.accounts import get
+from identity.passwords import verify_password
+from identity.permissions import ROLES, SECOND_FACTOR_REQUIRED, Permission, permissions_of
+from keystore.secretbox import SecretBox
+from store.models import Account, ApiKey, SessionToken
+
+TOKEN_TTL = dt.timedelta(minutes=15)
+COOKIE_TTL = dt.timedelta(hours=8)
+LOCK_AFTER = 5  # failures before the first lock
+LOCK_BASE = dt.timedelta(seconds=30)  # doubled for every further failure
+LOCK_MAX = dt.timedelta(hours=1)
+REFUSED = "wrong username, password or one-time code, or the account is locked for a while"
+TOKEN_PREFIX = "kyso_"  # noqa: S105 - a prefix, not a secret
+API_KEY_PREFIX = "kysk_"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and what they may do."""
+
+    account_id: int
+    username: str
+    role: str
+    permissions: frozenset[Permission]
+    via: str  # bearer | cookie | api-key
+    csrf_hash: str | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """Never raised: failed logins must still commit their failure count and audit entry."""
+
+    account: Account | None
+    token: str | None = None
+    csrf: str | None = None
+    expires_in: int = 0
+
+
+def login(
+    session: Session,
+    clock: Clock,
+    box: SecretBox,
+    *,
+    username: str,
+    password: str,
+    code: str | None,
+    source: str | None,
+    kind: str = "bearer",
+) -> LoginOutcome:
+    now = clock.now()
+    name = username.strip().lower()[:64]
+    account = session.scalars(select(Account).where(Account.username == name)).one_or_none()
+    # The password is checked whatever happens, so an unknown or locked account costs the same time.
+    password_ok = verify_password(account.password_hash if account else None, password)
+
+    def refuse(reason: str) -> LoginOutcome:
+        if account is not None and reason in ("password", "code"):
+            account.failed_logins += 1
+            if account.failed_logins >= LOCK_AFTER:
+                delay = min(LOCK_BASE * 2 ** (account.failed_logins - LOCK_AFTER), LOCK_MAX)
+                account.locked_until = now + delay
+        audit.append(
+            session,
+            clock=clock,
+            actor=name or "?",
+            action="login",
+            outcome="failure",
+            source=source,
+            details={"reason": reason},
+        )
+        return LoginOutcome(None)
+
+    if account is None or account.role == "service":
+        return refuse("unknown account")
+    if account.disabled:
+        return refuse("disabled")
+    if account.locked_until is not None and account.locked_until > now:
+        return refuse("locked")
+    if not password_ok:
+        return refuse("password")
+    if account.role in SECOND_FACTOR_REQUIRED and account.totp_secret is None:
+        return refuse("no second factor enrolled")
+    if account.totp_secret is not None and not (code and totp.verify(session, box, account, code, now)):
+        return refuse("code")
+    account.failed_logins, account.locked_until = 0, None
+    token, csrf, ttl = _new_session(session, account, kind, now)
+    audit.append(session, clock=clock, actor=name, action="login", source=source, details={"kind": kind})
+    return LoginOutcome(account, token, csrf, int(ttl.total_seconds()))
+
+
+def _new_session(
+    session: Session, account: Account, kind: str, now: dt.datetime
+) -> tuple[str, str | None, dt.timedelta]:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24) if kind == "cookie" else None
+    ttl = COOKIE_TTL if kind == "cookie" else TOKEN_TTL
+    session.add(
+        SessionToken(
+            token_hash=digest(token),
+            account_id=account.id,
+            kind=kind,
+            csrf_hash=digest(csrf) if csrf else None,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    session.flush()
+    return token, csrf, ttl
+
+
+def authenticate(session: Session, clock: Clock, credential: str, *, via: str) -> Principal:
+    """Resolve a bearer token, a session cookie or an API key to a principal, or refuse (401)."""
+    now = clock.now()
+    if credential.startswith(API_KEY_PREFIX) and via == "bearer":
+        return _api_key_principal(session, credential, now)
+    row = session.get(SessionToken, digest(credential))
+    expected_kind = "cookie" if via == "cookie" else "bearer"
+    if row is None or row.kind != expected_kind or row.revoked_at is not None or row.expires_at <= now:
+        raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
+    account = session.get(Account, row.account_id)
+    if account is None or account.disabled:
+        raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
+    return Principal(
+        account.id, account.username, account.role, permissions_of(account.role), via, row.csrf_hash
+    )
+
+
+def _api_key_principal(session: Session, key: str, now: dt.datetime) -> Principal:
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest(key))).one_or_none()
+    account = session.get(Account, row.account_id) if row is not None else None
+    if row is None or row.revoked_at is not None or account is None or account.disabled:
+        raise ServiceError(Kind.UNAUTHORIZED, "the API key is not valid")
+    row.last_used_at = now
+    scopes = frozenset(Permission(s) for s in json.loads(row.scopes))
+    return Principal(account.id, account.username, account.role, scopes, "api-key")
+
+
+def logout(session: Session, clock: Clock, credential: str) -> None:
+    row = session.get(SessionToken, digest(credential))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = clock.now()
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    id: int
+    key: str  # shown once
+    prefix: str
+    scopes: list[str]
+
+
+def create_api_key(
+    session: Session, clock: Clock, username: str, name: str, scopes: list[str], *, actor: str
+) -> NewApiKey:
+    account = get(session, username)
+    if account.role != "service":
+        raise malformed("API keys belong to service accounts; create one with role 'service'")
+    allowed = ROLES["service"]
+    try:
+        wanted = sorted({Permission(s) for s in scopes})
+    except ValueError:
+        raise malformed(f"unknown scope in {scopes}; choose from {', '.join(sorted(allowed))}") from None
+    if not wanted or not set(wanted) <= allowed:
+        raise malformed(f"scopes must be a non-empty subset of {', '.join(sorted(allowed))}")
+    secret = secrets.token_urlsafe(32)
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secret}"
+    row = ApiKey(
+        account_id=account.id,
+        name=name.strip()[:100] or "key",
+        prefix=prefix,
+        key_hash=digest(key),
+        scopes=json.dumps([str(s) for s in wanted]),
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    audit.append(
+        session,
+        clock=clock,
+        actor=actor,
+        action="api-key.create",
+        target=account.username,
+        details={"prefix": prefix, "scopes": [str(s) for s in wanted]},
+    )
+    return NewApiKey(row.id, key, prefix, [str(s) for s in wanted])
+
+
+def revoke_api_key(session: Session, clock: Clock, key_id: int, *, actor: str) -> None:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise not_found(f"no API key {key_id}")
+    row.revoked_at = row.revoked_at or clock.now()
+    audit.append(session, clock=clock, actor=actor, action="api-key.revoke", target=str(key_id))

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -128,9 +129,13 @@ def test_init_creates_an_instance_and_is_idempotent(tmp_path: Path) -> None:
 
     first = init()
     assert "created" in first.stdout
+    assert "first admin account: admin" in first.stdout
+    password = re.search(r"one-time password \(shown once\): (\S+)", first.stdout)
+    assert password and len(password.group(1)) >= 16
+    assert "otpauth://totp/Kyso:admin?secret=" in first.stdout
     database = data_dir / "kyso.db"
     assert database.is_file(), "SQLite in the data directory is the default"
-    secrets = {name: data_dir / name for name in ("master.key", "operator.token")}
+    secrets = {name: data_dir / name for name in ("master.key",)}
     for name, path in secrets.items():
         assert path.is_file(), name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
@@ -144,7 +149,7 @@ def test_init_creates_an_instance_and_is_idempotent(tmp_path: Path) -> None:
     assert "Traceback" not in second.stderr
     assert dump(database) == before
     assert {name: path.read_bytes() for name, path in secrets.items()} == contents
-    assert "operator API token written" not in second.stdout
+    assert "first admin" not in second.stdout and password.group(1) not in second.stdout
 
 
 # -- the scripting contract on both databases ---------------------------------------------------------

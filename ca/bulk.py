@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ REQUIRED_COLUMNS = ("cccd", "surname", "given_name")
 OPTIONAL_COLUMNS = ("common_name", "province", "locality", "keygen", "csr")
 MAX_FILE_BYTES = 512 * 1024 * 1024
 BATCH_SIZE = 50
+OnIssued = Callable[[Session, str], None]
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,12 @@ def issue_batch(
     run_id: str,
     rows: list[tuple[int, dict[str, str]]],
     lint_many: LintMany,
+    on_issued: OnIssued | None = None,
 ) -> list[RowOutcome]:
-    """Issue a batch in one transaction, recording each row's outcome beside its certificate."""
+    """Issue a batch in one transaction, recording each row's outcome beside its certificate.
+
+    ``on_issued(session, serial)`` runs in that transaction for every certificate (the audit log).
+    """
     outcomes: list[RowOutcome] = []
     with db.transaction() as session:
         # A citizen who already holds a valid citizen certificate (from an earlier file, or an earlier
@@ -158,6 +163,8 @@ def issue_batch(
                 row = BulkRow(
                     run_id=run_id, row_number=number, outcome="issued", serial=result.certificate.serial
                 )
+            if row.serial and on_issued is not None:
+                on_issued(session, row.serial)
             if not repositories.record_bulk_row(session, row):
                 # Another run of the same file got there first: undo this whole batch, issue nothing twice.
                 raise _AlreadyDone
@@ -194,13 +201,14 @@ def run(
     *,
     workers: int,
     batch_size: int = BATCH_SIZE,
+    on_issued: OnIssued | None = None,
 ) -> Iterator[RowOutcome]:
     """Issue every row not in ``done``; yields outcomes as batches finish (for a progress bar)."""
     pending = [row for row in bulk.rows if row[0] not in done]
     batches = [pending[i : i + batch_size] for i in range(0, len(pending), batch_size)]
     if workers <= 1:
         for batch in batches:
-            yield from _issue_or_skip(db, ca, bulk.run_id, batch, _sequential(ca.linter))
+            yield from _issue_or_skip(db, ca, bulk.run_id, batch, _sequential(ca.linter), on_issued)
         return
     with ProcessPoolExecutor(
         max_workers=workers,
@@ -213,7 +221,7 @@ def run(
             return list(pool.map(_lint_one, ders, types, chunksize=chunk))
 
         for batch in batches:
-            yield from _issue_or_skip(db, ca, bulk.run_id, batch, lint_many)
+            yield from _issue_or_skip(db, ca, bulk.run_id, batch, lint_many, on_issued)
 
 
 def _sequential(linter: CertificateLinter) -> LintMany:
@@ -226,9 +234,10 @@ def _issue_or_skip(
     run_id: str,
     batch: list[tuple[int, dict[str, str]]],
     lint: LintMany,
+    on_issued: OnIssued | None,
 ) -> list[RowOutcome]:
     try:
-        return issue_batch(db, ca, run_id, batch, lint)
+        return issue_batch(db, ca, run_id, batch, lint, on_issued)
     except _AlreadyDone:
         return [RowOutcome(number, "skipped", None, "already done by another run") for number, _ in batch]
 

@@ -72,10 +72,11 @@ def verify(json_output: JsonOption = False) -> None:
     if json_output:
         print_json(report.as_json())
     elif report.ok:
-        sealed = f", {report.seals} seal(s)" + (
-            f", {report.seals_verified} signature(s) verified" if report.signatures_checked else ""
-        )
-        out.print(f"audit chain intact: {report.entries} entries, head {report.head_seq}{sealed}")
+        sealed = ""
+        if report.seals:
+            checked = "verified" if report.signatures_checked else "not checked"
+            sealed = f", {report.seals} seal(s), signatures {checked}"
+        out.print(f"audit chain intact: {report.entries} entries{sealed}")
     else:
         out.print(f"audit chain BROKEN: {report.problem}")
     if not json_output:

@@ -15,7 +15,7 @@ from ca import authorities, bulk, crl, lifecycle, status
 from ca.issuance import Issued, IssueRequest
 from ca.records import REVOCATION_REASONS, CertificateInfo
 from ca.subjects import SubjectFields
-from cli.common import err, handles_errors, out, print_json, runtime
+from cli.common import err, handles_errors, out, print_json, record, runtime
 from core.clock import display
 from core.errors import malformed
 
@@ -161,6 +161,7 @@ def issue(
     rt = runtime()
     with rt.db.transaction() as session:
         issued = rt.ca.issue(session, request)
+        record(session, rt, "certificate.issue", issued.certificate.serial, profile=profile)
     _deliver(issued, out_path, p12, json_output)
 
 
@@ -234,27 +235,40 @@ def revoke(
     """Revoke a certificate for good, with an RFC 5280 reason."""
     if invalidity_date is not None and invalidity_date.tzinfo is None:
         invalidity_date = invalidity_date.replace(tzinfo=dt.UTC)
-    _change(lambda rt, s: lifecycle.revoke(rt.ca, s, serial, reason, invalidity_date), json_output, "revoked")
+    _change(
+        lambda rt, s: lifecycle.revoke(rt.ca, s, serial, reason, invalidity_date),
+        json_output,
+        "revoked",
+        "certificate.revoke",
+    )
 
 
 @app.command("suspend")
 @handles_errors
 def suspend(serial: str, json_output: JsonOption = False) -> None:
     """Suspend a certificate (certificateHold); `reinstate` lifts it."""
-    _change(lambda rt, s: lifecycle.suspend(rt.ca, s, serial), json_output, "suspended")
+    _change(
+        lambda rt, s: lifecycle.suspend(rt.ca, s, serial), json_output, "suspended", "certificate.suspend"
+    )
 
 
 @app.command("reinstate")
 @handles_errors
 def reinstate(serial: str, json_output: JsonOption = False) -> None:
     """Lift a suspension. Revoked or expired certificates can never be reinstated."""
-    _change(lambda rt, s: lifecycle.reinstate(rt.ca, s, serial), json_output, "reinstated")
+    _change(
+        lambda rt, s: lifecycle.reinstate(rt.ca, s, serial),
+        json_output,
+        "reinstated",
+        "certificate.reinstate",
+    )
 
 
-def _change(action, json_output: bool, verb: str) -> None:
+def _change(action, json_output: bool, verb: str, event: str) -> None:
     rt = runtime()
     with rt.db.transaction() as session:
         info = action(rt, session)
+        record(session, rt, event, info.serial)
     if json_output:
         print_json(info.as_json())
     else:
@@ -286,6 +300,13 @@ def renew(
             csr=_read(csr, "CSR") if csr else None,
             keygen=keygen,
             pkcs12_password=_password(p12_password_file) if p12 else None,
+        )
+        record(
+            session,
+            rt,
+            "certificate.renew",
+            issued.certificate.serial,
+            renews=issued.certificate.renewed_from,
         )
     _deliver(issued, out_path, p12, json_output)
 
@@ -358,7 +379,16 @@ def bulk_issue(
     )
     with progress:
         task = progress.add_task("issue", total=pending)
-        for outcome in bulk.run(rt.db, rt.ca, source, done, workers=workers or (os.cpu_count() or 1)):
+        for outcome in bulk.run(
+            rt.db,
+            rt.ca,
+            source,
+            done,
+            workers=workers or (os.cpu_count() or 1),
+            on_issued=lambda session, serial: record(
+                session, rt, "certificate.issue", serial, via="bulk-issue"
+            ),
+        ):
             counts[outcome.outcome] += 1
             progress.advance(task)
     results_path = results or file.with_name(file.stem + ".results.csv")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +16,12 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from ca.runtime import CaRuntime
 from core.errors import Kind, ServiceError, malformed
 from core.settings import Settings, load_settings
+from identity import audit
 from keystore.secretbox import SecretBox
 
 EXIT_CODES = {
@@ -97,3 +101,17 @@ def read_secret_file(path: Path) -> str:
 
 def secret_box(rt: CaRuntime) -> SecretBox:
     return SecretBox(rt.settings.master_key_bytes())
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a CLI action: the local operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
+
+
+def record(session: Session, rt: CaRuntime, action: str, target: str | None, **details: object) -> None:
+    """Append an audit entry for a CLI action, in the transaction of the action itself."""
+    audit.append(session, clock=rt.ca.clock, actor=cli_actor(), action=action, target=target,
+                 source="cli", details=details or None)  # fmt: skip

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cli.common import JsonOption, handles_errors, out, print_json, read_secret_file, runtime, secret_box
+from cli.common import (
+    JsonOption,
+    cli_actor,
+    handles_errors,
+    out,
+    print_json,
+    read_secret_file,
+    runtime,
+    secret_box,
+)
 from core.errors import malformed
 from identity import accounts, totp
 from identity.permissions import ROLES
 from identity.sessions import create_api_key
 
 app = typer.Typer(help="Accounts, roles, passwords, second factors and API keys.")
-
-
-def cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return f"cli:uid{os.getuid()}"
 
 
 def _show_enrolment(enrolment: totp.Enrolment, png: Path | None) -> None:

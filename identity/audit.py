@@ -62,9 +62,12 @@ _HEAD_ATTEMPTS = 3
 
 
 # --- canonical form and hashing -----------------------------------------------------------------------
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8 text as is; NaN and infinities are refused."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _CANONICAL.encode(value)
 
 
 def timestamp_text(value: dt.datetime) -> str:
@@ -118,9 +121,18 @@ class AuditRecord:
     details: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["occurred_at"] = timestamp_text(self.occurred_at)
-        return data
+        return {
+            "seq": self.seq,
+            "previous_hash": self.previous_hash,
+            "entry_hash": self.entry_hash,
+            "occurred_at": timestamp_text(self.occurred_at),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "outcome": self.outcome,
+            "source": self.source,
+            "details": self.details,
+        }
 
 
 @dataclass(frozen=True)
@@ -202,10 +214,6 @@ def _locked_head(session: Session) -> AuditHead:
         head = session.scalars(query).one_or_none()
         if head is not None:
             return head
-        if session.scalar(select(func.count()).select_from(AuditEntry)):
-            raise ServiceError(
-                Kind.INTERNAL, "the audit head is missing but entries exist; run `kyso audit verify`"
-            )
         head = AuditHead(id=HEAD_ID, seq=0, entry_hash=GENESIS)
         try:
             # Two first appends at once: the second waits on the primary key, then fails here and
@@ -215,6 +223,11 @@ def _locked_head(session: Session) -> AuditHead:
                 session.flush()
         except IntegrityError:
             continue
+        # Only now is the answer stable: no one can commit entries while we hold the new head.
+        if session.scalar(select(func.count()).select_from(AuditEntry)):
+            raise ServiceError(
+                Kind.INTERNAL, "the audit head is missing but entries exist; run `kyso audit verify`"
+            )
         return head
     raise ServiceError(Kind.UNAVAILABLE, "the audit log's head could not be locked; try again")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import auth, certificates, health, pki, status, tsa, users
+from api.routers import audit, auth, certificates, health, pki, status, tsa, users
 from ca.runtime import CaRuntime
 from core.clock import Clock
 from core.settings import Settings, load_settings
@@ -33,4 +33,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(tsa.router)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(audit.router)
     return app

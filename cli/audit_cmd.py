@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy.orm import Session
 
 from ca import service_signers
@@ -26,7 +24,6 @@ from core.clock import display
 from core.errors import ServiceError, malformed
 from core.ids import serial_hex
 from identity import audit
-from keystore.algorithms import rsa_pss_padding, signature_hash
 
 app = typer.Typer(help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
 
@@ -38,25 +35,9 @@ def _seal_verifier(session: Session, rt: CaRuntime) -> audit.SealVerifier | None
     """Verifies seal signatures with the public half of the key the master key unwraps (not a key read
     from a table anyone with database access could replace). None when the instance has no TSA signer."""
     try:
-        delegated = service_signers.load(session, rt.ca, SEAL_SIGNER)
+        return service_signers.load(session, rt.ca, SEAL_SIGNER).signer.verify
     except ServiceError:
         return None
-    public_key = delegated.signer.public_key()
-    algorithm = delegated.signer.algorithm
-
-    def check(message: bytes, signature: bytes) -> bool:
-        try:
-            if isinstance(public_key, ec.EllipticCurvePublicKey):
-                public_key.verify(signature, message, ec.ECDSA(signature_hash(algorithm)))
-            elif isinstance(public_key, rsa.RSAPublicKey):
-                public_key.verify(signature, message, rsa_pss_padding(algorithm), signature_hash(algorithm))
-            else:
-                return False
-        except InvalidSignature:
-            return False
-        return True
-
-    return check
 
 
 @app.command("verify")

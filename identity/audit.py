@@ -356,9 +356,9 @@ def _record(row: Row[Any]) -> AuditRecord:
     )
 
 
-def entries(session: Session) -> Iterator[AuditRecord]:
-    """Every entry in seq order, streamed."""
-    for row in _rows(session):
+def entries(session: Session, after: int | None = None) -> Iterator[AuditRecord]:
+    """Every entry (after ``after``) in seq order, streamed."""
+    for row in _rows(session, after):
         yield _record(row)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol, TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
@@ -38,6 +39,22 @@ class KeySigner:
         if isinstance(key, rsa.RSAPrivateKey):
             return key.sign(data, rsa_pss_padding(self.algorithm), signature_hash(self.algorithm))
         raise TypeError(f"unsupported key type {type(key).__name__}")
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Check a signature this key made (its public half only)."""
+        public_key = self.__key.public_key()
+        try:
+            if isinstance(public_key, ec.EllipticCurvePublicKey):
+                public_key.verify(signature, data, ec.ECDSA(signature_hash(self.algorithm)))
+            elif isinstance(public_key, rsa.RSAPublicKey):
+                public_key.verify(
+                    signature, data, rsa_pss_padding(self.algorithm), signature_hash(self.algorithm)
+                )
+            else:
+                return False
+        except InvalidSignature:
+            return False
+        return True
 
     def sign_x509(self, builder: X509Builder[Signed], *, rsa_pss: bool = True) -> Signed:
         """Sign a certificate, CRL, CSR or OCSP builder with this key.

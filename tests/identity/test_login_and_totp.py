@@ -248,3 +248,25 @@ def test_tokens_of_a_disabled_account_fail_in_the_domain_too(shared_instance: In
         accounts.disable(session, shared_instance.ca.clock, official.username, actor="test")
     with pytest.raises(ServiceError), shared_instance.db.reading() as session:
         authenticate(session, shared_instance.ca.clock, token, via="bearer")
+
+
+def test_auditors_read_the_chain_over_the_api(shared_instance: Instance) -> None:
+    app = create_app(shared_instance.settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        operator = bearer(client, make_account(shared_instance, "ca-operator"))
+        issued = client.post(
+            "/api/v1/certificates",
+            json={"profile": "citizen", "surname": "Vũ", "given_name": "Thị Mai", "cccd": "079203009999"},
+            headers=operator,
+        )
+        assert issued.status_code == 201
+        report = client.get("/api/v1/audit/verify", headers=operator).json()
+        assert report["ok"] is True and report["entries"] >= 2
+        listed = client.get("/api/v1/audit/entries", params={"limit": 1000}, headers=operator).json()
+        actions = [(e["action"], e["target"]) for e in listed]
+        assert ("certificate.issue", issued.json()["serial"]) in actions
+        assert any(a == "login" for a, _ in actions)
+        assert all("password" not in str(e["details"]).lower() for e in listed)
+        official = bearer(client, make_account(shared_instance, "official"))
+        assert client.get("/api/v1/audit/verify", headers=official).status_code == 403
+    app.state.runtime.db.dispose()

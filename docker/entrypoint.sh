@@ -6,8 +6,7 @@
 #   - when KYSO_DATABASE_URL is unset and KYSO_DB_HOST is set, KYSO_DATABASE_URL is built from
 #     KYSO_DB_HOST, KYSO_DB_PORT (5432), KYSO_DB_NAME (kyso), KYSO_DB_USER (kyso) and the password in the
 #     file KYSO_DB_PASSWORD_FILE (/run/secrets/db_password), URL-encoded; the password never appears in
-#     the compose file, the image or `docker inspect`;
-#   - when KYSO_OPERATOR_TOKEN is unset and KYSO_OPERATOR_TOKEN_FILE is set, the token is read from it.
+#     the compose file, the image or `docker inspect`.
 # Then, called as `kyso …`: the real kyso command. Called as the entrypoint:
 #   (no arguments) or `serve [OPTIONS]`  `kyso init` (idempotent), then `exec kyso serve --host 0.0.0.0`
 #   a kyso command (`ca list`, …)          `kyso` with those arguments
@@ -52,18 +51,6 @@ print(f"postgresql://{user}:{secret}@{host}:{port}/{name}")
 
 if [ -z "${KYSO_DATABASE_URL:-}" ] && [ -n "${KYSO_DB_HOST:-}" ]; then
     build_database_url
-fi
-
-# An empty KYSO_OPERATOR_TOKEN (`KYSO_OPERATOR_TOKEN=` in an env file) would count as "no token" and hide
-# the one `kyso init` keeps in the data directory: drop it.
-if [ -z "${KYSO_OPERATOR_TOKEN:-}" ]; then
-    unset KYSO_OPERATOR_TOKEN
-fi
-if [ -z "${KYSO_OPERATOR_TOKEN:-}" ] && [ -n "${KYSO_OPERATOR_TOKEN_FILE:-}" ]; then
-    [ -r "$KYSO_OPERATOR_TOKEN_FILE" ] || die "cannot read KYSO_OPERATOR_TOKEN_FILE=$KYSO_OPERATOR_TOKEN_FILE"
-    KYSO_OPERATOR_TOKEN=$(cat "$KYSO_OPERATOR_TOKEN_FILE")
-    [ -n "$KYSO_OPERATOR_TOKEN" ] || die "KYSO_OPERATOR_TOKEN_FILE=$KYSO_OPERATOR_TOKEN_FILE is empty"
-    export KYSO_OPERATOR_TOKEN
 fi
 
 # Called as `kyso` (the symlink): behave exactly like the kyso command, with the settings above.

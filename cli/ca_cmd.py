@@ -268,7 +268,7 @@ def _change(action, json_output: bool, verb: str, event: str) -> None:
     rt = runtime()
     with rt.db.transaction() as session:
         info = action(rt, session)
-        record(session, rt, event, info.serial)
+        record(session, rt, event, info.serial, reason=info.revocation_reason)
     if json_output:
         print_json(info.as_json())
     else:

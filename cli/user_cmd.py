@@ -15,6 +15,7 @@ from cli.common import (
     out,
     print_json,
     read_secret_file,
+    record,
     runtime,
     secret_box,
 )
@@ -144,6 +145,7 @@ def reset_totp(
             raise malformed("service accounts use API keys, not one-time codes")
         enrolment = totp.enrol(session, secret_box(rt), account)
         accounts.revoke_sessions(session, account, rt.ca.clock.now())
+        record(session, rt, "totp.reset", account.username)
     _show_enrolment(enrolment, qr_png)
 
 

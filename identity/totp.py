@@ -62,6 +62,8 @@ def enrol(session: Session, box: SecretBox, account: Account) -> Enrolment:
     account.totp_secret = box.seal(secret.encode(), _context(account))
     account.totp_confirmed = False
     account.totp_last_step = None
+    # a reset (lost or compromised phone) must also end the old recovery codes
+    session.query(RecoveryCode).filter(RecoveryCode.account_id == account.id).delete()
     session.flush()
     return Enrolment(secret, pyotp.TOTP(secret).provisioning_uri(name=account.username, issuer_name=ISSUER))
 

@@ -40,7 +40,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # the database holds password hashes and wrapped keys: readable by its owner only
+            Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            Path(database).touch(mode=0o600, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)

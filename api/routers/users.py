@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
+from core.errors import malformed
 from identity import accounts, audit, totp
 from identity.permissions import ROLES, Permission
 from identity.sessions import Principal, create_api_key, revoke_api_key
@@ -96,6 +98,8 @@ def reset_password(username: str, runtime: RuntimeDep, principal: Admin) -> dict
 def reset_totp(username: str, request: Request, runtime: RuntimeDep, principal: Admin) -> dict[str, str]:
     with runtime.db.transaction() as session:
         account = accounts.get(session, username)
+        if account.role == "service":
+            raise malformed("service accounts use API keys, not one-time codes")
         enrolment = totp.enrol(session, request.app.state.secret_box, account)
         accounts.revoke_sessions(session, account, runtime.ca.clock.now())
         audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.reset",
@@ -117,8 +121,8 @@ def list_api_keys(runtime: RuntimeDep, principal: KeyAdmin) -> list[dict[str, ob
     with runtime.db.reading() as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
         return [
-            {"id": r.id, "name": r.name, "prefix": r.prefix, "scopes": r.scopes, "created_at": r.created_at,
-             "last_used_at": r.last_used_at, "revoked_at": r.revoked_at}
+            {"id": r.id, "name": r.name, "prefix": r.prefix, "scopes": json.loads(r.scopes),
+             "created_at": r.created_at, "last_used_at": r.last_used_at, "revoked_at": r.revoked_at}
             for r in rows
         ]  # fmt: skip
 

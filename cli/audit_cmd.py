@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ca import service_signers
 from ca.runtime import CaRuntime
 from ca.tsa import TimestampAuthority
-from cli.common import err, handles_errors, out, print_json, runtime
+from cli.common import JsonOption, err, handles_errors, out, print_json, runtime
 from core.clock import display
 from core.errors import ServiceError, malformed
 from core.ids import serial_hex
@@ -28,7 +28,6 @@ from identity import audit
 app = typer.Typer(help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
 
 SEAL_SIGNER = "tsa"
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _seal_verifier(session: Session, rt: CaRuntime) -> audit.SealVerifier | None:

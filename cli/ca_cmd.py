@@ -15,7 +15,7 @@ from ca import authorities, bulk, crl, lifecycle, status
 from ca.issuance import Issued, IssueRequest
 from ca.records import REVOCATION_REASONS, CertificateInfo
 from ca.subjects import SubjectFields
-from cli.common import err, handles_errors, out, print_json, record, runtime
+from cli.common import JsonOption, err, handles_errors, out, print_json, record, runtime
 from core.clock import display
 from core.errors import malformed
 
@@ -32,7 +32,6 @@ P12PasswordOption = Annotated[
     Path | None, typer.Option("--p12-password-file", help="file whose first line is the PKCS#12 password")
 ]
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="write the certificate (PEM) here")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -100,13 +99,19 @@ def _deliver(issued: Issued, out_path: Path | None, p12_path: Path | None, json_
         )
 
 
-def _key_source(
+def _check_key_options(
     csr: Path | None, keygen: str | None, p12: Path | None, p12_password_file: Path | None
-) -> tuple[bytes | None, str | None, str, str | None]:
+) -> None:
     if csr and (keygen or p12):
         raise malformed("--csr cannot be combined with --keygen or --p12: the key is the requester's")
     if p12 and not p12_password_file:
         raise malformed("--p12 needs --p12-password-file")
+
+
+def _key_source(
+    csr: Path | None, keygen: str | None, p12: Path | None, p12_password_file: Path | None
+) -> tuple[bytes | None, str | None, str, str | None]:
+    _check_key_options(csr, keygen, p12, p12_password_file)
     password = _password(p12_password_file) if p12 else None
     return (
         _read(csr, "CSR") if csr else None,
@@ -287,10 +292,7 @@ def renew(
     json_output: JsonOption = False,
 ) -> None:
     """Re-key: a new certificate and key for the same subject; the old certificate is revoked (superseded)."""
-    if csr and (keygen or p12):
-        raise malformed("--csr cannot be combined with --keygen or --p12")
-    if p12 and not p12_password_file:
-        raise malformed("--p12 needs --p12-password-file")
+    _check_key_options(csr, keygen, p12, p12_password_file)
     rt = runtime()
     with rt.db.transaction() as session:
         issued = lifecycle.renew(

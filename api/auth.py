@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.errors import Kind, ServiceError
 from identity.permissions import Permission
-from identity.sessions import Principal, authenticate, digest
+from identity.sessions import API_KEY_PREFIX, Principal, authenticate, digest
 
 SESSION_COOKIE = "kyso_session"
 CSRF_COOKIE = "kyso_csrf"
@@ -46,7 +46,9 @@ _bearer = HTTPBearer(auto_error=False, description="a token from /api/v1/auth/to
 def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     runtime = request.app.state.runtime
     if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
-        with runtime.db.transaction() as session:
+        # only an API key writes (its last-used time); a token is checked in a read-only session
+        is_key = credentials.credentials.startswith(API_KEY_PREFIX)
+        with runtime.db.transaction() if is_key else runtime.db.reading() as session:
             return authenticate(session, runtime.ca.clock, credentials.credentials, via="bearer")
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

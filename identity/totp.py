@@ -84,10 +84,14 @@ def verify(session: Session, box: SecretBox, account: Account, code: str, now: d
     code = code.strip().replace(" ", "")
     if account.totp_secret is None:
         return False
-    secret = box.open(account.totp_secret, _context(account)).decode()
-    step = _matching_step(secret, code, now)
+    step = _matching_step(box.open(account.totp_secret, _context(account)).decode(), code, now)
     if step is None:
         return use_recovery_code(session, account, code, now)
+    return _accept_step(session, account, step)
+
+
+def _accept_step(session: Session, account: Account, step: int) -> bool:
+    """Record ``step`` as used, unless it (or a later one) already was; atomic across workers."""
     accepted = session.execute(
         update(Account)
         .where(Account.id == account.id, or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
@@ -103,8 +107,8 @@ def confirm(session: Session, box: SecretBox, account: Account, code: str, now: 
     if account.totp_secret is None:
         raise conflict("no second factor is being enrolled; start with enrolment")
     secret = box.open(account.totp_secret, _context(account)).decode()
-    step = _matching_step(secret, code.strip(), now)
-    if step is None or not verify(session, box, account, code, now):
+    step = _matching_step(secret, code.strip().replace(" ", ""), now)
+    if step is None or not _accept_step(session, account, step):
         raise malformed("that code is not valid now; check the authenticator's clock and try the next code")
     return new_recovery_codes(session, account)
 

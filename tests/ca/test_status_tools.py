@@ -101,7 +101,7 @@ def test_suspension_shows_as_hold_and_reinstatement_is_seen_at_once(
     served: tuple[Instance, LiveServer], tmp_path: Path
 ) -> None:
     instance, server = served
-    chain, issuing, root = chain_files(instance, tmp_path)
+    chain, issuing, _ = chain_files(instance, tmp_path)
     serial, leaf = issue(instance, tmp_path, "Bình", "079203000002")
     assert f"{leaf}: good" in openssl_ocsp(server, issuing, chain, "-cert", leaf, "-no_nonce")
 
@@ -121,7 +121,6 @@ def test_suspension_shows_as_hold_and_reinstatement_is_seen_at_once(
         serial.upper()
         not in run_tool("openssl", "crl", "-inform", "DER", "-in", crl, "-noout", "-text").stdout
     )
-    del root
 
 
 def fetch_crl(server: LiveServer, path: Path, authority: str = "citizen") -> Path:
@@ -136,7 +135,7 @@ def test_openssl_accepts_the_crl_and_rejects_a_revoked_leaf(
 ) -> None:
     instance, server = served
     chain, issuing, root = chain_files(instance, tmp_path)
-    good_serial, good = issue(instance, tmp_path, "Cường", "079203000003")
+    _, good = issue(instance, tmp_path, "Cường", "079203000003")
     bad_serial, bad = issue(instance, tmp_path, "Dũng", "079203000004")
     change(instance, lifecycle.revoke, bad_serial, "affiliation-changed")
     crl_der = fetch_crl(server, tmp_path / "citizen.crl")
@@ -180,7 +179,6 @@ def test_openssl_accepts_the_crl_and_rejects_a_revoked_leaf(
         check=False,
     )
     assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr
-    del good_serial
 
 
 def test_pkilint_finds_no_error_in_crls_and_ocsp_responses(
@@ -188,7 +186,7 @@ def test_pkilint_finds_no_error_in_crls_and_ocsp_responses(
 ) -> None:
     instance, server = served
     chain, issuing, _ = chain_files(instance, tmp_path)
-    good_serial, good = issue(instance, tmp_path, "Giang", "079203000005")
+    _, good = issue(instance, tmp_path, "Giang", "079203000005")
     bad_serial, bad = issue(instance, tmp_path, "Hà", "079203000006")
     change(instance, lifecycle.revoke, bad_serial, "superseded")
     outputs = []
@@ -203,7 +201,6 @@ def test_pkilint_finds_no_error_in_crls_and_ocsp_responses(
         outputs.append(result.stdout + result.stderr)
     for output in outputs:
         assert "(ERROR)" not in output and "(FATAL)" not in output, output
-    del good_serial
 
 
 def post_ocsp(server: LiveServer, body: bytes, authority: str = "citizen") -> ocsp.OCSPResponse:
@@ -233,7 +230,7 @@ def post_huge_body(server: LiveServer, size: int) -> ocsp.OCSPResponse:
 
 def test_bad_ocsp_requests_get_protocol_errors(served: tuple[Instance, LiveServer], tmp_path: Path) -> None:
     instance, server = served
-    _chain, issuing, root = chain_files(instance, tmp_path)
+    _, issuing, _ = chain_files(instance, tmp_path)
     _, leaf = issue(instance, tmp_path, "Khánh", "079203000007")
     request_file = tmp_path / "req.der"
     run_tool("openssl", "ocsp", "-issuer", issuing, "-cert", leaf, "-reqout", request_file)
@@ -254,7 +251,6 @@ def test_bad_ocsp_requests_get_protocol_errors(served: tuple[Instance, LiveServe
         answer = ocsp.load_der_ocsp_response(response.read())
     assert answer.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
     assert answer.certificate_status is ocsp.OCSPCertStatus.GOOD
-    del root
 
 
 def test_crl_and_status_commands(served: tuple[Instance, LiveServer], tmp_path: Path) -> None:

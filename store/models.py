@@ -245,3 +245,50 @@ class AuditSeal(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     signer_certificate_serial: Mapped[str] = mapped_column(String(42))
     timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class SigningCredential(Base):
+    """An account's right to sign with one certificate held in custody (a CSC "credential")."""
+
+    __tablename__ = "signing_credentials"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    certificate_serial: Mapped[str] = mapped_column(ForeignKey("certificates.serial"))
+    purpose: Mapped[str] = mapped_column(String(10))  # sign | seal
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SigningAuthorization(Base):
+    """Sole control (SCAL2): a second-factor confirmation bound to exactly these document hashes, used once."""
+
+    __tablename__ = "signing_authorizations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("signing_credentials.id"))
+    document_hashes: Mapped[str] = mapped_column(Text)  # JSON list of lowercase hex SHA-256
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SignedDocument(Base):
+    """A document Kyso signed: what the QR on a stamp and the verification page point at."""
+
+    __tablename__ = "signed_documents"
+    __table_args__ = (Index("ix_signed_documents_sha256", "sha256"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)  # public, in /verify/<id>
+    sha256: Mapped[str] = mapped_column(String(64))  # of the signed output
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))  # official | seal | attachment | citizen | hash
+    level: Mapped[str] = mapped_column(String(8))  # b-b | b-t | b-lt | b-lta
+    certificate_serial: Mapped[str] = mapped_column(String(42))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reference_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,7 @@ STATUS_BY_KIND = {
     Kind.NOT_FOUND: 404,
     Kind.CONFLICT: 409,
     Kind.EXPIRED: 410,
+    Kind.TOO_LARGE: 413,
     Kind.UNAVAILABLE: 503,
     Kind.INTERNAL: 500,
 }

@@ -31,6 +31,7 @@ EXIT_CODES = {
     Kind.UNAUTHORIZED: 5,
     Kind.FORBIDDEN: 5,
     Kind.EXPIRED: 6,
+    Kind.TOO_LARGE: 2,
     Kind.UNAVAILABLE: 7,
     Kind.INTERNAL: 70,
 }

@@ -13,6 +13,7 @@ class Kind(enum.StrEnum):
     NOT_FOUND = "not-found"
     CONFLICT = "conflict"  # the request clashes with the current state
     EXPIRED = "expired"
+    TOO_LARGE = "too-large"  # a body or document over the configured limit
     UNAVAILABLE = "unavailable"  # a dependency (database, key) is not reachable right now
     INTERNAL = "internal"  # a bug; details never reach a client
 

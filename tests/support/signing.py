@@ -1,0 +1,133 @@
+"""Signing fixtures shared by the signing, API and verification tests: certificates in custody, a
+SigningService over an instance, and the real validators (pdfsig with an NSS database, pyHanko)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import serialization
+
+from ca.issuance import IssueRequest
+from ca.signing_keys import CaKeySource
+from ca.subjects import SubjectFields
+from ca.tsa import TimestampAuthority
+from ca.tsa_pyhanko import InProcessTimeStamper
+from signing.pades import Level
+from signing.service import Appearance, DocumentIn, SigningService, SignRequest
+
+OFFICIAL = SubjectFields(
+    surname="Trần",
+    given_name="Thị Bình",
+    cccd="079185001235",
+    organization="UBND Phường Bến Thành",
+    organizational_unit="Văn phòng",
+    title="Phó Chủ tịch",
+    province="Thành phố Hồ Chí Minh",
+)
+AGENCY = SubjectFields(
+    organization="UBND Phường Bến Thành", tax_code="0300588569", province="Thành phố Hồ Chí Minh"
+)
+CITIZEN = SubjectFields(
+    surname="Nguyễn",
+    given_name="Văn An",
+    cccd="079203001234",
+    province="Thành phố Hồ Chí Minh",
+    locality="Phường Bến Thành",
+)
+SUBJECTS = {"official": OFFICIAL, "agency-seal": AGENCY, "citizen": CITIZEN}
+
+
+def issue_in_custody(instance, profile: str = "official", subject: SubjectFields | None = None) -> str:
+    """A certificate whose key the service holds; returns its serial."""
+    fields = subject or SUBJECTS[profile]
+    if profile == "citizen" and subject is None:
+        import random
+
+        fields = SubjectFields(**{**fields.as_dict(), "cccd": f"0792030{random.randrange(10**5):05d}"})
+    with instance.db.transaction() as session:
+        issued = instance.ca.issue(session, IssueRequest(profile=profile, subject=fields, keygen="ec-p256"))
+    return issued.certificate.serial
+
+
+def signing_service(instance) -> SigningService:
+    timestamper = InProcessTimeStamper(TimestampAuthority(instance.ca), instance.db)
+    return SigningService(
+        CaKeySource(instance.db, instance.ca),
+        timestamper=timestamper,
+        verify_url_base=instance.settings.base_url,
+        max_document_bytes=100 << 20,
+        now=instance.ca.clock.now,
+    )
+
+
+def sign_bytes(service: SigningService, serial: str, pdf: bytes, **request: object) -> tuple[bytes, str]:
+    """Sign one PDF; returns the signed bytes and the registry id."""
+    key = service.keys.signing_key(serial)
+    request.setdefault("appearance", Appearance.INVISIBLE)
+    outcome = asyncio.run(service.sign(key, [DocumentIn("test.pdf", io.BytesIO(pdf))], SignRequest(**request)))
+    return outcome[0].output.read(), outcome[0].record.id
+
+
+def root_pem(instance) -> bytes:
+    with instance.db.reading() as session:
+        chain = instance.ca.chain(session, "root")
+    return chain[-1].public_bytes(serialization.Encoding.PEM)
+
+
+def root_asn1(instance) -> asn1_x509.Certificate:
+    with instance.db.reading() as session:
+        chain = instance.ca.chain(session, "root")
+    return asn1_x509.Certificate.load(chain[-1].public_bytes(serialization.Encoding.DER))
+
+
+@dataclass(frozen=True)
+class PdfsigSignature:
+    field: str
+    signature_valid: bool
+    certificate_trusted: bool
+    total_document: bool
+    raw: str
+
+
+def nss_database(directory: Path, root_pem_bytes: bytes) -> Path:
+    """An NSS database trusting the test root, for poppler's pdfsig."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / "cert9.db").exists():
+        subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
+        root_file = directory / "root.pem"
+        root_file.write_bytes(root_pem_bytes)
+        subprocess.run(
+            ["certutil", "-A", "-n", "kyso-root", "-t", "CT,C,C", "-i", str(root_file), "-d", f"sql:{directory}"],
+            check=True,
+        )
+    return directory
+
+
+def pdfsig(pdf: Path, nss_dir: Path) -> list[PdfsigSignature]:
+    """pdfsig's verdict per signature (its exit code is 0 even on a digest mismatch, so parse the text)."""
+    result = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{nss_dir}", "-no-ocsp", str(pdf)], capture_output=True, text=True
+    )
+    text = result.stdout + result.stderr
+    signatures = []
+    for block in re.split(r"\nSignature #\d+:\n", text)[1:]:
+        name = re.search(r"Signature Field Name: (.*)", block)
+        signatures.append(
+            PdfsigSignature(
+                field=name.group(1).strip() if name else "",
+                signature_valid="Signature Validation: Signature is Valid." in block,
+                certificate_trusted="Certificate Validation: Certificate is Trusted." in block,
+                total_document="Total document signed" in block,
+                raw=block,
+            )
+        )
+    return signatures
+
+
+

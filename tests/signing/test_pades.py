@@ -156,7 +156,7 @@ def test_one_bad_document_in_a_batch_signs_nothing(setup) -> None:
     _, service, official, _, _, _ = setup
     key = service.keys.signing_key(official)
     documents = [DocumentIn("good.pdf", io.BytesIO(sample_pdf(1))), DocumentIn("bad.pdf", io.BytesIO(b"nope"))]
-    with pytest.raises(ServiceError, match="bad.pdf is not a PDF"):
+    with pytest.raises(ServiceError, match=r"bad\.pdf is not a PDF"):
         asyncio.run(service.sign(key, documents, SignRequest(level=Level.B_B, appearance=Appearance.INVISIBLE)))
 
 

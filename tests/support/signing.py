@@ -18,7 +18,6 @@ from ca.signing_keys import CaKeySource
 from ca.subjects import SubjectFields
 from ca.tsa import TimestampAuthority
 from ca.tsa_pyhanko import InProcessTimeStamper
-from signing.pades import Level
 from signing.service import Appearance, DocumentIn, SigningService, SignRequest
 
 OFFICIAL = SubjectFields(

@@ -1,0 +1,68 @@
+"""Why a desk turned a guest away: a stable machine code, words a guard understands, and English.
+
+The code is what integrators and the audit log rely on; the Vietnamese text is what the desk shows.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Reason(enum.StrEnum):
+    NOT_OURS = "not_ours"  # no "KY1:"/"KR1:" prefix: another QR (a bank transfer, a web address…)
+    MALFORMED = "malformed"  # our prefix, but damaged: bad base45, bad CBOR, wrong structure
+    BAD_ALGORITHM = "bad_algorithm"  # a signature algorithm we do not accept
+    UNKNOWN_KEY = "unknown_key"  # the key id names no key we trust (never known, or retired)
+    FORGED = "forged"  # the signature does not verify
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    WRONG_VENUE = "wrong_venue"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"  # the invitation was amended; only its newest QR works
+    USED = "used"  # every entry of this occurrence was used
+    UNKNOWN_INVITATION = "unknown_invitation"  # signed by us, but no such invitation (deleted, or a test)
+    ROTATING_CODE_MISSING = "rotating_code_missing"  # a still image of a pass that must be shown live
+    ROTATING_CODE_INVALID = "rotating_code_invalid"  # the changing code is old: a forwarded screenshot
+    CCCD_MISMATCH = "cccd_mismatch"  # the ID card scanned beside the pass is someone else's
+    NO_QR = "no_qr"  # the photo holds no readable QR code
+
+
+VIETNAMESE: dict[Reason, str] = {
+    Reason.NOT_OURS: "Không phải mã thư mời (mã QR khác)",
+    Reason.MALFORMED: "Mã QR hỏng, không đọc được",
+    Reason.BAD_ALGORITHM: "Chữ ký dùng thuật toán không được chấp nhận — giả mạo",
+    Reason.UNKNOWN_KEY: "Khóa không xác định",
+    Reason.FORGED: "Giả mạo — chữ ký không hợp lệ",
+    Reason.NOT_YET_VALID: "Chưa đến giờ",
+    Reason.EXPIRED: "Đã hết hạn",
+    Reason.WRONG_VENUE: "Sai địa điểm",
+    Reason.CANCELLED: "Đã bị hủy",
+    Reason.SUPERSEDED: "Thư mời đã được sửa — dùng mã mới nhất",
+    Reason.USED: "Đã sử dụng",
+    Reason.UNKNOWN_INVITATION: "Không tìm thấy thư mời",
+    Reason.ROTATING_CODE_MISSING: "Cần mã QR động trên điện thoại, không nhận ảnh chụp",
+    Reason.ROTATING_CODE_INVALID: "Mã QR động đã hết hạn (ảnh chụp màn hình?)",
+    Reason.CCCD_MISMATCH: "CCCD không khớp với thư mời",
+    Reason.NO_QR: "Không tìm thấy mã QR trong ảnh",
+}
+
+ENGLISH: dict[Reason, str] = {
+    Reason.NOT_OURS: "not an invitation code (another kind of QR)",
+    Reason.MALFORMED: "the code is damaged and cannot be read",
+    Reason.BAD_ALGORITHM: "signed with an algorithm that is not accepted",
+    Reason.UNKNOWN_KEY: "signed with an unknown or retired key",
+    Reason.FORGED: "forged: the signature does not verify",
+    Reason.NOT_YET_VALID: "not valid yet",
+    Reason.EXPIRED: "expired",
+    Reason.WRONG_VENUE: "for another venue",
+    Reason.CANCELLED: "cancelled",
+    Reason.SUPERSEDED: "replaced by an amended invitation; use the newest code",
+    Reason.USED: "already used",
+    Reason.UNKNOWN_INVITATION: "no such invitation",
+    Reason.ROTATING_CODE_MISSING: "the live (rotating) code is required, not a still image",
+    Reason.ROTATING_CODE_INVALID: "the rotating code is out of date (a forwarded screenshot?)",
+    Reason.CCCD_MISMATCH: "the ID card does not match the invitation",
+    Reason.NO_QR: "no QR code found in the image",
+}
+
+ADMIT_VIETNAMESE = "Mời vào"

@@ -1,0 +1,31 @@
+"""Helpers for the invitation tests: throwaway seals (an EC key with a self-signed certificate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from invitations.keys import Seal
+
+
+def make_seal(curve: ec.EllipticCurve | None = None, name: str = "Test invitation seal") -> Seal:
+    """A seal whose key lives only in this process (the real one is in the keystore)."""
+    key = ec.generate_private_key(curve or ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    digest = hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) else hashes.SHA256()
+    return Seal(lambda data: key.sign(data, ec.ECDSA(digest)), certificate)

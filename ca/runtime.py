@@ -13,7 +13,7 @@ from ca.urls import PkiUrls
 from core.clock import Clock, SystemClock
 from core.errors import Kind, ServiceError
 from core.settings import Settings
-from keystore import SoftwareKeystore
+from keystore import open_keystore
 from store import repositories
 from store.db import Database
 from store.migrate import current_revision, head_revision
@@ -41,7 +41,7 @@ class CaRuntime:
     ) -> CaRuntime:
         clock = clock or SystemClock()
         db = Database(settings.resolved_database_url)
-        keystore = SoftwareKeystore(settings.master_key_bytes(create=create_master_key), clock)
+        keystore = open_keystore(settings, clock, create_master_key=create_master_key)
         linter = CertificateLinter(
             tolerate_loopback_urls=not settings.production and is_loopback_url(settings.resolved_pki_base_url)
         )

@@ -39,8 +39,21 @@ class Settings(BaseSettings):
     ca_key_algorithm: KeyAlgorithm = "ec-p384"
     crl_validity_hours: int = Field(default=24, ge=1, le=24 * 30, description="CRL nextUpdate - thisUpdate")
     ocsp_validity_hours: int = Field(default=24, ge=1, le=24 * 7, description="OCSP response validity")
+    max_document_mb: int = Field(default=100, ge=1, le=2048, description="largest PDF accepted for signing")
+    signing_authorization_minutes: int = Field(
+        default=5, ge=1, le=60, description="how long a confirmed signing authorisation stays usable"
+    )
+    signing_batch_max: int = Field(default=50, ge=1, le=1000, description="documents per signing authorisation")
     host: str = "127.0.0.1"
     port: int = 8000
+    # Key custody (keystore/custody.py): new keys go to this backend; existing keys stay where they were made.
+    keystore: Literal["software", "pkcs11"] = "software"
+    pkcs11_module: Path | None = Field(
+        default=None, description="PKCS#11 module (.so), e.g. /usr/lib/softhsm/libsofthsm2.so"
+    )
+    pkcs11_token_label: str | None = Field(default=None, description="label of the token that holds the keys")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="the token's user PIN")
+    pkcs11_pin_file: Path | None = Field(default=None, description="file holding the user PIN (secrets)")
 
     @field_validator("base_url")
     @classmethod

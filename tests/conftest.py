@@ -249,3 +249,7 @@ def bearer(client, account: TestAccount) -> dict[str, str]:
     response = client.post("/api/v1/auth/token", data=form)
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# SoftHSM2 token fixtures (softhsm_token, pkcs11_keystore, pkcs11_instance) for every test module.
+pytest_plugins = ["tests.support.softhsm"]

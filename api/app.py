@@ -5,16 +5,31 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import audit, auth, certificates, health, pki, status, tsa, users
+from api.routers import audit, auth, certificates, health, pki, signing, status, tsa, users
 from ca.runtime import CaRuntime
+from ca.signing_keys import CaKeySource
+from ca.tsa import TimestampAuthority
+from ca.tsa_pyhanko import InProcessTimeStamper
 from core.clock import Clock
 from core.settings import Settings, load_settings
 from keystore.secretbox import SecretBox
+from signing.service import SigningService
 
 DESCRIPTION = """Kyso — chữ ký số và xác thực điện tử (digital signatures and e-authentication).
 
 The test certificate authority for citizens, officials and agency seals; errors are RFC 9457
 `application/problem+json`."""
+
+
+def signing_service(runtime: CaRuntime) -> SigningService:
+    """One per process: it caches a CMS template per signing certificate."""
+    return SigningService(
+        CaKeySource(runtime.db, runtime.ca),
+        timestamper=InProcessTimeStamper(TimestampAuthority(runtime.ca), runtime.db),
+        verify_url_base=runtime.settings.base_url,
+        max_document_bytes=runtime.settings.max_document_mb << 20,
+        now=runtime.ca.clock.now,
+    )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -25,6 +40,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = FastAPI(title="Kyso", version="0.1.0", description=DESCRIPTION, docs_url="/docs")
     app.state.runtime = runtime
     app.state.secret_box = SecretBox(settings.master_key_bytes())
+    app.state.signing = signing_service(runtime)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(pki.router)
@@ -34,4 +50,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(audit.router)
+    app.include_router(signing.router)
     return app

@@ -31,6 +31,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/ocsp/{authority_id}/{encoded}"),
         ("POST", "/tsa"),
         ("GET", "/api/v1/authorities"),
+        ("GET", "/api/v1/signing/documents/{document_id}"),  # what the QR on a stamp opens
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/session"),
         ("GET", "/docs"),

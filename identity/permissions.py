@@ -28,7 +28,7 @@ ROLES: dict[str, frozenset[Permission]] = {
     "official": frozenset({Permission.DOCUMENTS_SIGN, Permission.INVITATIONS_MANAGE, Permission.SELF}),
     "clerk": frozenset({Permission.DOCUMENTS_SEAL, Permission.INVITATIONS_MANAGE, Permission.SELF}),
     "desk": frozenset({Permission.CHECKINS_CREATE, Permission.SELF}),
-    "citizen": frozenset({Permission.SELF}),
+    "citizen": frozenset({Permission.DOCUMENTS_SIGN, Permission.SELF}),  # their own applications
     # Integrators: an API key carries its own scopes, chosen from these when it is created.
     "service": frozenset({Permission.CERTIFICATES_READ, Permission.CERTIFICATES_ISSUE,
                           Permission.DOCUMENTS_SIGN, Permission.DOCUMENTS_SEAL,

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 from core.errors import Kind, ServiceError, malformed
 from store.models import SigningAuthorization
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^(?:[0-9a-f]{64}|[0-9a-f]{96})$")  # SHA-256 (documents) or SHA-384 (signHash)
 
 
 @dataclass(frozen=True)
 class AuthorizationInfo:
     id: str
+    account_id: int
     credential_id: str
     document_hashes: list[str]
     expires_at: dt.datetime
@@ -33,15 +34,22 @@ class AuthorizationInfo:
 
     @classmethod
     def of(cls, row: SigningAuthorization) -> AuthorizationInfo:
-        return cls(row.id, row.credential_id, json.loads(row.document_hashes), row.expires_at, row.used_at)
+        return cls(
+            row.id,
+            row.account_id,
+            row.credential_id,
+            json.loads(row.document_hashes),
+            row.expires_at,
+            row.used_at,
+        )
 
 
 def clean_hashes(hashes: Iterable[str], limit: int) -> list[str]:
     cleaned = []
     for value in hashes:
         text = str(value).strip().lower()
-        if not _SHA256.match(text):
-            raise malformed(f"{value!r} is not a SHA-256 hash (64 hexadecimal characters)")
+        if not _DIGEST.match(text):
+            raise malformed(f"{str(value)[:100]!r} is not a SHA-256 hash (64 hexadecimal characters)")
         if text not in cleaned:
             cleaned.append(text)
     if not cleaned:
@@ -55,6 +63,7 @@ def grant(
     session: Session,
     *,
     account_id: int,
+    requested_by: int,
     credential_id: str,
     hashes: list[str],
     now: dt.datetime,
@@ -63,6 +72,7 @@ def grant(
     row = SigningAuthorization(
         id=secrets.token_urlsafe(18),
         account_id=account_id,
+        requested_by=requested_by,
         credential_id=credential_id,
         document_hashes=json.dumps(hashes),
         created_at=now,
@@ -74,11 +84,12 @@ def grant(
 
 
 def check(
-    session: Session, authorization_id: str, *, account_id: int, hashes: Iterable[str], now: dt.datetime
+    session: Session, authorization_id: str, *, caller_id: int, hashes: Iterable[str], now: dt.datetime
 ) -> AuthorizationInfo:
-    """The authorisation, if it is this account's, unused, unexpired and covers every one of ``hashes``."""
+    """The authorisation, if the caller is its signer (or the integrator that asked for it), unused,
+    unexpired, and covering every one of ``hashes``."""
     row = session.get(SigningAuthorization, authorization_id) if authorization_id else None
-    if row is None or row.account_id != account_id:  # another user's id is as unknown as a made-up one
+    if row is None or caller_id not in (row.account_id, row.requested_by):  # as unknown as a made-up id
         raise ServiceError(Kind.FORBIDDEN, "no such signing authorisation for this account")
     if row.used_at is not None:
         raise ServiceError(Kind.CONFLICT, "this signing authorisation was already used; confirm again")

@@ -268,6 +268,7 @@ class SigningAuthorization(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     credential_id: Mapped[str] = mapped_column(ForeignKey("signing_credentials.id"))
+    requested_by: Mapped[int] = mapped_column(Integer)  # the signer, or the integrator acting for them
     document_hashes: Mapped[str] = mapped_column(Text)  # JSON list of lowercase hex SHA-256
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

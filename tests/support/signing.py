@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ def sign_bytes(service: SigningService, serial: str, pdf: bytes, **request: obje
     """Sign one PDF; returns the signed bytes and the registry id."""
     key = service.keys.signing_key(serial)
     request.setdefault("appearance", Appearance.INVISIBLE)
-    outcome = asyncio.run(service.sign(key, [DocumentIn("test.pdf", io.BytesIO(pdf))], SignRequest(**request)))
+    outcome = asyncio.run(
+        service.sign(key, [DocumentIn("test.pdf", io.BytesIO(pdf))], SignRequest(**request))
+    )
     return outcome[0].output.read(), outcome[0].record.id
 
 
@@ -99,19 +102,45 @@ def nss_database(directory: Path, root_pem_bytes: bytes) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / "cert9.db").exists():
         subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
+        if not root_pem_bytes:  # an empty database: nothing is trusted
+            return directory
         root_file = directory / "root.pem"
         root_file.write_bytes(root_pem_bytes)
         subprocess.run(
-            ["certutil", "-A", "-n", "kyso-root", "-t", "CT,C,C", "-i", str(root_file), "-d", f"sql:{directory}"],
+            [
+                "certutil",
+                "-A",
+                "-n",
+                "kyso-root",
+                "-t",
+                "CT,C,C",
+                "-i",
+                str(root_file),
+                "-d",
+                f"sql:{directory}",
+            ],
             check=True,
         )
     return directory
 
 
+def _pdfsig_shim(nss_dir: Path) -> Path:
+    """Build the LD_PRELOAD workaround for poppler 22.12's certificate-status bug (see pdfsig_shim.c)."""
+    shim = nss_dir / "pdfsig_shim.so"
+    if not shim.exists():
+        source = Path(__file__).with_name("pdfsig_shim.c")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(shim), str(source), "-ldl"], check=True)
+    return shim
+
+
 def pdfsig(pdf: Path, nss_dir: Path) -> list[PdfsigSignature]:
-    """pdfsig's verdict per signature (its exit code is 0 even on a digest mismatch, so parse the text)."""
+    """pdfsig's verdict per signature (its exit code is 0 even on a digest mismatch, so parse the text).
+
+    ``-no-ocsp``: validation must not depend on the network; revocation is pyHanko's part of the checks.
+    """
+    env = {**os.environ, "LD_PRELOAD": str(_pdfsig_shim(nss_dir))}
     result = subprocess.run(
-        ["pdfsig", "-nssdir", f"sql:{nss_dir}", "-no-ocsp", str(pdf)], capture_output=True, text=True
+        ["pdfsig", "-nssdir", f"sql:{nss_dir}", "-no-ocsp", str(pdf)], capture_output=True, text=True, env=env
     )
     text = result.stdout + result.stderr
     signatures = []
@@ -127,6 +156,3 @@ def pdfsig(pdf: Path, nss_dir: Path) -> list[PdfsigSignature]:
             )
         )
     return signatures
-
-
-

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("credential_id", sa.String(length=32), nullable=False),
+        sa.Column("requested_by", sa.Integer(), nullable=False),
         sa.Column("document_hashes", sa.Text(), nullable=False),
         sa.Column("created_at", store.types.UtcDateTime(), nullable=False),
         sa.Column("expires_at", store.types.UtcDateTime(), nullable=False),

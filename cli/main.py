@@ -7,6 +7,7 @@ import typer
 from cli import audit_cmd, ca_cmd, user_cmd
 from cli.init_cmd import init
 from cli.serve_cmd import serve
+from cli.sign_cmd import sign
 
 app = typer.Typer(
     name="kyso",
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.command("init")(init)
 app.command("serve")(serve)
+app.command("sign")(sign)
 app.add_typer(ca_cmd.app, name="ca")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(user_cmd.app, name="user")

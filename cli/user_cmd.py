@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ca.signing_keys import bindable_certificate
 from cli.common import (
     JsonOption,
     cli_actor,
@@ -23,6 +24,7 @@ from core.errors import malformed
 from identity import accounts, totp
 from identity.permissions import ROLES
 from identity.sessions import create_api_key
+from signing import credentials
 
 app = typer.Typer(help="Accounts, roles, passwords, second factors and API keys.")
 
@@ -166,3 +168,32 @@ def api_key(
     else:
         out.print(f"API key {key.prefix} ({', '.join(key.scopes)}): {key.key}")
         out.print("store it now: Kyso keeps only its hash")
+
+
+@app.command("bind-cert")
+@handles_errors
+def bind_cert(
+    username: str,
+    serial: Annotated[
+        str, typer.Argument(help="a citizen, official or agency-seal certificate held in custody")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Let an account sign (or seal) through the API with a certificate whose key the service holds."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        account = accounts.get(session, username)
+        target = bindable_certificate(session, serial, account.cccd)
+        bound = credentials.bind(
+            session,
+            account_id=account.id,
+            serial=target.serial,
+            purpose=target.purpose,
+            now=rt.ca.clock.now(),
+        )
+        record(session, rt, "signing.credential.bind", username, serial=target.serial, purpose=target.purpose)
+    if as_json:
+        print_json({"id": bound.id, "username": username, "certificate_serial": bound.certificate_serial,
+                    "purpose": bound.purpose})  # fmt: skip
+        return
+    out.print(f"{username} may now {bound.purpose} with certificate {bound.certificate_serial} ({bound.id})")

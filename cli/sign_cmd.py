@@ -1,0 +1,98 @@
+"""`kyso sign IN.pdf -o OUT.pdf --cert SERIAL`: the operator signs a file with a certificate in custody.
+
+Remote signers (officials, clerks, citizens) sign through the API with their own one-time code; this
+command is the local operator's tool, and every signature it makes is in the audit log as theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ca.signing_keys import CaKeySource
+from ca.tsa import TimestampAuthority
+from ca.tsa_pyhanko import InProcessTimeStamper
+from cli.common import JsonOption, err, handles_errors, print_json, record, runtime
+from core.clock import display
+from core.errors import malformed
+from signing import registry
+from signing.pades import Level
+from signing.service import Appearance, DocumentIn, SigningService, SignRequest
+
+
+@handles_errors
+def sign(
+    source: Annotated[Path, typer.Argument(help="the PDF to sign", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the signed PDF")],
+    cert: Annotated[str, typer.Option("--cert", help="serial of a signing certificate held in custody")],
+    level: Annotated[str, typer.Option(help="PAdES level: b-b, b-t, b-lt or b-lta")] = "b-lt",
+    appearance: Annotated[
+        str, typer.Option(help="official (blue block), seal (red, over the official's), attachment")
+    ] = "official",
+    invisible: Annotated[bool, typer.Option("--invisible", help="no visible stamp")] = False,
+    title: Annotated[str | None, typer.Option(help="the signer's position, e.g. 'Phó Chủ tịch'")] = None,
+    reference_number: Annotated[str | None, typer.Option(help="document number, e.g. '123/QĐ-UBND'")] = None,
+    certify: Annotated[
+        bool, typer.Option("--certify", help="certification signature: later only form filling and signing")
+    ] = False,
+    page: Annotated[int, typer.Option(help="page for the stamp, 1-based; negative counts from the end")] = -1,
+    force: Annotated[bool, typer.Option("--force", help="overwrite OUT if it exists")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a PDF (PAdES B-B … B-LTA) with a key this service holds."""
+    if not source.is_file():
+        raise malformed(f"{source} is not a readable file")
+    if output.exists() and not force:
+        raise malformed(f"{output} exists; choose another name or pass --force")
+    if output.resolve() == source.resolve():
+        raise malformed("write the signed PDF to another file than the one being signed")
+    request = SignRequest(
+        level=Level.parse(level),
+        appearance=Appearance.INVISIBLE if invisible else Appearance.parse(appearance),
+        title=title,
+        reference_number=reference_number,
+        certify=certify,
+        page=page - 1 if page > 0 else page,
+    )
+    rt = runtime()
+    service = SigningService(
+        CaKeySource(rt.db, rt.ca),
+        timestamper=InProcessTimeStamper(TimestampAuthority(rt.ca), rt.db),
+        verify_url_base=rt.settings.base_url,
+        max_document_bytes=rt.settings.max_document_mb << 20,
+        now=rt.ca.clock.now,
+    )
+    key = service.keys.signing_key(cert.strip().lower())
+    with source.open("rb") as stream:
+        [signed] = asyncio.run(service.sign(key, [DocumentIn(source.name, stream)], request))
+    # all or nothing: the file appears complete, under its name, only once it is registered
+    with tempfile.NamedTemporaryFile(dir=output.parent or ".", prefix=".kyso-", delete=False) as partial:
+        shutil.copyfileobj(signed.output, partial)
+    try:
+        with rt.db.transaction() as session:
+            registry.record(session, signed.record, None)
+            details = {"sha256": signed.record.sha256, "input_sha256": signed.record.input_sha256,
+                       "serial": key.serial, "level": request.level.value}  # fmt: skip
+            record(session, rt, "document.sign", signed.record.id, **details)
+        os.replace(partial.name, output)
+    finally:
+        if os.path.exists(partial.name):
+            os.unlink(partial.name)
+    result = {
+        **signed.record.as_json(),
+        "output": str(output),
+        "verify_url": service.verify_url(signed.record.id),
+    }
+    if as_json:
+        print_json(result)
+        return
+    err.print(
+        f"signed {source.name} → {output} ({request.level.value.upper()}, {signed.record.size:,} bytes) by "
+        f"{key.common_name} at {display(signed.record.signed_at)}\nverify: {result['verify_url']}"
+    )

@@ -7,6 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ from ca.profiles import get_profile
 from ca.subjects import SubjectFields, build_name, normalise, rfc4514
 from core.errors import malformed
 from core.ids import new_certificate_serial, serial_hex
-from keystore.algorithms import ALGORITHMS
+from keystore.algorithms import ALGORITHMS, algorithm_of
 from store import repositories
 from store.models import Authority, Certificate, ServiceSigner
 
@@ -28,7 +29,11 @@ SERVICE_SIGNERS = {
     "ocsp-citizen": ("citizen", "ocsp-responder", "Kyso OCSP Responder - Citizen CA"),
     "ocsp-government": ("government", "ocsp-responder", "Kyso OCSP Responder - Government CA"),
     "tsa": ("government", "tsa", "Kyso Timestamp Authority"),
+    "invitation-seal": ("government", "invitation-seal", "Kyso Invitation Seal"),
 }
+# Signers whose key algorithm does not follow the hierarchy's: invitation tokens are COSE ES256 in a QR
+# code, where an RSA signature would not fit.
+SERVICE_SIGNER_KEYS = {"invitation-seal": "ec-p256"}
 
 
 @dataclass(frozen=True)
@@ -44,37 +49,51 @@ def service_key_algorithm(ca_algorithm: str) -> str:
 
 
 def initialise(session: Session, ca: CertificateAuthority, algorithm: str) -> HierarchyReport:
+    """Create the hierarchy; on an existing one, add only the service signers it lacks (added in a
+    later version of Kyso), so `kyso init` after an upgrade completes an instance without touching it."""
     existing = [a.id for a in repositories.authorities(session)]
     if existing:
+        present = {s.id for s in repositories.service_signers(session)}
+        root = repositories.authority(session, "root")
+        if root is not None:
+            root_algorithm = algorithm_of(x509.load_der_x509_certificate(root.certificate_der).public_key())
+            for signer_id in SERVICE_SIGNERS:
+                if signer_id not in present:
+                    _create_service_signer(session, ca, signer_id, root_algorithm)
         return HierarchyReport(False, existing, [s.id for s in repositories.service_signers(session)])
     if algorithm not in ALGORITHMS or algorithm in ("ec-p256", "rsa-2048"):
         raise malformed("CA keys must be ec-p384, rsa-3072 or rsa-4096")
     _create_root(session, ca, algorithm)
     for authority_id, common_name in ISSUING_CAS.items():
         _create_issuing_ca(session, ca, authority_id, common_name, algorithm)
-    for signer_id, (authority_id, profile_name, common_name) in SERVICE_SIGNERS.items():
-        profile = get_profile(profile_name, ca.profiles)
-        subject = normalise("service", SubjectFields(common_name=common_name, organization=ORGANIZATION))
-        signer = ca.keystore.generate(session, service_key_algorithm(algorithm), f"{signer_id} signer")
-        row = ca.issue_for_key(
-            session,
-            profile,
-            subject,
-            signer.public_key(),
-            signer.algorithm,  # type: ignore[arg-type]
-            key_id=signer.key_id,
-            authority_id=authority_id,
-        )
-        session.add(
-            ServiceSigner(
-                id=signer_id,
-                authority_id=authority_id,
-                certificate_serial=row.serial,
-                key_id=signer.key_id,
-            )
-        )
-    session.flush()
+    for signer_id in SERVICE_SIGNERS:
+        _create_service_signer(session, ca, signer_id, algorithm)
     return HierarchyReport(True, ["root", *ISSUING_CAS], list(SERVICE_SIGNERS))
+
+
+def _create_service_signer(
+    session: Session, ca: CertificateAuthority, signer_id: str, ca_algorithm: str
+) -> None:
+    authority_id, profile_name, common_name = SERVICE_SIGNERS[signer_id]
+    profile = get_profile(profile_name, ca.profiles)
+    subject = normalise("service", SubjectFields(common_name=common_name, organization=ORGANIZATION))
+    key_algorithm = SERVICE_SIGNER_KEYS.get(signer_id) or service_key_algorithm(ca_algorithm)
+    signer = ca.keystore.generate(session, key_algorithm, f"{signer_id} signer")
+    row = ca.issue_for_key(
+        session,
+        profile,
+        subject,
+        signer.public_key(),
+        signer.algorithm,  # type: ignore[arg-type]
+        key_id=signer.key_id,
+        authority_id=authority_id,
+    )
+    session.add(
+        ServiceSigner(
+            id=signer_id, authority_id=authority_id, certificate_serial=row.serial, key_id=signer.key_id
+        )
+    )
+    session.flush()
 
 
 def _create_root(session: Session, ca: CertificateAuthority, algorithm: str) -> None:

@@ -293,3 +293,149 @@ class SignedDocument(Base):
     reference_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
     account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+# --- invitations and the security desk (invitations/) -------------------------------------------------
+class Venue(Base):
+    """A building or office guests are invited to; its desks check them in."""
+
+    __tablename__ = "venues"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)  # e.g. UBND-BT
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Desk(Base):
+    """A security desk or gate of a venue; desk codes are unique across venues."""
+
+    __tablename__ = "desks"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    venue_code: Mapped[str] = mapped_column(ForeignKey("venues.code"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Invitation(Base):
+    """A guest invited by a host. The current QR token is identified by ``token_id`` and ``token_version``;
+    amending the invitation changes both, so earlier tokens are refused."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_venue_starts", "venue_code", "starts_at"),)
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)  # public, in the token
+    host_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    host_name: Mapped[str] = mapped_column(String(200))
+    venue_code: Mapped[str] = mapped_column(ForeignKey("venues.code"))
+    meeting_title: Mapped[str] = mapped_column(String(300))
+    guest_name: Mapped[str] = mapped_column(String(200))
+    guest_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    guest_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    cccd_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)  # hex, salted by the id
+    cccd_masked: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    companions: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of names
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # the first occurrence
+    ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # the last occurrence
+    entries_allowed: Mapped[int] = mapped_column(Integer, default=1)  # per occurrence
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active | cancelled
+    token_id: Mapped[str] = mapped_column(String(16))  # hex of the CWT cti
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    rotating: Mapped[bool] = mapped_column(default=False)
+    rotating_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # sealed
+    notify_webhook: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    notify_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class InvitationOccurrence(Base):
+    """One day of an invitation (one row for a single meeting). ``entries_used`` is consumed by a
+    conditional UPDATE (``WHERE entries_used < allowed``), so concurrent desks admit at most ``allowed``."""
+
+    __tablename__ = "invitation_occurrences"
+    __table_args__ = (
+        UniqueConstraint("invitation_id", "number", name="uq_invitation_occurrences_number"),
+        Index("ix_invitation_occurrences_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # the token's window index
+    day: Mapped[dt.date] = mapped_column()  # local date (Asia/Ho_Chi_Minh)
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    entries_used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CheckIn(Base):
+    """An admitted entry: online at a desk, or offline and synced later."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_venue_admitted", "venue_code", "admitted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[int] = mapped_column(Integer)
+    venue_code: Mapped[str] = mapped_column(String(40))
+    desk_code: Mapped[str] = mapped_column(String(40))
+    admitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    checked_out_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    checkout_by: Mapped[str | None] = mapped_column(String(10), nullable=True)  # desk | auto
+    source: Mapped[str] = mapped_column(String(10), default="online")  # online | offline
+    actor: Mapped[str] = mapped_column(String(100))
+
+
+class OfflineCheckIn(Base):
+    """What an offline desk reported on reconnecting; a token admitted twice is kept as a conflict."""
+
+    __tablename__ = "offline_checkins"
+    __table_args__ = (UniqueConstraint("desk_code", "record_id", name="uq_offline_checkins_record"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    desk_code: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[str] = mapped_column(String(64))  # chosen by the desk: a re-sync is a no-op
+    invitation_id: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    token_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    scanned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(12))  # recorded | conflict | rejected
+    detail: Mapped[str] = mapped_column(Text)
+    checkin_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class InvitationKey(Base):
+    """A seal key desks trust, by its 8-byte kid; a retired key's tokens are refused as unknown."""
+
+    __tablename__ = "invitation_keys"
+
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)  # hex
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class OutboxMessage(Base):
+    """A notification to deliver after the transaction that caused it: a host's arrival webhook or email,
+    a guest's invitation email. Claimed by a conditional UPDATE, so two workers never send one twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invitation_id: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))  # webhook | email
+    purpose: Mapped[str] = mapped_column(String(20))  # arrival | invitation
+    target: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

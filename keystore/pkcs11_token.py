@@ -127,7 +127,7 @@ class TokenConnection:
         try:
             token = library.get_token(token_label=config.token_label)
         except p11.NoSuchToken:
-            present = ", ".join(repr(t.label) for t in _tokens(library)) or "none"
+            present = ", ".join(repr(t.label) for t in _tokens(library) if t.label) or "none"
             raise ServiceError(
                 Kind.UNAVAILABLE,
                 f"KYSO_PKCS11_TOKEN_LABEL: no token labelled {config.token_label!r} in {config.module} "

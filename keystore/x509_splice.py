@@ -14,9 +14,6 @@ import threading
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
-from asn1crypto import core, crl, csr
-from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -55,14 +52,14 @@ def sign_x509_with(
     throwaway = _throwaway_key(algorithm)
     trial_builder, responder = _with_stand_in_responder(builder, throwaway)
     trial = KeySigner(throwaway).sign_x509(trial_builder, rsa_pss=rsa_pss)
-    structure, tbs = _signed_structure(trial, responder)
+    tbs, assemble = _split(trial.public_bytes(serialization.Encoding.DER), responder)  # type: ignore[attr-defined]
     scheme = scheme_for(algorithm, rsa_pss=rsa_pss)
     signature = sign_tbs(tbs, scheme)
     if not verifies(public_key, algorithm, scheme, tbs, signature):
         raise ServiceError(
             Kind.INTERNAL, "the key's signature does not verify with its public key; it was not used"
         )
-    signed = _load_like(trial, _splice(trial, structure, signature))
+    signed = _load_like(trial, assemble(signature))
     if _tbs_bytes(signed) != tbs:
         raise ServiceError(Kind.INTERNAL, "re-encoding changed the signed part of the structure")
     return signed  # type: ignore[return-value]
@@ -135,37 +132,66 @@ def _stand_in_certificate(responder: x509.Certificate, throwaway: PrivateKeyType
     return cached
 
 
-def _signed_structure(trial: object, responder: x509.Certificate | None) -> tuple[core.Sequence, bytes]:
-    """The asn1crypto structure that carries the signature, and the bytes the real key must sign."""
-    der = trial.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]
-    if isinstance(trial, x509.Certificate):
-        return asn1_x509.Certificate.load(der), trial.tbs_certificate_bytes
-    if isinstance(trial, x509.CertificateRevocationList):
-        return crl.CertificateList.load(der), trial.tbs_certlist_bytes
-    if isinstance(trial, x509.CertificateSigningRequest):
-        return csr.CertificationRequest.load(der), trial.tbs_certrequest_bytes
-    if isinstance(trial, ocsp.OCSPResponse) and responder is not None:
-        response = asn1_ocsp.OCSPResponse.load(der)
-        basic = response["response_bytes"]["response"].parsed
-        data = basic["tbs_response_data"]
-        if data["responder_id"].name == "by_key":  # the stand-in's key hash: put the real responder's back
-            real = asn1_x509.Certificate.load(responder.public_bytes(serialization.Encoding.DER))
-            data["responder_id"] = asn1_ocsp.ResponderId({"by_key": real.public_key.sha1})
-        return response, data.dump()
-    raise TypeError(f"cannot sign a {type(trial).__name__} outside the process")
+def _split(der: bytes, responder: x509.Certificate | None) -> tuple[bytes, Callable[[bytes], bytes]]:
+    """The bytes the real key signs, and how to assemble the structure around its signature.
+
+    Certificates, CRLs, CSRs and BasicOCSPResponses are all SEQUENCE { tbs, signatureAlgorithm,
+    signature BIT STRING, … }; an OCSPResponse wraps the BasicOCSPResponse in
+    SEQUENCE { status, [0] EXPLICIT SEQUENCE { responseType, OCTET STRING } }. Only the signature (and,
+    for OCSP, a responder key hash) changes; every other element keeps its bytes.
+    """
+    if responder is None:
+        tbs, algorithm, _, *rest = _children(der)
+        return tbs, lambda signature: _tlv(0x30, tbs, algorithm, _bit_string(signature), *rest)
+    status, explicit = _children(der)
+    (response_bytes,) = _children(explicit)
+    response_type, octets = _children(response_bytes)
+    tbs, algorithm, _, *certs = _children(_content(octets))
+    # byKey [2] names the stand-in's key: put the real responder's key hash back (byName [1] is right)
+    key_hash = x509.SubjectKeyIdentifier.from_public_key(responder.public_key()).digest  # type: ignore[arg-type]
+    tbs = _tlv(0x30, *(_tlv(0xA2, _tlv(0x04, key_hash)) if c[0] == 0xA2 else c for c in _children(tbs)))
+
+    def assemble(signature: bytes) -> bytes:
+        basic = _tlv(0x30, tbs, algorithm, _bit_string(signature), *certs)
+        return _tlv(0x30, status, _tlv(0xA0, _tlv(0x30, response_type, _tlv(0x04, basic))))
+
+    return tbs, assemble
 
 
-def _splice(trial: object, structure: core.Sequence, signature: bytes) -> bytes:
-    """``structure`` with ``signature`` in place of the throwaway key's; other fields keep their encoding."""
-    if isinstance(trial, x509.Certificate):
-        structure["signature_value"] = signature
-    elif isinstance(trial, ocsp.OCSPResponse):
-        basic = structure["response_bytes"]["response"].parsed
-        basic["signature"] = signature
-        structure["response_bytes"]["response"] = basic
-    else:
-        structure["signature"] = signature
-    return structure.dump()
+def _header(der: bytes, offset: int) -> tuple[int, int]:
+    """Where the contents of the DER element at ``offset`` start and end (one-byte tags only)."""
+    length, offset = der[offset + 1], offset + 2
+    if length & 0x80:
+        size = length & 0x7F
+        length, offset = int.from_bytes(der[offset : offset + size], "big"), offset + size
+    return offset, offset + length
+
+
+def _children(element: bytes) -> list[bytes]:
+    start, end = _header(element, 0)
+    children = []
+    while start < end:
+        _, child_end = _header(element, start)
+        children.append(element[start:child_end])
+        start = child_end
+    return children
+
+
+def _content(element: bytes) -> bytes:
+    start, end = _header(element, 0)
+    return element[start:end]
+
+
+def _tlv(tag: int, *contents: bytes) -> bytes:
+    body = b"".join(contents)
+    if len(body) < 0x80:
+        return bytes([tag, len(body)]) + body
+    size = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def _bit_string(value: bytes) -> bytes:
+    return _tlv(0x03, b"\x00", value)
 
 
 def _load_like(trial: object, der: bytes) -> object:

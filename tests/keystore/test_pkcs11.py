@@ -33,7 +33,7 @@ from keystore.algorithms import rsa_pss_padding, signature_hash
 from keystore.pkcs11_token import connection
 from store.db import Database
 from store.migrate import upgrade
-from store.models import Certificate, StoredKey
+from store.models import Authority, Certificate, ServiceSigner, StoredKey
 from tests.conftest import Instance, kyso, make_instance, make_settings, run_tool
 from tests.support.softhsm import Pkcs11Instance, SoftHsmToken  # fixtures: tests/conftest.py loads them
 
@@ -373,7 +373,10 @@ def test_kyso_init_puts_the_whole_hierarchy_in_the_token(softhsm_token: SoftHsmT
 
     with instance.db.reading() as session:
         keys = session.scalars(select(StoredKey)).all()
-    assert len(keys) == 6  # root, citizen CA, government CA, two OCSP responders, the TSA
+        authority_keys = set(session.scalars(select(Authority.key_id)))
+        service_keys = set(session.scalars(select(ServiceSigner.key_id)))
+    assert len(authority_keys) == 3 and len(service_keys) >= 3  # root, two CAs; OCSP responders, TSA, …
+    assert {k.id for k in keys} == authority_keys | service_keys
     assert {k.backend for k in keys} == {"pkcs11"}
     assert all(k.wrapped_private_key is None for k in keys)
     in_token = softhsm_token.private_keys()

@@ -78,9 +78,9 @@ class StampContent:
         for name in ("signer_name", "title", "agency", "document_number"):
             object.__setattr__(self, name, _clean_text(name, getattr(self, name)))
         required = {
-            StampKind.OFFICIAL: ("signer_name", "agency"),
+            StampKind.OFFICIAL: ("signer_name",),  # a citizen has no agency, and may have no title
             StampKind.SEAL: ("agency",),
-            StampKind.ATTACHMENT: ("document_number", "agency"),
+            StampKind.ATTACHMENT: ("document_number",),
         }[kind]
         for name in required:
             if not getattr(self, name):
@@ -301,16 +301,24 @@ def _wrap(text: str, font: LoadedFont, size: float, width: float, mode: _Wrap) -
 
 def _layout(fields: list[_Field], width: float, scale: float, mode: _Wrap) -> list[_Line] | None:
     regular = load_font(Face.REGULAR)
+
+    def label_size(item: _Field) -> float:
+        return min(item.size, _LABEL_SIZE) * scale
+
+    # values start in one column, after the widest label
+    column = max(
+        regular.advance(f"{item.label}: ") * label_size(item) if item.label else 0.0 for item in fields
+    )
     lines: list[_Line] = []
     for item in fields:
-        size, label_size = item.size * scale, _LABEL_SIZE * scale
+        size = item.size * scale
         label = f"{item.label}: " if item.label else ""
-        indent = regular.advance(label) * label_size
+        indent = column if label else 0.0
         if indent > width * 0.6:
             if mode is not _Wrap.ANYWHERE:
                 return None
             indent = 0.0  # a box too narrow for labels beside values: the value goes under its label
-            lines.append(_Line((_Piece(label.strip(), Face.REGULAR, label_size, 0.0),)))
+            lines.append(_Line((_Piece(label.strip(), Face.REGULAR, label_size(item), 0.0),)))
             label = ""
         rows = _wrap(item.value, load_font(item.face), size, width - indent, mode)
         if rows is None:
@@ -318,7 +326,7 @@ def _layout(fields: list[_Field], width: float, scale: float, mode: _Wrap) -> li
         for index, row in enumerate(rows):
             pieces = [_Piece(row, item.face, size, indent)]
             if index == 0 and label:
-                pieces.insert(0, _Piece(label, Face.REGULAR, label_size, 0.0))
+                pieces.insert(0, _Piece(label, Face.REGULAR, label_size(item), 0.0))
             lines.append(_Line(tuple(pieces)))
     return lines
 
@@ -375,16 +383,15 @@ def _draw_official(stamp: Stamp, width: float, height: float) -> list[bytes]:
         qr_x = width - pad / 2 - size
         qr = qr_ops(content.verify_url, qr_x, (height - size) / 2, size)
         ops.append(b"q %.3f %.3f %.3f rg %s Q" % (*BLUE, qr))
-        details_right = qr_x
+        details_right = qr_x - 2
     third = width / 3
     ops += _draw_signature(stamp, content.signer_name, pad, pad, third - 2 * pad, height - 2 * pad)
     fields = [_Field("Người ký", content.signer_name, Face.BOLD, 9.5)]
     if content.title:
         fields.append(_Field("Chức vụ", content.title, size=8.5))
-    fields += [
-        _Field("Cơ quan", content.agency, size=8.5),
-        _Field("Ký lúc", display_time(stamp.when), size=8.5),
-    ]
+    if content.agency:
+        fields.append(_Field("Cơ quan", content.agency, size=8.5))
+    fields.append(_Field("Ký lúc", display_time(stamp.when), size=8.5))
     ops += _draw_fields(stamp, fields, third, pad, details_right - third, height - 2 * pad, BLUE)
     return ops
 
@@ -414,11 +421,10 @@ def _draw_signature(stamp: Stamp, name: str, x: float, y: float, width: float, h
 
 def _draw_attachment(stamp: Stamp, width: float, height: float) -> list[bytes]:
     content = stamp.content
-    fields = [
-        _Field("Văn bản số", content.document_number, Face.BOLD, 9.5),
-        _Field("Cơ quan", content.agency, size=9.5),
-        _Field("Thời gian ký", display_time(stamp.when), size=9.5),
-    ]
+    fields = [_Field("Văn bản số", content.document_number, Face.BOLD, 9.5)]
+    if content.agency:
+        fields.append(_Field("Cơ quan", content.agency, size=9.5))
+    fields.append(_Field("Thời gian ký", display_time(stamp.when), size=9.5))
     pad = min(2.0, height * 0.05)
     return _draw_fields(stamp, fields, pad, pad, width - 2 * pad, height - 2 * pad, BLACK)
 

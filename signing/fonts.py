@@ -31,7 +31,7 @@ pdf_name = generic.NameObject
 
 # Always part of a subset, so that the signing time, numbers and labels never change which subset a stamp
 # needs: the subset cache then hits for every signature by the same person.
-_ALWAYS_EMBEDDED = "0123456789 -:+/.,()TZ" + "NgườiýChứcvụCơquanThờigiankýVănbảnsố"
+_ALWAYS_EMBEDDED = "0123456789 -:+/.,()TZ" + "NgườiýChứcvụCơquanThờigiankýVănbảnsốKlúc"
 VIETNAMESE_LETTERS = "".join(
     upper + upper.lower()
     for upper in "AÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬBCDĐEÈÉẺẼẸÊỀẾỂỄỆGHIÌÍỈĨỊKLMNOÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢPQRSTUÙÚỦŨỤƯỪỨỬỮỰVXYỲÝỶỸỴ"

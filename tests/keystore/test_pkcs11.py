@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 from sqlalchemy import select
 
+from ca import service_signers
 from ca.issuance import IssueRequest
 from ca.runtime import CaRuntime
 from ca.subjects import SubjectFields
@@ -34,7 +36,7 @@ from keystore.pkcs11_token import connection
 from store.db import Database
 from store.migrate import upgrade
 from store.models import Authority, Certificate, ServiceSigner, StoredKey
-from tests.conftest import Instance, kyso, make_instance, make_settings, run_tool
+from tests.conftest import Instance, kyso, make_instance, make_settings, run_tool, start_server, stop_server
 from tests.support.softhsm import Pkcs11Instance, SoftHsmToken  # fixtures: tests/conftest.py loads them
 
 ALGORITHMS = ["ec-p256", "ec-p384", "rsa-2048"]
@@ -437,29 +439,55 @@ def test_token_problems_are_clear_cli_errors(
     instance.db.dispose()
 
 
-def test_service_signers_in_the_token_answer_ocsp_and_sign_timestamps(
-    pkcs11_instance: Pkcs11Instance,
+def test_the_live_service_answers_ocsp_and_timestamps_with_token_keys(
+    pkcs11_instance: Pkcs11Instance, tmp_path: Path
 ) -> None:
+    """`kyso serve` in its own process, its OCSP responder and TSA keys in the token, checked by openssl."""
     with pkcs11_instance.db.transaction() as session:
-        issued = pkcs11_instance.ca.issue(session, IssueRequest("citizen", CITIZEN)).certificate
-    from ca.ocsp import OcspResponder
-    from ca.tsa import TimestampAuthority
-
-    with pkcs11_instance.db.transaction() as session:
-        der = OcspResponder(pkcs11_instance.ca).produce_for(session, issued.serial)
-    response = ocsp.load_der_ocsp_response(der)
-    assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
-    responder = response.certificates[0]
-    responder.public_key().verify(  # type: ignore[union-attr,call-arg]
-        response.signature,
-        response.tbs_response_bytes,
-        ec.ECDSA(response.signature_hash_algorithm),  # type: ignore[arg-type]
-    )
-    with pkcs11_instance.db.reading() as session:
-        token = TimestampAuthority(pkcs11_instance.ca).timestamp(
-            hashes.Hash(hashes.SHA256()).finalize(), "sha256", 42, True, session
+        leaf_pem = tmp_path / "leaf.pem"
+        leaf_pem.write_text(
+            pkcs11_instance.ca.issue(session, IssueRequest("citizen", CITIZEN)).certificate.certificate_pem
         )
-    assert token["content"]["signer_infos"][0]["signature"].native
+        citizen_chain = x509.load_pem_x509_certificates(
+            pkcs11_instance.ca.chain_pem(session, "citizen").encode()
+        )
+        government_ca = pkcs11_instance.ca.chain(session, "government")[0]
+        tsa_certificate = service_signers.load(session, pkcs11_instance.ca, "tsa").certificate
+    issuing, root = (
+        write_pem(tmp_path / "issuing.pem", citizen_chain[0]),
+        write_pem(tmp_path / "root.pem", citizen_chain[1]),
+    )
+    untrusted = tmp_path / "untrusted.pem"
+    untrusted.write_bytes(
+        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (government_ca, tsa_certificate))
+    )
+    data = tmp_path / "decision.txt"
+    data.write_text("Quyết định 123/QĐ-UBND")
+
+    server = start_server(pkcs11_instance)
+    try:
+        answer = run_tool(
+            "openssl", "ocsp", "-issuer", issuing, "-cert", leaf_pem, "-url", f"{server.url}/ocsp/citizen",
+            "-CAfile", root, "-verify_other", issuing,
+        )  # fmt: skip
+        assert "Response verify OK" in answer.stdout + answer.stderr
+        assert f"{leaf_pem}: good" in answer.stdout
+
+        query, reply = tmp_path / "q.tsq", tmp_path / "r.tsr"
+        run_tool("openssl", "ts", "-query", "-data", data, "-sha256", "-cert", "-out", query)
+        request = urllib.request.Request(
+            f"{server.url}/tsa",
+            data=query.read_bytes(),
+            headers={"Content-Type": "application/timestamp-query"},
+        )
+        with urllib.request.urlopen(request) as response:
+            reply.write_bytes(response.read())
+        verified = run_tool(
+            "openssl", "ts", "-verify", "-queryfile", query, "-in", reply, "-CAfile", root, "-untrusted", untrusted,
+        )  # fmt: skip
+        assert "Verification: OK" in verified.stdout
+    finally:
+        stop_server(server)
 
 
 def test_a_software_instance_issues_custody_keys_into_the_token_after_the_switch(

@@ -58,6 +58,17 @@ class Glyph:
     y_offset: int
 
 
+@dataclass(frozen=True)
+class Shaped:
+    """A string shaped once per process: its glyphs, width, what each glyph reads as, and (unless some
+    glyph is raised, which depends on the size) its TJ operators, the same at every size."""
+
+    glyphs: tuple[Glyph, ...]
+    advance: float  # em
+    unicode: tuple[tuple[int, str], ...]  # glyph id → the text it stands for, for the ToUnicode map
+    operators: bytes | None
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedFont:
     """One font file, parsed once; nothing here changes after loading."""
@@ -86,12 +97,12 @@ class LoadedFont:
                 return char
         return None
 
-    def shape(self, text: str) -> list[Glyph]:
+    def shape(self, text: str) -> Shaped:
         return _shape(self.face, text)
 
     def advance(self, text: str) -> float:
         """Width of ``text`` in em."""
-        return sum(glyph.x_advance for glyph in self.shape(text)) / self.units_per_em
+        return _shape(self.face, text).advance
 
 
 @functools.cache
@@ -139,17 +150,83 @@ def load_font(face: Face) -> LoadedFont:
 
 
 @functools.lru_cache(maxsize=4096)
-def _shape(face: Face, text: str) -> list[Glyph]:
+def _shape(face: Face, text: str) -> Shaped:
+    font = load_font(face)
     if not text:
-        return []  # HarfBuzz gives no positions at all for an empty buffer
+        return Shaped((), 0.0, (), b"")  # HarfBuzz gives no positions at all for an empty buffer
     buffer = hb.Buffer()
     buffer.add_str(text)
     buffer.guess_segment_properties()
-    hb.shape(load_font(face).hb_font, buffer, None)
-    return [
+    hb.shape(font.hb_font, buffer, None)
+    glyphs = tuple(
         Glyph(info.codepoint, info.cluster, pos.x_advance, pos.x_offset, pos.y_offset)
         for info, pos in zip(buffer.glyph_infos, buffer.glyph_positions, strict=True)
-    ]
+    )
+    raised = any(glyph.y_offset for glyph in glyphs)
+    return Shaped(
+        glyphs=glyphs,
+        advance=sum(glyph.x_advance for glyph in glyphs) / font.units_per_em,
+        unicode=_unicode_of(font, text, glyphs),
+        operators=None if raised else _text_operators(font, glyphs, 0.0),
+    )
+
+
+def _unicode_of(font: LoadedFont, text: str, glyphs: tuple[Glyph, ...]) -> tuple[tuple[int, str], ...]:
+    clusters: dict[int, list[int]] = {}
+    for glyph in glyphs:
+        clusters.setdefault(glyph.cluster, []).append(glyph.gid)
+    starts = sorted(clusters)
+    pairs: list[tuple[int, str]] = []
+    for index, start in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else len(text)
+        gids = [gid for gid in clusters[start] if gid]
+        if len(gids) == 1:
+            pairs.append((gids[0], text[start:end]))  # one glyph for a ligature reads as all its letters
+            continue
+        wanted = {ord(char) for char in text[start:end]}
+        for gid in gids:  # several glyphs for one cluster: map each to its own code point
+            own = [cp for cp in font.codepoints_by_gid.get(gid, ()) if cp in wanted]
+            if own:
+                pairs.append((gid, chr(own[0])))
+    return tuple(pairs)
+
+
+def _text_operators(font: LoadedFont, glyphs: tuple[Glyph, ...], size: float) -> bytes:
+    """TJ arrays placing each glyph where HarfBuzz put it (kerning, marks); Ts for raised glyphs."""
+    per_mille = 1000 / font.units_per_em
+    ops: list[bytes] = []
+    run: list[bytes] = []
+    hexes: list[str] = []
+    rise = 0
+    pdf_pen = shaped_pen = 0
+
+    def flush_hex() -> None:
+        if hexes:
+            run.append(b"<" + "".join(hexes).encode("ascii") + b">")
+            hexes.clear()
+
+    def flush_run() -> None:
+        flush_hex()
+        if run:
+            ops.append(b"[" + b" ".join(run) + b"] TJ")
+            run.clear()
+
+    for glyph in glyphs:
+        if glyph.y_offset != rise:
+            flush_run()
+            rise = glyph.y_offset
+            ops.append(b"%.3f Ts" % (rise / font.units_per_em * size))
+        wanted = shaped_pen + glyph.x_offset
+        if wanted != pdf_pen:
+            flush_hex()
+            run.append(b"%.1f" % (-(wanted - pdf_pen) * per_mille))
+        hexes.append(f"{glyph.gid:04x}")
+        pdf_pen = wanted + font.advances[glyph.gid]
+        shaped_pen += glyph.x_advance
+    flush_run()
+    if rise:
+        ops.append(b"0 Ts")
+    return b" ".join(ops)
 
 
 @functools.lru_cache(maxsize=512)
@@ -182,43 +259,12 @@ class StampFontEngine(FontEngine):
 
     def show(self, text: str, size: float) -> bytes:
         """Operators that draw ``text`` at ``size`` from the current text position (inside BT … ET)."""
-        font = self.font
-        glyphs = font.shape(text)
-        self._record_unicode(text, glyphs)
-        per_mille = 1000 / font.units_per_em
-        ops: list[bytes] = []
-        run: list[bytes] = []
-        hexes: list[str] = []
-        rise = 0
-        pdf_pen = shaped_pen = 0
-
-        def flush_hex() -> None:
-            if hexes:
-                run.append(b"<" + "".join(hexes).encode("ascii") + b">")
-                hexes.clear()
-
-        def flush_run() -> None:
-            flush_hex()
-            if run:
-                ops.append(b"[" + b" ".join(run) + b"] TJ")
-                run.clear()
-
-        for glyph in glyphs:
-            if glyph.y_offset != rise:
-                flush_run()
-                rise = glyph.y_offset
-                ops.append(b"%.3f Ts" % (rise / font.units_per_em * size))
-            wanted = shaped_pen + glyph.x_offset
-            if wanted != pdf_pen:
-                flush_hex()
-                run.append(b"%.1f" % (-(wanted - pdf_pen) * per_mille))
-            hexes.append(f"{glyph.gid:04x}")
-            pdf_pen = wanted + font.advances[glyph.gid]
-            shaped_pen += glyph.x_advance
-        flush_run()
-        if rise:
-            ops.append(b"0 Ts")
-        return b" ".join(ops)
+        shaped = self.font.shape(text)
+        for gid, reads_as in shaped.unicode:
+            self._to_unicode.setdefault(gid, reads_as)
+        if shaped.operators is not None:
+            return shaped.operators
+        return _text_operators(self.font, shaped.glyphs, size)
 
     def shape(self, txt: str) -> ShapeResult:
         """pyHanko's engine interface (for its text boxes): draws and moves the cursor past the text."""
@@ -226,23 +272,6 @@ class StampFontEngine(FontEngine):
         advance = self.font.advance(text)
         ops = self.show(text, self.font_size) + b" %.3f 0 Td" % (advance * self.font_size)
         return ShapeResult(graphics_ops=ops, x_advance=advance, y_advance=0)
-
-    def _record_unicode(self, text: str, glyphs: list[Glyph]) -> None:
-        clusters: dict[int, list[int]] = {}
-        for glyph in glyphs:
-            clusters.setdefault(glyph.cluster, []).append(glyph.gid)
-        starts = sorted(clusters)
-        for index, start in enumerate(starts):
-            end = starts[index + 1] if index + 1 < len(starts) else len(text)
-            gids = [gid for gid in clusters[start] if gid]
-            if len(gids) == 1:
-                self._to_unicode.setdefault(gids[0], text[start:end])
-                continue
-            wanted = {ord(char) for char in text[start:end]}
-            for gid in gids:  # several glyphs for one cluster: map each to its own code point
-                own = [cp for cp in self.font.codepoints_by_gid.get(gid, ()) if cp in wanted]
-                if own:
-                    self._to_unicode.setdefault(gid, chr(own[0]))
 
     def as_resource(self) -> generic.IndirectObject:
         return self._font_ref

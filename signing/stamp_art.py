@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 
 import zxingcpp
 
 _KAPPA = 0.5522847498  # Bézier handle length for a quarter circle
+_DARK_RUN = re.compile(rb"\x00+")
 
 
 @functools.lru_cache(maxsize=64)
-def qr_modules(text: str) -> tuple[tuple[bool, ...], ...]:
-    """The QR symbol (error correction M, no quiet zone) encoding ``text``: rows of dark modules."""
+def qr_modules(text: str) -> tuple[bytes, ...]:
+    """The QR symbol (error correction M, no quiet zone) encoding ``text``: one row of bytes per module
+    row, 0 for a dark module."""
     symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     image = memoryview(symbol.to_image(scale=1, add_quiet_zones=False))
     height, width = image.shape
     pixels = bytes(image)
-    return tuple(tuple(pixels[row * width + col] == 0 for col in range(width)) for row in range(height))
+    return tuple(pixels[row * width : (row + 1) * width] for row in range(height))
 
 
 def qr_ops(text: str, x: float, y: float, size: float, *, quiet_modules: int = 3) -> bytes:
@@ -30,24 +33,20 @@ def qr_ops(text: str, x: float, y: float, size: float, *, quiet_modules: int = 3
     modules = qr_modules(text)
     count = len(modules)
     module = size / (count + 2 * quiet_modules)
-    left = x + quiet_modules * module
-    top = y + size - quiet_modules * module
-    rects = []
-    for row, cells in enumerate(modules):
-        col = 0
-        while col < count:
-            if not cells[col]:
-                col += 1
-                continue
-            start = col
-            while col < count and cells[col]:
-                col += 1
-            rects.append(
-                b"%.3f %.3f %.3f %.3f re"
-                % (left + start * module, top - (row + 1) * module, (col - start) * module, module)
-            )
+    # in module units, rows counted from the top: whole numbers are short to write and quick to format
+    grid = b"%.4f 0 0 %.4f %.3f %.3f cm" % (
+        module,
+        -module,
+        x + quiet_modules * module,
+        y + size - quiet_modules * module,
+    )
+    rects = b" ".join(
+        b"%d %d %d 1 re" % (run.start(), row, run.end() - run.start())
+        for row, cells in enumerate(modules)
+        for run in _DARK_RUN.finditer(cells)
+    )
     white = b"q 1 1 1 rg %.3f %.3f %.3f %.3f re f Q" % (x, y, size, size)
-    return white + b" " + b" ".join(rects) + b" f"
+    return b"%s q %s %s f Q" % (white, grid, rects)
 
 
 def circle_path(cx: float, cy: float, r: float) -> bytes:

@@ -6,10 +6,13 @@ replaced when half its validity has passed, and deleted in the transaction that 
 status, so the next request sees the change. A request with a nonce gets a freshly signed response that
 echoes it (a nonce cannot be pre-produced). Malformed requests get the protocol's malformedRequest,
 requests for an issuer this responder does not serve get unauthorized — never an exception.
+
+``ca.ocsp_cache`` keeps the pre-produced answers in process memory in front of this responder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -40,6 +43,8 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 
+CertId = tuple[str, bytes, bytes, int]  # hash algorithm, issuer name hash, issuer key hash, serial
+
 
 @dataclass(frozen=True)
 class _IssuerKeys:
@@ -48,14 +53,92 @@ class _IssuerKeys:
     key_hashes: dict[str, bytes]
 
 
-def _error(status: ocsp.OCSPResponseStatus) -> bytes:
+@dataclass(frozen=True)
+class OcspAnswer:
+    """A DER OCSPResponse, and for a pre-produced one (no nonce, a known certificate) what it is about and
+    when it was produced and expires — what a cache needs."""
+
+    der: bytes
+    cert_id: CertId | None = None
+    produced_at: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+
+    @property
+    def pre_produced(self) -> bool:
+        return self.cert_id is not None
+
+    @property
+    def refresh_at(self) -> dt.datetime | None:
+        """When a fresher response is produced (half its validity); until then it may be served as is."""
+        if self.produced_at is None or self.next_update is None:
+            return None
+        return self.produced_at + (self.next_update - self.produced_at) / 2
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    hash_name: str
+    name_hash: bytes
+    key_hash: bytes
+    serial: int
+    nonce: bytes | None
+
+
+class OcspRefusal(Exception):
+    """A request answered with an OCSP error status instead of a certificate status."""
+
+    def __init__(self, status: ocsp.OCSPResponseStatus) -> None:
+        super().__init__(status.name)
+        self.status = status
+
+
+def error_response(status: ocsp.OCSPResponseStatus) -> bytes:
     return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(serialization.Encoding.DER)
 
 
+MALFORMED = error_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+UNAUTHORIZED = error_response(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+TRY_LATER = error_response(ocsp.OCSPResponseStatus.TRY_LATER)
+INTERNAL_ERROR = error_response(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+_REFUSALS = {
+    ocsp.OCSPResponseStatus.MALFORMED_REQUEST: MALFORMED,
+    ocsp.OCSPResponseStatus.UNAUTHORIZED: UNAUTHORIZED,
+}
+
+
+def parse_request(authority_id: str, request_der: bytes) -> ParsedRequest:
+    """What a request asks, checked without the database; raises OcspRefusal."""
+    if authority_id not in ISSUING_AUTHORITIES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    if len(request_der) > MAX_REQUEST_BYTES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    try:
+        request = ocsp.load_der_ocsp_request(request_der)
+        parsed = ParsedRequest(
+            request.hash_algorithm.name,
+            request.issuer_name_hash,
+            request.issuer_key_hash,
+            request.serial_number,
+            _nonce(request),
+        )
+    except Exception:  # any parse failure (ValueError, unsupported algorithm) is malformed
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST) from None
+    if parsed.hash_name not in _HASHES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    return parsed
+
+
 class OcspResponder:
-    def __init__(self, ca: CertificateAuthority) -> None:
+    def __init__(
+        self, ca: CertificateAuthority, signers: service_signers.DelegatedSigners | None = None
+    ) -> None:
         self.ca = ca
+        self.signers = signers
         self._issuers: dict[str, _IssuerKeys] = {}
+
+    def known_issuer(self, authority_id: str) -> _IssuerKeys | None:
+        """The issuer's CertID hashes if they were loaded already (they never change)."""
+        return self._issuers.get(authority_id)
 
     def _issuer_keys(self, session: Session, authority_id: str) -> _IssuerKeys:
         cached = self._issuers.get(authority_id)
@@ -75,43 +158,38 @@ class OcspResponder:
 
     def respond(self, db: Database, authority_id: str, request_der: bytes) -> bytes:
         """A DER OCSPResponse for any input; protocol errors are responses too."""
-        if authority_id not in ISSUING_AUTHORITIES:
-            return _error(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-        if len(request_der) > MAX_REQUEST_BYTES:
-            return _error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+        return self.answer(db, authority_id, request_der).der
+
+    def answer(self, db: Database, authority_id: str, request_der: bytes) -> OcspAnswer:
+        """Like ``respond``, saying whether (and until when) the answer may be kept and served again."""
         try:
-            request = ocsp.load_der_ocsp_request(request_der)
-            hash_name = request.hash_algorithm.name
-            serial, name_hash, key_hash = (
-                request.serial_number,
-                request.issuer_name_hash,
-                request.issuer_key_hash,
-            )
-            nonce = _nonce(request)
-        except Exception:  # any parse failure (ValueError, unsupported algorithm) is malformed
-            return _error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-        if hash_name not in _HASHES:
-            return _error(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+            request = parse_request(authority_id, request_der)
+        except OcspRefusal as refusal:
+            return OcspAnswer(_REFUSALS.get(refusal.status) or error_response(refusal.status))
+        hash_name, serial, nonce = request.hash_name, request.serial, request.nonce
         try:
             with db.reading() as session:
                 keys = self._issuer_keys(session, authority_id)
-                if keys.name_hashes[hash_name] != name_hash or keys.key_hashes[hash_name] != key_hash:
-                    return _error(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+                if (
+                    keys.name_hashes[hash_name] != request.name_hash
+                    or keys.key_hashes[hash_name] != request.key_hash
+                ):
+                    return OcspAnswer(UNAUTHORIZED)
                 serial_text = serial_hex(serial)
                 if nonce is None:
                     cached = repositories.cached_ocsp_response(session, serial_text, hash_name)
                     if cached is not None and self._fresh(cached):
-                        return cached.der
+                        return _stored(cached, request)
                 known = repositories.certificate_by_serial(session, serial_text) is not None
                 if nonce is not None or not known:  # nothing worth storing: answer from the read session
-                    return self._produce(session, authority_id, serial, hash_name, nonce)
+                    return OcspAnswer(self._produce(session, authority_id, serial, hash_name, nonce).der)
             with db.transaction() as session:
-                return self._produce(session, authority_id, serial, hash_name, None, store=True)
+                return self._produce_and_store(session, authority_id, request)
         except ServiceError:
-            return _error(ocsp.OCSPResponseStatus.TRY_LATER)
+            return OcspAnswer(TRY_LATER)
         except Exception:  # a responder answers; the log keeps the details
             log.exception("OCSP response for the %s CA failed", authority_id)
-            return _error(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
+            return OcspAnswer(INTERNAL_ERROR)
 
     def _fresh(self, row: OcspResponse) -> bool:
         now = self.ca.clock.now()
@@ -122,7 +200,13 @@ class OcspResponder:
         row = repositories.certificate_by_serial(session, serial)
         if row is None:
             raise not_found(f"no certificate {serial}")
-        return self._produce(session, row.authority_id, int(serial, 16), hash_name, None, store=True)
+        return self._produce(session, row.authority_id, int(serial, 16), hash_name, None, store=True).der
+
+    def _produce_and_store(self, session: Session, authority_id: str, request: ParsedRequest) -> OcspAnswer:
+        produced = self._produce(session, authority_id, request.serial, request.hash_name, None, store=True)
+        if not produced.stored:  # unknown serials are answered, not kept
+            return OcspAnswer(produced.der)
+        return OcspAnswer(produced.der, cert_id(request), produced.produced_at, produced.next_update)
 
     def _produce(
         self,
@@ -133,9 +217,12 @@ class OcspResponder:
         nonce: bytes | None,
         *,
         store: bool = False,
-    ) -> bytes:
+    ) -> _Produced:
         serial_text = serial_hex(serial)
-        row = repositories.certificate_by_serial(session, serial_text)
+        # Storing, the row is locked: a status change waits for this transaction (or this one for it), so a
+        # stale response is never stored after the change deleted the old one (PostgreSQL; SQLite's
+        # writers are serialised anyway).
+        row = repositories.certificate_by_serial(session, serial_text, for_update=store)
         now = self.ca.clock.now().replace(microsecond=0)
         next_update = now + self.ca.status_policy.ocsp_validity
         revocation_time: dt.datetime | None = None
@@ -153,7 +240,11 @@ class OcspResponder:
         else:
             status, status_name = ocsp.OCSPCertStatus.GOOD, "good"
         keys = self._issuer_keys(session, authority_id)
-        responder = service_signers.load(session, self.ca, f"ocsp-{authority_id}")
+        signer_id = f"ocsp-{authority_id}"
+        if self.signers is not None:
+            responder = self.signers.get(signer_id, lambda: contextlib.nullcontext(session)).delegated
+        else:
+            responder = service_signers.load(session, self.ca, signer_id)
         builder = (
             ocsp.OCSPResponseBuilder()
             .add_response_by_hash(
@@ -173,7 +264,8 @@ class OcspResponder:
         if nonce is not None:
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         der = responder.signer.sign_x509(builder, rsa_pss=False).public_bytes(serialization.Encoding.DER)
-        if store and row is not None and status_name != "unknown":
+        stored = store and row is not None and status_name != "unknown"
+        if stored:
             repositories.store_ocsp_response(
                 session,
                 OcspResponse(
@@ -186,10 +278,28 @@ class OcspResponder:
                     der=der,
                 ),
             )
-        return der
+        return _Produced(der, now, next_update, stored)
+
+
+@dataclass(frozen=True)
+class _Produced:
+    der: bytes
+    produced_at: dt.datetime
+    next_update: dt.datetime
+    stored: bool
+
+
+def cert_id(request: ParsedRequest) -> CertId:
+    return (request.hash_name, request.name_hash, request.key_hash, request.serial)
+
+
+def _stored(row: OcspResponse, request: ParsedRequest) -> OcspAnswer:
+    return OcspAnswer(row.der, cert_id(request), row.produced_at, row.next_update)
 
 
 def _nonce(request: ocsp.OCSPRequest) -> bytes | None:
+    if not len(request.extensions):
+        return None
     try:
         return request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
     except x509.ExtensionNotFound:

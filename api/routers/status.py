@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from urllib.parse import unquote
+import time
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509 import ocsp as x509_ocsp
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import RuntimeDep
 from api.limits import BodyTooLarge, read_body
+from api.ocsp_fastpath import RenderedOcsp, decode_get
 from ca import crl, ocsp, status
+from ca.ocsp_cache import CachingOcspResponder
 from identity.permissions import Permission
 
 router = APIRouter(tags=["status"])
 OCSP_RESPONSE = "application/ocsp-response"
 
 
-def _responder(request: Request) -> ocsp.OcspResponder:
-    responder = getattr(request.app.state, "ocsp_responder", None)
-    if responder is None:
-        responder = request.app.state.ocsp_responder = ocsp.OcspResponder(request.app.state.runtime.ca)
-    return responder
+def _ocsp(request: Request) -> CachingOcspResponder[RenderedOcsp]:
+    return request.app.state.ocsp
 
 
 @router.get(
@@ -51,33 +46,33 @@ def get_crl(authority_id: str, runtime: RuntimeDep) -> Response:
     )
 
 
-def _ocsp_answer(der: bytes, *, cacheable: bool) -> Response:
-    headers = {"Cache-Control": "public, max-age=300" if cacheable else "no-cache"}
-    return Response(der, media_type=OCSP_RESPONSE, headers=headers)
+async def _ocsp_answer(request: Request, authority_id: str, der: bytes | None, *, get: bool) -> Response:
+    responder = _ocsp(request)
+    if der is None:
+        rendered = responder.malformed
+    else:
+        rendered = responder.lookup(authority_id, der) or await run_in_threadpool(
+            responder.answer, authority_id, der
+        )
+    headers = {k.decode(): v.decode() for k, v in rendered.asgi_headers(get, time.time())}
+    headers.pop("content-length")
+    return Response(rendered.body, headers=headers)
 
 
-def _malformed() -> Response:
-    return _ocsp_answer(
-        x509_ocsp.OCSPResponseBuilder.build_unsuccessful(
-            x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-        ).public_bytes(serialization.Encoding.DER),
-        cacheable=False,
-    )
-
-
+# api.ocsp_fastpath answers these URLs ahead of routing; the routes document them and serve an app built
+# without it.
 @router.post(
     "/ocsp/{authority_id}",
     response_class=Response,
     responses={200: {"content": {OCSP_RESPONSE: {}}}},
     summary="OCSP over POST (application/ocsp-request)",
 )
-async def ocsp_post(authority_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def ocsp_post(authority_id: str, request: Request) -> Response:
     try:
-        body = await read_body(request, ocsp.MAX_REQUEST_BYTES)
+        body: bytes | None = await read_body(request, ocsp.MAX_REQUEST_BYTES)
     except BodyTooLarge:
-        return _malformed()
-    der = await run_in_threadpool(_responder(request).respond, runtime.db, authority_id, body)
-    return _ocsp_answer(der, cacheable=False)
+        body = None
+    return await _ocsp_answer(request, authority_id, body, get=False)
 
 
 @router.get(
@@ -86,18 +81,8 @@ async def ocsp_post(authority_id: str, request: Request, runtime: RuntimeDep) ->
     responses={200: {"content": {OCSP_RESPONSE: {}}}},
     summary="OCSP over GET (base64 of the DER request in the path, RFC 6960 appendix A.1)",
 )
-async def ocsp_get(authority_id: str, encoded: str, request: Request, runtime: RuntimeDep) -> Response:
-    text = unquote(encoded)
-    if len(text) > ocsp.MAX_REQUEST_BYTES * 2:
-        return _malformed()
-    try:
-        body = base64.b64decode(
-            text + "=" * (-len(text) % 4), altchars=b"-_" if "-" in text or "_" in text else None
-        )
-    except (binascii.Error, ValueError):
-        return _malformed()
-    der = await run_in_threadpool(_responder(request).respond, runtime.db, authority_id, body)
-    return _ocsp_answer(der, cacheable=True)
+async def ocsp_get(authority_id: str, encoded: str, request: Request) -> Response:
+    return await _ocsp_answer(request, authority_id, decode_get(encoded), get=True)
 
 
 @router.get(

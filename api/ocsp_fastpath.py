@@ -1,0 +1,180 @@
+"""The OCSP hot path over HTTP: answers ``/ocsp/…`` ahead of FastAPI's routing, from memory when it can.
+
+Two front doors share what is here:
+- ``OcspFastPath``, a plain ASGI middleware installed by ``install`` (any ASGI server, the TestClient);
+- ``api.ocsp_protocol``, the connection-level handler ``kyso serve`` runs, which answers an OCSP request
+  straight from the socket without building an ASGI request at all.
+
+Both decode the two URL shapes of RFC 6960 appendix A (POST ``/ocsp/{ca}``, GET ``/ocsp/{ca}/{base64}``),
+ask ``ca.ocsp_cache`` for an answer from memory, and otherwise run the full responder in a thread. What
+cannot be decoded is answered with malformedRequest, never an HTTP error. Each answer is rendered once,
+with the headers RFC 5019 §6.2 asks for on GET (Last-Modified = producedAt, Expires = nextUpdate, ETag,
+Cache-Control: max-age, public, no-transform, must-revalidate); POST answers are not for HTTP caches.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import hashlib
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ca import ocsp
+from ca.ocsp_cache import CachingOcspResponder
+from ca.service_signers import DelegatedSigners
+from store.status_versions import StatusVersions
+
+OCSP_RESPONSE = b"application/ocsp-response"
+PREFIX = "/ocsp/"
+# How long an HTTP cache may keep a GET answer (never past nextUpdate): a status change reaches relying
+# parties behind a shared cache within this time; the response itself stays valid until nextUpdate.
+HTTP_MAX_AGE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedOcsp:
+    """An OCSP answer as HTTP: the body, and header lines for GET and POST (without the per-request ones)."""
+
+    body: bytes
+    next_update: float | None  # POSIX time; set for pre-produced answers, which HTTP caches may keep
+    get_headers: tuple[tuple[bytes, bytes], ...]
+    post_headers: tuple[tuple[bytes, bytes], ...]
+    get_head: bytes  # get_headers as "Name: value\r\n" lines
+    post_head: bytes
+
+    def cache_control(self, get: bool, now: float) -> bytes:
+        if not get or self.next_update is None:
+            return b"no-cache"
+        max_age = max(0, min(HTTP_MAX_AGE, int(self.next_update - now)))
+        return b"max-age=%d, public, no-transform, must-revalidate" % max_age
+
+    def asgi_headers(self, get: bool, now: float) -> list[tuple[bytes, bytes]]:
+        headers = list(self.get_headers if get else self.post_headers)
+        headers.append((b"cache-control", self.cache_control(get, now)))
+        return headers
+
+
+def render(answer: ocsp.OcspAnswer) -> RenderedOcsp:
+    common = ((b"content-type", OCSP_RESPONSE), (b"content-length", b"%d" % len(answer.der)))
+    get_headers = common
+    next_update = None
+    if answer.pre_produced and answer.produced_at is not None and answer.next_update is not None:
+        next_update = answer.next_update.timestamp()
+        get_headers = (
+            *common,
+            (b"last-modified", _http_date(answer.produced_at.timestamp())),
+            (b"expires", _http_date(next_update)),
+            (b"etag", b'"%s"' % hashlib.sha256(answer.der).hexdigest()[:32].encode()),
+        )
+    return RenderedOcsp(answer.der, next_update, get_headers, common, _lines(get_headers), _lines(common))
+
+
+def _http_date(timestamp: float) -> bytes:
+    return email.utils.formatdate(timestamp, usegmt=True).encode()
+
+
+def _lines(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+
+
+def route(method: str, path: str) -> tuple[str, str | None] | None:
+    """(authority, the encoded request of a GET or None for a POST) for an OCSP URL, else None.
+
+    ``path`` is the raw (still percent-encoded) path without its query.
+    """
+    if not path.startswith(PREFIX):
+        return None
+    authority, slash, encoded = path[len(PREFIX) :].partition("/")
+    if not authority:
+        return None
+    if method == "POST" and not slash:
+        return authority, None
+    if method == "GET" and encoded:
+        return authority, encoded
+    return None
+
+
+def decode_get(encoded: str) -> bytes | None:
+    """The DER request of a GET (percent-encoded base64, standard or URL-safe alphabet), None if it is not."""
+    text = unquote(encoded)
+    if len(text) > ocsp.MAX_REQUEST_BYTES * 2:
+        return None
+    try:
+        return base64.b64decode(
+            text + "=" * (-len(text) % 4), altchars=b"-_" if "-" in text or "_" in text else None
+        )
+    except (binascii.Error, ValueError):
+        return None
+
+
+class OcspFastPath:
+    """ASGI middleware answering ``/ocsp/…`` before FastAPI routes anything; other requests pass through."""
+
+    def __init__(self, app: ASGIApp, responder: CachingOcspResponder[RenderedOcsp]) -> None:
+        self.app = app
+        self.responder = responder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = None
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            raw_path = scope.get("raw_path") or scope["path"].encode()
+            target = route(scope["method"], raw_path.partition(b"?")[0].decode("latin-1"))
+        if target is None:
+            await self.app(scope, receive, send)
+            return
+        authority, encoded = target
+        if encoded is None:
+            der = await _bounded_body(scope, receive, ocsp.MAX_REQUEST_BYTES)
+        else:
+            der = decode_get(encoded)
+        if der is None:
+            rendered = self.responder.malformed
+        else:
+            rendered = self.responder.lookup(authority, der) or await run_in_threadpool(
+                self.responder.answer, authority, der
+            )
+        get = encoded is not None
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": rendered.asgi_headers(get, time.time())}
+        )
+        await send({"type": "http.response.body", "body": rendered.body})
+
+
+async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None (without reading the rest) once it is known to be over ``limit``."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def install(app: FastAPI) -> None:
+    """Build the per-process OCSP cache (and what the TSA shares with it) and mount the fast path."""
+    runtime = app.state.runtime
+    versions = StatusVersions(runtime.db)
+    signers = DelegatedSigners(runtime.ca, versions)
+    app.state.status_versions = versions
+    app.state.delegated_signers = signers
+    app.state.ocsp = CachingOcspResponder(
+        ocsp.OcspResponder(runtime.ca, signers), runtime.db, versions, render
+    )
+    app.add_middleware(OcspFastPath, responder=app.state.ocsp)

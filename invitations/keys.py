@@ -50,6 +50,7 @@ class Seal:
 
     sign_der: Callable[[bytes], bytes]
     certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...] = ()  # the issuing CA first, up to the root (for desk bundles)
 
     @property
     def kid(self) -> bytes:

@@ -164,13 +164,17 @@ def _dumps(value: object) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
-def _sig_structure(protected: bytes, payload: bytes) -> bytes:
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """The bytes a COSE_Sign1 signature covers (RFC 9052 §4.4), with no external data."""
     return _dumps(["Signature1", protected, b"", payload])
 
 
-def sign_cose(seal: Seal, payload: bytes) -> bytes:
-    """A tagged COSE_Sign1 over ``payload`` with alg and kid protected."""
-    protected = _dumps({HEADER_ALG: seal.alg, HEADER_KID: seal.kid})
+_sig_structure = sig_structure
+
+
+def sign_cose(seal: Seal, payload: bytes, extra_protected: dict[int, object] | None = None) -> bytes:
+    """A tagged COSE_Sign1 over ``payload`` with alg, kid (and ``extra_protected``) protected."""
+    protected = _dumps({HEADER_ALG: seal.alg, HEADER_KID: seal.kid, **(extra_protected or {})})
     signature = seal.sign(_sig_structure(protected, payload))
     return _dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
 

@@ -29,3 +29,27 @@ def make_seal(curve: ec.EllipticCurve | None = None, name: str = "Test invitatio
     )
     digest = hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) else hashes.SHA256()
     return Seal(lambda data: key.sign(data, ec.ECDSA(digest)), certificate)
+
+
+def instance_seal(instance) -> Seal:  # noqa: ANN001 - a tests.conftest.Instance
+    """The instance's real invitation seal: the service signer's key in custody, its certificate and chain."""
+    from ca import service_signers
+
+    with instance.db.reading() as session:
+        delegated = service_signers.load(session, instance.ca, "invitation-seal")
+    return Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
+
+
+def instance_context(instance, clock=None, seal: Seal | None = None):  # noqa: ANN001, ANN201
+    """An InvitationContext on the instance, its seal registered as trusted."""
+    from invitations.service import InvitationContext, register_seal
+    from keystore.secretbox import SecretBox
+
+    context = InvitationContext(
+        clock=clock or instance.ca.clock,
+        box=SecretBox(instance.settings.master_key_bytes()),
+        seal=seal or instance_seal(instance),
+    )
+    with instance.db.transaction() as session:
+        register_seal(session, context)
+    return context

@@ -1,0 +1,257 @@
+"""The desk's decision: admit or deny, with a reason a guard understands, and the check-out.
+
+Order (the step-ca single-use pattern): verify the token first (signature, key, time window — in memory,
+no database), then the venue, then the invitation's state, and only then consume an entry with one
+conditional UPDATE, so any number of desks scanning one single-entry pass at once admit exactly once.
+The caller writes the decision to the audit log in the same transaction and commits it, deny or admit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from core.clock import VIETNAM, as_utc
+from core.errors import Kind, ServiceError, malformed, not_found
+from invitations import cccd_card, notify, rotating, token
+from invitations.reasons import ADMIT_VIETNAMESE, ENGLISH, VIETNAMESE, Reason
+from invitations.service import InvitationContext
+from store import invitations_repo as repo
+from store.models import CheckIn, Desk, Invitation
+
+
+@dataclass(frozen=True)
+class Decision:
+    admitted: bool
+    reason: Reason | None
+    detail: str
+    desk: str
+    venue: str
+    invitation_id: str | None = None
+    guest_name: str | None = None
+    host_name: str | None = None
+    meeting_title: str | None = None
+    companions: list[str] = field(default_factory=list)
+    occurrence: int | None = None
+    entries_left: int | None = None
+    checkin_id: int | None = None
+    ends_at: dt.datetime | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "decision": "admit" if self.admitted else "deny",
+            "reason": ADMIT_VIETNAMESE if self.admitted else VIETNAMESE[self.reason],  # type: ignore[index]
+            "reason_code": None if self.admitted else self.reason.value,  # type: ignore[union-attr]
+            "reason_en": "admitted" if self.admitted else ENGLISH[self.reason],  # type: ignore[index]
+            "detail": self.detail,
+            "desk": self.desk,
+            "venue": self.venue,
+            "invitation_id": self.invitation_id,
+            "guest": self.guest_name,
+            "host": self.host_name,
+            "meeting": self.meeting_title,
+            "companions": self.companions,
+            "occurrence": self.occurrence,
+            "entries_left": self.entries_left,
+            "checkin_id": self.checkin_id,
+            "valid_until": self.ends_at.astimezone(VIETNAM).isoformat() if self.ends_at else None,
+            "notes": self.notes,
+        }
+
+    def audit_details(self) -> dict[str, object]:
+        """What the audit log keeps: codes and ids, not the guest's personal data."""
+        return {
+            "desk": self.desk,
+            "venue": self.venue,
+            "reason": self.reason.value if self.reason else None,
+            "occurrence": self.occurrence,
+            "checkin": self.checkin_id,
+        }
+
+
+def desk_for(session: Session, desk_code: str, account_venue: str | None) -> Desk:
+    """The desk, which must belong to the venue of a desk account (``account_venue``) when one is given."""
+    desk = repo.desk(session, desk_code.strip())
+    if desk is None:
+        raise not_found(f"no desk {desk_code!r}; `kyso venue add … --desk` creates desks")
+    if account_venue is not None and desk.venue_code != account_venue:
+        raise ServiceError(
+            Kind.FORBIDDEN, f"this account works at venue {account_venue}, not at desk {desk.code}"
+        )
+    return desk
+
+
+def _deny(reason: Reason, detail: str, desk: Desk, **known: object) -> Decision:
+    return Decision(False, reason, detail, desk.code, desk.venue_code, **known)  # type: ignore[arg-type]
+
+
+def _invitation_facts(invitation: Invitation) -> dict[str, object]:
+    return {
+        "invitation_id": invitation.id,
+        "guest_name": invitation.guest_name,
+        "host_name": invitation.host_name,
+        "meeting_title": invitation.meeting_title,
+        "companions": json.loads(invitation.companions),
+    }
+
+
+def check_in(
+    session: Session,
+    context: InvitationContext,
+    scanned: str,
+    desk: Desk,
+    actor: str,
+    *,
+    card_qr: str | None = None,
+) -> Decision:
+    """Decide on one scan at ``desk``. Never raises for a bad pass: a deny is a normal answer."""
+    now = context.clock.now()
+    verdict = token.verify(scanned, context.keys(session), now)
+    claims = verdict.claims
+    if claims is None:  # not ours, damaged, forged or an unknown key: nothing about it can be trusted
+        return _deny(verdict.reason, verdict.detail, desk)  # type: ignore[arg-type]
+    seen: dict[str, object] = {"invitation_id": claims.invitation_id, "guest_name": claims.guest_name}
+    if verdict.reason is not None:
+        return _deny(verdict.reason, verdict.detail, desk, **seen)
+    if claims.venue != desk.venue_code:
+        return _deny(Reason.WRONG_VENUE, f"the pass is for {claims.venue}", desk, **seen)
+    invitation = repo.invitation(session, claims.invitation_id)
+    if invitation is None:
+        return _deny(Reason.UNKNOWN_INVITATION, "no such invitation in this instance", desk, **seen)
+    facts = _invitation_facts(invitation)
+    if invitation.status == "cancelled":
+        return _deny(Reason.CANCELLED, "the host cancelled the invitation", desk, **facts)
+    if invitation.token_id != claims.token_id.hex():
+        detail = f"this is version {claims.version}; the invitation is at version {invitation.token_version}"
+        return _deny(Reason.SUPERSEDED, detail, desk, **facts)
+    notes: list[str] = []
+    if invitation.rotating:
+        if verdict.rotating_code is None:
+            return _deny(Reason.ROTATING_CODE_MISSING, "a still copy of a live pass", desk, **facts)
+        if not invitation.rotating_secret or not rotating.code_is_current(
+            context.box, invitation.id, invitation.rotating_secret, verdict.rotating_code, now
+        ):
+            return _deny(
+                Reason.ROTATING_CODE_INVALID, "the rotating code is older than a minute", desk, **facts
+            )
+        notes.append("rotating code checked")
+    if card_qr is not None:
+        card = cccd_card.parse(card_qr)
+        if invitation.cccd_hash is None:
+            notes.append("the invitation names no CCCD; the card was not compared")
+        elif token.cccd_hash(invitation.id, card.cccd).hex() != invitation.cccd_hash:
+            return _deny(Reason.CCCD_MISMATCH, "the CCCD card is not the invitee's", desk, **facts)
+        else:
+            notes.append("CCCD card matches")
+    number = verdict.occurrence or 0
+    if not repo.consume_entry(
+        session, invitation.id, number, invitation.entries_allowed, invitation.token_id
+    ):
+        used = repo.checkins_of(session, invitation.id)
+        last = next((c for c in reversed(used) if c.occurrence == number), None)
+        detail = "every entry of this pass was used"
+        if last is not None:
+            at = as_utc(last.admitted_at).astimezone(VIETNAM)
+            detail += f"; last admitted at {at:%H:%M} by desk {last.desk_code}"
+        return _deny(Reason.USED, detail, desk, **facts)
+    row = repo.add_checkin(
+        session,
+        CheckIn(
+            invitation_id=invitation.id,
+            occurrence=number,
+            venue_code=desk.venue_code,
+            desk_code=desk.code,
+            admitted_at=now,
+            source="online",
+            actor=actor[:100],
+        ),
+    )
+    occurrence = repo.occurrences(session, [invitation.id])[invitation.id][number]
+    decision = Decision(
+        True,
+        None,
+        "genuine, current and unused",
+        desk.code,
+        desk.venue_code,
+        **facts,  # type: ignore[arg-type]
+        occurrence=number,
+        entries_left=invitation.entries_allowed - occurrence.entries_used,
+        checkin_id=row.id,
+        ends_at=as_utc(occurrence.ends_at),
+        notes=notes,
+    )
+    notify.enqueue_arrival(session, invitation, decision.as_json(), now)
+    return decision
+
+
+@dataclass(frozen=True)
+class Checkout:
+    checkin_id: int
+    invitation_id: str
+    guest_name: str
+    desk: str
+    admitted_at: dt.datetime
+    checked_out_at: dt.datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "checkin_id": self.checkin_id,
+            "invitation_id": self.invitation_id,
+            "guest": self.guest_name,
+            "desk": self.desk,
+            "admitted_at": self.admitted_at.astimezone(VIETNAM).isoformat(),
+            "checked_out_at": self.checked_out_at.astimezone(VIETNAM).isoformat(),
+        }
+
+
+def check_out(
+    session: Session,
+    context: InvitationContext,
+    desk: Desk,
+    *,
+    checkin_id: int | None = None,
+    scanned: str | None = None,
+) -> Checkout:
+    """Record that a guest left, by the check-in's id or by scanning the pass again (even once expired)."""
+    now = context.clock.now()
+    if checkin_id is not None:
+        row = repo.checkin(session, checkin_id)
+        if row is None or row.venue_code != desk.venue_code:
+            raise not_found(f"no check-in {checkin_id} at venue {desk.venue_code}")
+    elif scanned is not None:
+        verdict = token.verify(scanned, context.keys(session), now)
+        if verdict.claims is None:
+            raise malformed(f"not a pass Kyso can read: {VIETNAMESE[verdict.reason]}")  # type: ignore[index]
+        row = repo.open_checkin(session, verdict.claims.invitation_id)
+        if row is None or row.venue_code != desk.venue_code:
+            raise not_found("this guest is not checked in here")
+    else:
+        raise malformed("give the check-in id or the scanned pass")
+    if row.checked_out_at is None:
+        repo.check_out(session, row.id, now, "desk")
+        session.refresh(row)
+    invitation = repo.invitation(session, row.invitation_id)
+    return Checkout(
+        row.id,
+        row.invitation_id,
+        invitation.guest_name if invitation else "?",
+        row.desk_code,
+        as_utc(row.admitted_at),
+        as_utc(row.checked_out_at or now),
+    )
+
+
+def auto_checkout(session: Session, context: InvitationContext) -> int:
+    """Check out everyone still inside from an earlier day (Vietnam time), at the end of their day."""
+    now = context.clock.now()
+    midnight = dt.datetime.combine(now.astimezone(VIETNAM).date(), dt.time(), VIETNAM)
+    count = 0
+    for row in repo.open_checkins_before(session, midnight):
+        day = as_utc(row.admitted_at).astimezone(VIETNAM).date()
+        end_of_day = dt.datetime.combine(day, dt.time(23, 59, 59), VIETNAM)
+        count += repo.check_out(session, row.id, min(end_of_day, now), "auto")
+    return count

@@ -1,0 +1,205 @@
+"""Notifications through an outbox: written in the transaction that causes them (an arrival, a new
+invitation), delivered afterwards by ``deliver_due`` — from the API's background worker or
+``kyso invite deliver`` — so a slow mail server never slows a check-in, and nothing is sent for an
+action that rolled back. Each message is claimed by a conditional UPDATE: two workers never send it twice.
+
+Failed deliveries are retried with growing delays (30 s, 2 min, 4.5 min, …) and given up after
+``MAX_ATTEMPTS``; the last error stays on the row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from core.clock import VIETNAM, as_utc
+from core.errors import Kind, ServiceError, malformed
+from invitations import mail, qr
+from invitations.service import InvitationContext, token_text
+from store import invitations_repo as repo
+from store.db import Database
+from store.models import Invitation, OutboxMessage
+
+log = logging.getLogger("kyso.invitations")
+MAX_ATTEMPTS = 6
+STALE = dt.timedelta(minutes=10)  # a message 'sending' this long belongs to a worker that died
+WEBHOOK_TIMEOUT = 5.0
+# (session, invitation id, recipient) -> the email's fields, or None when there is nothing to send
+MailBuilder = Callable[[Session, str, str], mail.InvitationMail | None]
+
+
+def enqueue_arrival(
+    session: Session, invitation: Invitation, decision: dict[str, object], now: dt.datetime
+) -> None:
+    if not (invitation.notify_webhook or invitation.notify_email):
+        return
+    payload = {
+        "event": "guest.arrived",
+        "invitation_id": invitation.id,
+        "guest": decision.get("guest"),
+        "meeting": decision.get("meeting"),
+        "desk": decision.get("desk"),
+        "venue": decision.get("venue"),
+        "at": now.astimezone(VIETNAM).isoformat(timespec="seconds"),
+    }
+    text = json.dumps(payload, ensure_ascii=False)
+    for kind, target in (("webhook", invitation.notify_webhook), ("email", invitation.notify_email)):
+        if target:
+            repo.add_outbox(
+                session,
+                OutboxMessage(
+                    invitation_id=invitation.id,
+                    kind=kind,
+                    purpose="arrival",
+                    target=target,
+                    payload=text,
+                    status="pending",
+                    attempts=0,
+                    created_at=now,
+                    due_at=now,
+                ),
+            )
+
+
+def enqueue_invitation_email(session: Session, invitation: Invitation, now: dt.datetime) -> None:
+    if not invitation.guest_email:
+        raise malformed("the invitation has no guest email address")
+    repo.add_outbox(
+        session,
+        OutboxMessage(
+            invitation_id=invitation.id,
+            kind="email",
+            purpose="invitation",
+            target=invitation.guest_email,
+            payload="{}",
+            status="pending",
+            attempts=0,
+            created_at=now,
+            due_at=now,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def post_webhook(url: str, payload: str) -> None:
+    request = urllib.request.Request(  # noqa: S310 - the scheme was checked (http/https) when it was stored
+        url, data=payload.encode(), headers={"Content-Type": "application/json", "User-Agent": "Kyso"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
+            if not 200 <= response.status < 300:
+                raise ServiceError(Kind.UNAVAILABLE, f"the webhook answered {response.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        raise ServiceError(Kind.UNAVAILABLE, f"the webhook did not answer: {exc}") from exc
+
+
+def _send(
+    session: Session,
+    message: OutboxMessage,
+    smtp: mail.SmtpConfig | None,
+    build: MailBuilder,
+    now: dt.datetime,
+) -> None:
+    if message.kind == "webhook":
+        post_webhook(message.target, message.payload)
+        return
+    if smtp is None:
+        raise ServiceError(Kind.UNAVAILABLE, "no mail server is configured (KYSO_SMTP_HOST)")
+    if message.purpose == "arrival":
+        mail.send(smtp, mail.arrival_message(message.target, smtp.sender, json.loads(message.payload)))
+        return
+    fields = build(session, message.invitation_id or "", message.target)
+    if fields is None:
+        return  # cancelled meanwhile: nothing to send
+    mail.send(smtp, mail.invitation_message(fields, smtp.sender, now))
+
+
+def deliver_due(
+    db: Database,
+    now: Callable[[], dt.datetime],
+    smtp: mail.SmtpConfig | None,
+    build: MailBuilder,
+    limit: int = 20,
+) -> Delivery:
+    """Send what is due; one transaction to claim, one to record the outcome, none held while sending."""
+    sent = retried = failed = 0
+    start = now()
+    with db.transaction() as session:
+        due = repo.due_outbox(session, start, start - STALE, limit)
+    for message_id in due:
+        with db.transaction() as session:
+            if not repo.claim_outbox(session, message_id, now(), now() - STALE):
+                continue
+        error: str | None = None
+        try:
+            with db.reading() as session:
+                message = repo.outbox_message(session, message_id)
+                if message is None:
+                    continue
+                _send(session, message, smtp, build, now())
+        except ServiceError as exc:
+            error = exc.message
+        except Exception as exc:  # a bug or an unexpected library error must not stop the worker
+            log.exception("outbox message %s", message_id)
+            error = f"{type(exc).__name__}: {exc}"
+        with db.transaction() as session:
+            message = repo.outbox_message(session, message_id)
+            if message is None:
+                continue
+            if error is None:
+                message.status, message.sent_at, message.last_error = "sent", now(), None
+                sent += 1
+            elif message.attempts >= MAX_ATTEMPTS:
+                message.status, message.last_error = "failed", error[:2000]
+                failed += 1
+            else:
+                message.status, message.last_error = "pending", error[:2000]
+                message.due_at = now() + dt.timedelta(seconds=30 * message.attempts**2)
+                retried += 1
+    return Delivery(sent, retried, failed)
+
+
+def invitation_mail_builder(
+    context: InvitationContext, letter: Callable[[Session, str], bytes | None] | None = None
+) -> MailBuilder:
+    """Builds the guest's email from the stored invitation, with a freshly signed token.
+
+    ``letter`` is the seam for the signed invitation letter (a PAdES "giấy mời" from the signing
+    pipeline): given the invitation id it returns the PDF to attach, or None.
+    """
+
+    def build(session: Session, invitation_id: str, to: str) -> mail.InvitationMail | None:
+        invitation = repo.invitation(session, invitation_id)
+        if invitation is None or invitation.status != "active":
+            return None
+        occurrences = repo.occurrences(session, [invitation.id])[invitation.id]
+        text = token_text(context, invitation, occurrences)
+        venue = repo.venue(session, invitation.venue_code)
+        return mail.InvitationMail(
+            invitation_id=invitation.id,
+            to=to,
+            guest_name=invitation.guest_name,
+            host_name=invitation.host_name,
+            meeting_title=invitation.meeting_title,
+            venue_name=venue.name if venue else invitation.venue_code,
+            venue_address=venue.address if venue else None,
+            windows=[(as_utc(o.starts_at), as_utc(o.ends_at)) for o in occurrences],
+            token_text=text,
+            qr_png=qr.render(text).png(8),
+            letter_pdf=letter(session, invitation.id) if letter else None,
+        )
+
+    return build

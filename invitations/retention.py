@@ -1,0 +1,39 @@
+"""Data retention: some days after an invitation ended, the guest's personal data is anonymised.
+
+Kept: the invitation id, venue, host, meeting title, times and the check-ins (the building's visitor
+register, without names). Removed: the guest's name (replaced by a placeholder), email, phone, CCCD hash
+and masked number, the accompanying guests' names (their count stays), the rotating secret, the
+notification targets, and the payloads of delivered notifications that named the guest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy.orm import Session
+
+from store import invitations_repo as repo
+
+ANONYMOUS = "(đã ẩn danh)"
+
+
+def anonymise(session: Session, now: dt.datetime, after_days: int) -> list[str]:
+    """Anonymise invitations that ended more than ``after_days`` days ago; returns their ids."""
+    done = []
+    for invitation in repo.ended_before(session, now - dt.timedelta(days=after_days)):
+        count = len(json.loads(invitation.companions))
+        invitation.guest_name = ANONYMOUS
+        invitation.guest_email = invitation.guest_phone = None
+        invitation.cccd_hash = invitation.cccd_masked = None
+        invitation.companions = json.dumps([ANONYMOUS] * count, ensure_ascii=False)
+        invitation.rotating_secret = None
+        invitation.notify_webhook = invitation.notify_email = None
+        invitation.anonymised_at = now
+        for message in repo.outbox_for(session, invitation.id):
+            message.payload = "{}"
+            if message.purpose == "invitation":
+                message.target = ANONYMOUS
+        done.append(invitation.id)
+    session.flush()
+    return done

@@ -316,11 +316,13 @@ class StampFontEngine(FontEngine):
                 ),
                 pdf_name("/FontDescriptor"): writer.add_object(descriptor),
                 pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
-                pdf_name("/W"): _widths(font, sorted(gids)),
+                pdf_name("/W"): _Serialised(_widths(font.face, gids)),
             }
         )
-        to_unicode = generic.StreamObject(stream_data=_to_unicode_cmap(self._to_unicode))
-        to_unicode.compress()
+        to_unicode = generic.StreamObject(
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")},
+            encoded_data=_to_unicode_cmap(tuple(sorted(self._to_unicode.items()))),
+        )
         type0 = generic.DictionaryObject(
             {
                 pdf_name("/Type"): pdf_name("/Font"),
@@ -353,24 +355,38 @@ def _pdf_value(value: object) -> generic.PdfObject:
     return generic.NumberObject(value)
 
 
-def _widths(font: LoadedFont, gids: list[int]) -> generic.ArrayObject:
+class _Serialised(generic.PdfObject):
+    """A direct object of numbers only, written as bytes serialised once (nothing in it to encrypt)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def write_to_stream(self, stream, handler=None, container_ref=None) -> None:
+        stream.write(self.data)
+
+
+@functools.lru_cache(maxsize=512)
+def _widths(face: Face, gids: frozenset[int]) -> bytes:
     """The /W array: runs of consecutive CIDs with their advance widths in thousandths of an em."""
+    font = load_font(face)
     per_mille = 1000 / font.units_per_em
-    out = generic.ArrayObject()
-    run_start, run = None, generic.ArrayObject()
-    for gid in gids:
-        if run_start is not None and gid != run_start + len(run):
-            out += [generic.NumberObject(run_start), run]
-            run_start, run = None, generic.ArrayObject()
-        if run_start is None:
-            run_start = gid
-        run.append(generic.NumberObject(round(font.advances[gid] * per_mille)))
-    if run_start is not None:
-        out += [generic.NumberObject(run_start), run]
-    return out
+    runs: list[tuple[int, list[int]]] = []
+    for gid in sorted(gids):
+        width = round(font.advances[gid] * per_mille)
+        if runs and gid == runs[-1][0] + len(runs[-1][1]):
+            runs[-1][1].append(width)
+        else:
+            runs.append((gid, [width]))
+    return (
+        b"["
+        + b" ".join(b"%d [%s]" % (start, b" ".join(b"%d" % w for w in widths)) for start, widths in runs)
+        + b"]"
+    )
 
 
-def _to_unicode_cmap(mapping: dict[int, str]) -> bytes:
+@functools.lru_cache(maxsize=512)
+def _to_unicode_cmap(items: tuple[tuple[int, str], ...]) -> bytes:
+    """The ToUnicode CMap (Flate-compressed) mapping each CID to the text its glyph stands for."""
     lines = [
         "/CIDInit /ProcSet findresource begin",
         "12 dict begin",
@@ -382,11 +398,10 @@ def _to_unicode_cmap(mapping: dict[int, str]) -> bytes:
         "<0000> <FFFF>",
         "endcodespacerange",
     ]
-    items = sorted(mapping.items())
     for start in range(0, len(items), 100):
         chunk = items[start : start + 100]
         lines.append(f"{len(chunk)} beginbfchar")
         lines += [f"<{cid:04x}> <{text.encode('utf-16-be').hex()}>" for cid, text in chunk]
         lines.append("endbfchar")
     lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
-    return "\n".join(lines).encode("ascii")
+    return zlib.compress("\n".join(lines).encode("ascii"), 6)

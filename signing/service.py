@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from signing.pades import Level, PadesSigner, Placement, SignOptions, Validation
 from signing.registry import RegisteredDocument, new_document_id
 
 _SIGNERS_CACHED = 256
-_SPOOL_BYTES = 4 << 20  # documents above this go through temporary files, not memory
+_SPOOL_BYTES = 4 << 20
+VALIDATION_REUSE_SECONDS = 300  # documents above this go through temporary files, not memory
 
 
 class SigningKey(Protocol):
@@ -112,6 +114,7 @@ class SigningService:
         self.max_document_bytes = max_document_bytes
         self._now = now  # a callable returning an aware datetime (the clock)
         self._signers: OrderedDict[tuple[str, bytes], PadesSigner] = OrderedDict()
+        self._validation_cache: dict[str, tuple[float, ValidationMaterial]] = {}
 
     def pades_signer(self, key: SigningKey) -> PadesSigner:
         """One per certificate and process: the CMS template is encoded once, not per document."""
@@ -126,12 +129,23 @@ class SigningService:
             [x509.Certificate.load(der) for der in key.chain_der],
         )
         signer = PadesSigner(
-            template, timestamper=self.timestamper, validation=lambda: self.keys.validation(key.serial)
+            template, timestamper=self.timestamper, validation=lambda: self._validation(key.serial)
         )
         self._signers[cache_key] = signer
         if len(self._signers) > _SIGNERS_CACHED:
             self._signers.popitem(last=False)
         return signer
+
+    def _validation(self, serial: str) -> ValidationMaterial:
+        """Validation data for B-LT, reused for a few minutes: the OCSP responses in it stay valid for hours,
+        and whether the key may sign at all is checked on every request (``KeySource.signing_key``)."""
+        now = time.monotonic()
+        cached = self._validation_cache.get(serial)
+        if cached is not None and now - cached[0] < VALIDATION_REUSE_SECONDS:
+            return cached[1]
+        material = self.keys.validation(serial)
+        self._validation_cache[serial] = (now, material)
+        return material
 
     def check_documents(self, documents: Sequence[DocumentIn]) -> list[IncrementalPdfFileWriter]:
         """Open and check every document before any is signed: one bad file and nothing is signed."""

@@ -52,7 +52,7 @@ def sign_x509_with(
     throwaway = _throwaway_key(algorithm)
     trial_builder, responder = _with_stand_in_responder(builder, throwaway)
     trial = KeySigner(throwaway).sign_x509(trial_builder, rsa_pss=rsa_pss)
-    tbs, assemble = _split(trial.public_bytes(serialization.Encoding.DER), responder)  # type: ignore[attr-defined]
+    tbs, assemble = _split(trial, public_key, responder)
     scheme = scheme_for(algorithm, rsa_pss=rsa_pss)
     signature = sign_tbs(tbs, scheme)
     if not verifies(public_key, algorithm, scheme, tbs, signature):
@@ -98,7 +98,8 @@ def _with_stand_in_responder(
     """For OCSP: the same builder, its responder certificate swapped for one with the throwaway key.
 
     cryptography's OCSP builder refuses a key that does not match the responder certificate, and offers
-    no public way to swap it, hence the private attributes (pinned by the tests of this module).
+    no public way to swap it, hence its private attributes (tests/keystore/test_pkcs11.py signs OCSP
+    responses through a token, so a cryptography release that renames them fails there first).
     """
     if not isinstance(builder, ocsp.OCSPResponseBuilder):
         return builder, None
@@ -132,30 +133,40 @@ def _stand_in_certificate(responder: x509.Certificate, throwaway: PrivateKeyType
     return cached
 
 
-def _split(der: bytes, responder: x509.Certificate | None) -> tuple[bytes, Callable[[bytes], bytes]]:
+def _split(
+    trial: object, public_key: PublicKeyTypes, responder: x509.Certificate | None
+) -> tuple[bytes, Callable[[bytes], bytes]]:
     """The bytes the real key signs, and how to assemble the structure around its signature.
 
     Certificates, CRLs, CSRs and BasicOCSPResponses are all SEQUENCE { tbs, signatureAlgorithm,
     signature BIT STRING, … }; an OCSPResponse wraps the BasicOCSPResponse in
-    SEQUENCE { status, [0] EXPLICIT SEQUENCE { responseType, OCTET STRING } }. Only the signature (and,
-    for OCSP, a responder key hash) changes; every other element keeps its bytes.
+    SEQUENCE { status, [0] EXPLICIT SEQUENCE { responseType, OCTET STRING } }. Only the signature
+    changes, and what names the throwaway key: a CSR's public key, an OCSP responder's key hash; every
+    other element keeps its bytes.
     """
-    if responder is None:
-        tbs, algorithm, _, *rest = _children(der)
-        return tbs, lambda signature: _tlv(0x30, tbs, algorithm, _bit_string(signature), *rest)
-    status, explicit = _children(der)
-    (response_bytes,) = _children(explicit)
-    response_type, octets = _children(response_bytes)
-    tbs, algorithm, _, *certs = _children(_content(octets))
-    # byKey [2] names the stand-in's key: put the real responder's key hash back (byName [1] is right)
-    key_hash = x509.SubjectKeyIdentifier.from_public_key(responder.public_key()).digest  # type: ignore[arg-type]
-    tbs = _tlv(0x30, *(_tlv(0xA2, _tlv(0x04, key_hash)) if c[0] == 0xA2 else c for c in _children(tbs)))
+    der = trial.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]
+    if isinstance(trial, ocsp.OCSPResponse) and responder is not None:
+        status, explicit = _children(der)
+        (response_bytes,) = _children(explicit)
+        response_type, octets = _children(response_bytes)
+        tbs, algorithm, _, *certs = _children(_content(octets))
+        # byKey [2] holds the stand-in's key hash: put the real responder's back (byName [1] is right)
+        key_hash = x509.SubjectKeyIdentifier.from_public_key(responder.public_key()).digest  # type: ignore[arg-type]
+        tbs = _tlv(0x30, *(_tlv(0xA2, _tlv(0x04, key_hash)) if c[0] == 0xA2 else c for c in _children(tbs)))
 
-    def assemble(signature: bytes) -> bytes:
-        basic = _tlv(0x30, tbs, algorithm, _bit_string(signature), *certs)
-        return _tlv(0x30, status, _tlv(0xA0, _tlv(0x30, response_type, _tlv(0x04, basic))))
+        def assemble(signature: bytes) -> bytes:
+            basic = _tlv(0x30, tbs, algorithm, _bit_string(signature), *certs)
+            return _tlv(0x30, status, _tlv(0xA0, _tlv(0x30, response_type, _tlv(0x04, basic))))
 
-    return tbs, assemble
+        return tbs, assemble
+    tbs, algorithm, _, *rest = _children(der)
+    if isinstance(trial, x509.CertificateSigningRequest):  # the builder took the throwaway's public key
+        version, subject, _, *attributes = _children(tbs)
+        spki = public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        tbs = _tlv(0x30, version, subject, spki, *attributes)
+    return tbs, lambda signature: _tlv(0x30, tbs, algorithm, _bit_string(signature), *rest)
 
 
 def _header(der: bytes, offset: int) -> tuple[int, int]:

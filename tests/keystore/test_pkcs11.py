@@ -224,6 +224,11 @@ def test_certificates_crls_and_ocsp_responses_signed_in_the_token_pass_openssl(
     )
     assert "certificate revoked" in revoked.stdout + revoked.stderr
 
+    csr = signer.sign_x509(x509.CertificateSigningRequestBuilder().subject_name(ca_name))
+    assert csr.public_key() == signer.public_key()
+    request = run_tool("openssl", "req", "-in", write_pem(tmp_path / "ca.csr", csr), "-verify", "-noout")
+    assert "verify OK" in request.stdout + request.stderr
+
     for encoding in (ocsp.OCSPResponderEncoding.HASH, ocsp.OCSPResponderEncoding.NAME):
         response = signer.sign_x509(
             ocsp.OCSPResponseBuilder()

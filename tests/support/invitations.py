@@ -31,7 +31,7 @@ def make_seal(curve: ec.EllipticCurve | None = None, name: str = "Test invitatio
     return Seal(lambda data: key.sign(data, ec.ECDSA(digest)), certificate)
 
 
-def instance_seal(instance) -> Seal:  # noqa: ANN001 - a tests.conftest.Instance
+def instance_seal(instance) -> Seal:
     """The instance's real invitation seal: the service signer's key in custody, its certificate and chain."""
     from ca import service_signers
 
@@ -40,7 +40,7 @@ def instance_seal(instance) -> Seal:  # noqa: ANN001 - a tests.conftest.Instance
     return Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
 
 
-def instance_context(instance, clock=None, seal: Seal | None = None):  # noqa: ANN001, ANN201
+def instance_context(instance, clock=None, seal: Seal | None = None):
     """An InvitationContext on the instance, its seal registered as trusted."""
     from invitations.service import InvitationContext, register_seal
     from keystore.secretbox import SecretBox

@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,7 @@ from tests.support.pdfs import A4, sample_pdf
 REFERENCE_DIR = Path(__file__).with_name("reference")
 UPDATE_REFERENCES = os.environ.get("KYSO_UPDATE_REFERENCES") == "1"
 REFERENCE_DPI = 100
+PAGE_DPI = 30  # whole-page thumbnails, to see where the stamps sit
 PIXEL_THRESHOLD = 64  # a channel difference below this is anti-aliasing, not a different drawing
 MAX_CHANGED = 0.005  # share of pixels allowed to differ (renderer versions); a changed name is ~5 %
 
@@ -293,7 +295,8 @@ def assert_matches_reference(image: Image.Image, name: str, tmp_path: Path) -> N
     if UPDATE_REFERENCES:
         REFERENCE_DIR.mkdir(exist_ok=True)
         image.save(path, optimize=True)
-        pytest.skip(f"wrote {path}: look at it before committing it")
+        warnings.warn(f"wrote {path}: look at it before committing it", stacklevel=2)
+        return
     assert path.exists(), f"no reference {path}; make it with KYSO_UPDATE_REFERENCES=1 and look at it"
     with Image.open(path) as stored:
         reference = stored.convert("RGB")
@@ -376,6 +379,7 @@ def test_seal_is_red_round_and_over_the_left_third_of_the_official_block(sealed_
     assert abs((right - left) - SEAL_DIAMETER) < 3, "the seal keeps the size of a real seal"
     assert coloured(stamp, "blue") > 2000, "the official's block still shows"
     assert_matches_reference(stamp, "official-and-seal", tmp_path)
+    assert_matches_reference(render(path, PAGE_DPI), "page-official-and-seal", tmp_path)
 
 
 def test_seal_names_the_agency_and_its_own_signing_time(sealed_pdf, tmp_path):
@@ -425,6 +429,7 @@ def test_attachment_block_is_text_only_at_the_top_right(attachment_pdf, tmp_path
     stamp = render(path, REFERENCE_DPI, around(ATTACHMENT_BOX))
     assert coloured(stamp, "red") == 0
     assert_matches_reference(stamp, "attachment", tmp_path)
+    assert_matches_reference(render(path, PAGE_DPI), "page-attachment", tmp_path)
 
 
 # Long text

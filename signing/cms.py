@@ -24,6 +24,8 @@ from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from keystore import KeySigner
+
 _OID_DATA = "1.2.840.113549.1.7.1"
 _OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 _OID_SIGNATURE_TIMESTAMP = "1.2.840.113549.1.9.16.2.14"
@@ -207,4 +209,4 @@ class TemplateSigner(Signer):
 
 def _slow(raw: RawSigner) -> bool:
     """Token-backed keys round-trip to a device: sign them off the event loop."""
-    return getattr(raw, "backend", "software") != "software"
+    return not isinstance(raw, KeySigner)

@@ -143,14 +143,14 @@ def stamp_box(kind: str, page_width: float, page_height: float, *, over: Box | N
         bottom = min(max(0.0, (y1 + y2) / 2 - diameter / 2), page_height - diameter)
         return _rounded((left, bottom, left + diameter, bottom + diameter))
     width, height = OFFICIAL_SIZE if stamp_kind is StampKind.OFFICIAL else ATTACHMENT_SIZE
-    margin = min(MARGIN_RIGHT, page_width * 0.05)
+    margin = min(MARGIN_RIGHT, page_width * 0.1)  # small pages keep proportionate margins
     width = min(width, page_width - 2 * margin)  # narrow pages: a narrower block, the text shrinks to fit
     height = min(height, page_height / 4)
     right = page_width - margin
     if stamp_kind is StampKind.OFFICIAL:
-        bottom = min(MARGIN_BOTTOM, page_height * 0.05)
+        bottom = min(MARGIN_BOTTOM, page_height * 0.1)
     else:
-        bottom = page_height - min(MARGIN_TOP_ATTACHMENT, page_height * 0.02) - height
+        bottom = page_height - min(MARGIN_TOP_ATTACHMENT, page_height * 0.03) - height
     return _rounded((right - width, bottom, right, bottom + height))
 
 

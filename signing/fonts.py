@@ -405,3 +405,9 @@ def _to_unicode_cmap(items: tuple[tuple[int, str], ...]) -> bytes:
         lines.append("endbfchar")
     lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
     return zlib.compress("\n".join(lines).encode("ascii"), 6)
+
+
+def preload() -> None:
+    """Parse every face now (~0.2 s each) rather than in the first signing request."""
+    for face in Face:
+        load_font(face)

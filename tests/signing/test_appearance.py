@@ -587,7 +587,7 @@ def test_boxes_sit_inside_the_page_where_decree_30_puts_them(page):
     assert (seal[1] + seal[3]) / 2 == pytest.approx((official[1] + official[3]) / 2, abs=0.02)
     assert seal == stamp_box("seal", width, height)  # by default, over where the official's block goes
     if page == A4:
-        assert (official[2] - official[0], official[3] - official[1]) == OFFICIAL_SIZE
+        assert (official[2] - official[0], official[3] - official[1]) == pytest.approx(OFFICIAL_SIZE)
         assert (attachment[2] - attachment[0], attachment[3] - attachment[1]) == pytest.approx(
             ATTACHMENT_SIZE
         )

@@ -58,7 +58,7 @@ UPDATE_REFERENCES = os.environ.get("KYSO_UPDATE_REFERENCES") == "1"
 REFERENCE_DPI = 100
 PAGE_DPI = 30  # whole-page thumbnails, to see where the stamps sit
 PIXEL_THRESHOLD = 64  # a channel difference below this is anti-aliasing, not a different drawing
-MAX_CHANGED = 0.005  # share of pixels allowed to differ (renderer versions); a changed name is ~5 %
+MAX_CHANGED = 0.005  # share of pixels allowed to differ (renderer versions); another name is ~2 %
 
 SIGNED_AT = dt.datetime(2026, 11, 23, 2, 15, 2, tzinfo=dt.UTC)  # 09:15:02 in Ho Chi Minh City
 SEALED_AT = SIGNED_AT + dt.timedelta(minutes=3)

@@ -187,7 +187,7 @@ def over_http(tmp: Path, pdf: bytes, workers: int, clients: int, batch: int) -> 
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", tmp / "serve.log")
         base = f"http://127.0.0.1:{port}"
-        documents = [_unique(pdf, i) for i in range(batch)]
+        documents = [_unique_pdf() for _ in range(batch)]
         hashes = [hashlib.sha256(d).hexdigest() for d in documents]
 
         barrier = threading.Barrier(clients)
@@ -211,6 +211,8 @@ def over_http(tmp: Path, pdf: bytes, workers: int, clients: int, batch: int) -> 
                 start = time.perf_counter()
                 response = client.post("/api/v1/signing/sign", headers=headers, files=files, data=form)
                 end = time.perf_counter()
+                if response.status_code != 200:
+                    print(f"{name}: HTTP {response.status_code} {response.text[:300]}", file=sys.stderr)
             return (len(documents) if response.status_code == 200 else 0), start, end
 
         with concurrent.futures.ThreadPoolExecutor(clients) as pool:
@@ -235,8 +237,11 @@ def _wait_healthy(url: str, log: Path, timeout: float = 180) -> None:
     raise RuntimeError(f"kyso serve did not become healthy:\n{log.read_text()[-2000:]}")
 
 
-def _unique(pdf: bytes, number: int) -> bytes:
-    return pdf.replace(b"trang 1/1", f"trang 1/1 #{number:04d}".encode())
+def _unique_pdf() -> bytes:
+    """Another one-page PDF (each has its own /ID, so its own hash)."""
+    from tests.support.pdfs import sample_pdf
+
+    return sample_pdf(1)
 
 
 def main(argv: list[str] | None = None) -> int:

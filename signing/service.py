@@ -15,6 +15,7 @@ from typing import BinaryIO, Protocol
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.timestamps.api import TimeStamper
 
@@ -168,7 +169,11 @@ class SigningService:
             document_id = new_document_id()
             output = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - returned open
             options = self._options(key, writer, document_id, request)
-            await signer.sign(writer, output, options)
+            try:
+                await signer.sign(writer, output, options)
+            except PdfError as exc:  # objects are read lazily: damage can surface only while signing
+                output.close()
+                raise malformed(f"{document.name} is a damaged PDF: {str(exc)[:200]}") from exc
             output.seek(0)
             signed = DocumentIn(document.name, output)  # hashes and measures the output
             results.append(

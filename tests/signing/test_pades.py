@@ -137,6 +137,10 @@ BAD_DOCUMENTS = {
     "not a pdf": (lambda tmp, svc, off: b"GIF89a not a PDF at all", "is not a PDF"),
     "truncated": (lambda tmp, svc, off: sample_pdf(1)[:300], "damaged"),
     "garbage after header": (lambda tmp, svc, off: b"%PDF-1.7\n" + b"\x00garbage" * 50, "damaged"),
+    "xref offsets wrong": (
+        lambda tmp, svc, off: sample_pdf(1).replace(b"trang 1/1", b"trang 1/1 (shifted)"),
+        "damaged",
+    ),
     "encrypted": (lambda tmp, svc, off: _encrypted_pdf(tmp), "encrypted"),
     "broken earlier signature": (lambda tmp, svc, off: _broken_signature(svc, off), "is broken"),
 }

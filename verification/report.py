@@ -1,0 +1,113 @@
+"""What a verification says: one ``VerificationReport`` per document, one ``SignatureReport`` per signature or
+document timestamp, with the ETSI EN 319 102-1 indication and the facts people read.
+
+Times are ISO 8601 in Vietnam time (+07:00); ``as_json`` is the documented JSON schema (docs/verification.md).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Indication(enum.StrEnum):
+    TOTAL_PASSED = "TOTAL-PASSED"
+    TOTAL_FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+class Revocation(enum.StrEnum):
+    """How the signer's revocation status was established."""
+
+    EMBEDDED = "embedded"  # OCSP responses / CRLs inside the PDF (DSS or the CMS)
+    FETCHED = "fetched"  # asked the configured responder while verifying
+    NOT_CHECKED = "not-checked"  # no revocation data: the report warns, never says "valid"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A certificate subject as people read it."""
+
+    name: str
+    subject: str  # RFC 4514
+    cccd: str | None = None
+    tax_code: str | None = None
+    organization: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class TimestampFacts:
+    authority: str  # the TSA's name
+    time: str  # +07:00
+    trusted: bool
+
+
+@dataclass(frozen=True)
+class SignatureReport:
+    field: str
+    kind: str  # signature | document-timestamp
+    indication: Indication
+    sub_indication: str | None  # ETSI EN 319 102-1 sub-indication, e.g. HASH_FAILURE, TRY_LATER
+    signer: Person | None
+    issuer: str | None
+    signing_time: str | None  # the trusted time when there is one, else the time the signer claimed
+    signing_time_source: str  # timestamp | claimed | none
+    timestamp: TimestampFacts | None
+    revocation: Revocation
+    revocation_checked_at: str | None  # the newest revocation data used (its thisUpdate / producedAt)
+    revoked_at: str | None
+    certificate_valid_from: str | None
+    certificate_valid_until: str | None
+    integrity: bool  # the signed byte ranges and the CMS signature match
+    trusted: bool  # the chain reaches an anchor of the trust list
+    coverage: str  # entire-file | entire-revision | partial | unknown
+    modification: str | None  # after this signature: none | lta-updates | form-filling | annotations | other
+    pades_level: str | None  # B-B | B-T | B-LT | B-LTA
+    certification: str | None  # None, or the DocMDP permission of a certification signature
+    classic_valid: bool  # pyHanko's classic bottom line (see docs/verification.md)
+    reasons: list[str] = field(default_factory=list)  # why not TOTAL-PASSED, in English
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """The signing registry's entry when Kyso itself signed this exact file."""
+
+    id: str
+    signer_name: str
+    organization: str | None
+    reference_number: str | None
+    level: str
+    signed_at: str
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    sha256: str
+    size: int
+    trust_list: str
+    validated_at: str
+    signatures: list[SignatureReport]
+    issued_by_us: list[IssuedRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def indication(self) -> Indication | None:
+        """The document's verdict: the worst of its signatures; None when it has none."""
+        if not self.signatures:
+            return None
+        order = [Indication.TOTAL_FAILED, Indication.INDETERMINATE, Indication.TOTAL_PASSED]
+        return min((s.indication for s in self.signatures), key=order.index)
+
+    @property
+    def all_passed(self) -> bool:
+        return bool(self.signatures) and all(s.indication is Indication.TOTAL_PASSED for s in self.signatures)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["indication"] = self.indication.value if self.indication else None
+        data["signature_count"] = len(self.signatures)
+        data["all_passed"] = self.all_passed
+        return data

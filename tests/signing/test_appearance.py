@@ -33,10 +33,12 @@ from fontTools import ttLib
 from PIL import Image, ImageChops
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -599,3 +601,23 @@ def test_boxes_refuse_unknown_kinds_and_empty_pages():
         with pytest.raises(ServiceError) as refused:
             stamp_box(*args)
         assert refused.value.kind is Kind.MALFORMED
+
+
+def test_the_font_factory_serves_pyhankos_own_text_stamps_across_documents(test_signer, tmp_path):
+    """StampFontFactory is a pyHanko FontEngineFactory: its text boxes get the cached Vietnamese font."""
+    style = TextStampStyle(
+        stamp_text="Đã ký: %(signer)s\nLúc %(ts)s",
+        text_box_style=TextBoxStyle(font=fonts.StampFontFactory(font_size=9)),
+    )
+    for number in (1, 2):  # one factory, two documents
+        writer = IncrementalPdfFileWriter(io.BytesIO(sample_pdf(1)))
+        pdf_signer = PdfSigner(
+            PdfSignatureMetadata(field_name="Sig", subfilter=SigSeedSubFilter.PADES, name="Lê Thị Ánh Tuyết"),
+            test_signer.signer,
+            stamp_style=style,
+            new_field_spec=SigFieldSpec("Sig", on_page=0, box=(300, 100, 550, 150)),
+        )
+        pdf = asyncio.run(pdf_signer.async_sign_pdf(writer)).getvalue()
+        path = write(tmp_path, pdf, f"{number}.pdf")
+        assert "Đã ký: Lê Thị Ánh Tuyết" in text_of(path)
+        assert pdfsig_verdicts(path) == ["Signature is Valid."]

@@ -75,8 +75,11 @@ class _Material:
         return Revocation.EMBEDDED if self.ocsps or self.crls else Revocation.NOT_CHECKED
 
     def newest_revocation_time(self) -> dt.datetime | None:
-        times = [r["response_bytes"]["response"].parsed["tbs_response_data"]["produced_at"].native
-                 for r in self.ocsps + self.fetched if r["response_status"].native == "successful"]  # fmt: skip
+        answered = [r for r in self.ocsps + self.fetched if r["response_status"].native == "successful"]
+        times = [
+            r["response_bytes"]["response"].parsed["tbs_response_data"]["produced_at"].native
+            for r in answered
+        ]
         times += [c["tbs_cert_list"]["this_update"].native for c in self.crls]
         return max(times, default=None)
 

@@ -13,7 +13,7 @@ import io
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -23,8 +23,9 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import BaseStamp, TextStampStyle
 
 from core.errors import Kind, ServiceError
-from signing.fonts import Face, LoadedFont, StampFontEngine, load_font
+from signing.fonts import Face, StampFontEngine, load_font
 from signing.stamp_art import circle_path, qr_ops, star_path
+from signing.stamp_layout import Field, block_height, fit, font_height
 
 VIETNAM_TIME = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh: no daylight saving since 1975
 BLUE = (0.0, 0.0, 0.8)
@@ -230,134 +231,12 @@ class Stamp(BaseStamp):
         )
 
 
-# Text blocks: labelled lines that wrap under their value and shrink until they fit.
-
-
-@dataclass(frozen=True)
-class _Field:
-    label: str
-    value: str
-    face: Face = Face.REGULAR
-    size: float = 9.0
-
-
-@dataclass(frozen=True)
-class _Piece:
-    text: str
-    face: Face
-    size: float
-    x: float
-
-
-@dataclass(frozen=True)
-class _Line:
-    pieces: tuple[_Piece, ...]
-    size: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "size", max(piece.size for piece in self.pieces))
-
-
-_LABEL_SIZE = 9.0
-_MIN_SCALE = 0.3
-
-
-def _font_height(font: LoadedFont) -> float:
-    return font.ascent + font.descent
-
-
-class _Wrap(enum.Enum):
-    NONE = "each value on one line"
-    WORDS = "break lines between words"
-    ANYWHERE = "break words too"
-
-
-def _wrap(text: str, font: LoadedFont, size: float, width: float, mode: _Wrap) -> list[str] | None:
-    """Greedy line breaking; None if ``text`` cannot be set in ``width`` that way."""
-    if mode is _Wrap.NONE:
-        return [text] if font.advance(text) * size <= width else None
-    rows: list[str] = []
-    current = ""
-    for word in text.split(" "):
-        candidate = f"{current} {word}" if current else word
-        if font.advance(candidate) * size <= width:
-            current = candidate
-            continue
-        if current:
-            rows.append(current)
-        current = word
-        if font.advance(word) * size > width:
-            if mode is not _Wrap.ANYWHERE:
-                return None
-            while len(current) > 1 and font.advance(current) * size > width:
-                cut = len(current) - 1
-                while cut > 1 and font.advance(current[:cut]) * size > width:
-                    cut -= 1
-                rows.append(current[:cut])
-                current = current[cut:]
-    rows.append(current)
-    return rows
-
-
-def _layout(fields: list[_Field], width: float, scale: float, mode: _Wrap) -> list[_Line] | None:
-    regular = load_font(Face.REGULAR)
-
-    def label_size(item: _Field) -> float:
-        return min(item.size, _LABEL_SIZE) * scale
-
-    # values start in one column, after the widest label
-    column = max(
-        regular.advance(f"{item.label}: ") * label_size(item) if item.label else 0.0 for item in fields
-    )
-    lines: list[_Line] = []
-    for item in fields:
-        size = item.size * scale
-        label = f"{item.label}: " if item.label else ""
-        indent = column if label else 0.0
-        if indent > width * 0.6:
-            if mode is not _Wrap.ANYWHERE:
-                return None
-            indent = 0.0  # a box too narrow for labels beside values: the value goes under its label
-            lines.append(_Line((_Piece(label.strip(), Face.REGULAR, label_size(item), 0.0),)))
-            label = ""
-        rows = _wrap(item.value, load_font(item.face), size, width - indent, mode)
-        if rows is None:
-            return None
-        for index, row in enumerate(rows):
-            pieces = [_Piece(row, item.face, size, indent)]
-            if index == 0 and label:
-                pieces.insert(0, _Piece(label, Face.REGULAR, label_size(item), 0.0))
-            lines.append(_Line(tuple(pieces)))
-    return lines
-
-
-def _block_height(lines: list[_Line]) -> float:
-    return sum(line.size * _font_height(load_font(Face.BOLD)) for line in lines)
-
-
-def _fit(
-    fields: list[_Field], width: float, height: float, *, unwrapped_down_to: float = 0.85
-) -> list[_Line]:
-    """The largest layout, at most the nominal sizes, that fits ``width`` and ``height``: first shrinking
-    a little with every value on one line, then breaking lines between words, then (below readable
-    sizes, so only for absurd input) anywhere. Never larger than the box."""
-    attempts = [(_Wrap.NONE, unwrapped_down_to), (_Wrap.WORDS, _MIN_SCALE), (_Wrap.ANYWHERE, 0.0)]
-    for mode, floor in attempts:
-        scale = 1.0
-        while scale > floor and scale > 1e-3:
-            lines = _layout(fields, width, scale, mode)
-            if lines is not None and _block_height(lines) <= height:
-                return lines
-            scale *= 0.95
-    raise ServiceError(Kind.MALFORMED, "the stamp text cannot fit its box")
-
-
 def _draw_fields(
-    stamp: Stamp, fields: list[_Field], x: float, y: float, width: float, height: float, color
+    stamp: Stamp, fields: list[Field], x: float, y: float, width: float, height: float, color
 ) -> list[bytes]:
-    lines = _fit(fields, width, height)
+    lines = fit(fields, width, height)
     font = load_font(Face.BOLD)  # the taller of the two faces sets the line height
-    top = y + (height + _block_height(lines)) / 2
+    top = y + (height + block_height(lines)) / 2
     ops = [b"BT %.3f %.3f %.3f rg" % color]
     for line in lines:
         baseline = top - font.ascent * line.size
@@ -386,12 +265,12 @@ def _draw_official(stamp: Stamp, width: float, height: float) -> list[bytes]:
         details_right = qr_x - 2
     third = width / 3
     ops += _draw_signature(stamp, content.signer_name, pad, pad, third - 2 * pad, height - 2 * pad)
-    fields = [_Field("Người ký", content.signer_name, Face.BOLD, 9.5)]
+    fields = [Field("Người ký", content.signer_name, Face.BOLD, 9.5)]
     if content.title:
-        fields.append(_Field("Chức vụ", content.title, size=8.5))
+        fields.append(Field("Chức vụ", content.title, size=8.5))
     if content.agency:
-        fields.append(_Field("Cơ quan", content.agency, size=8.5))
-    fields.append(_Field("Ký lúc", display_time(stamp.when), size=8.5))
+        fields.append(Field("Cơ quan", content.agency, size=8.5))
+    fields.append(Field("Ký lúc", display_time(stamp.when), size=8.5))
     ops += _draw_fields(stamp, fields, third, pad, details_right - third, height - 2 * pad, BLUE)
     return ops
 
@@ -400,31 +279,31 @@ def _draw_signature(stamp: Stamp, name: str, x: float, y: float, width: float, h
     """The name in a slanted face over a signing line: the place of the handwritten signature image."""
     font = load_font(Face.SEMIBOLD_ITALIC)
     inset = width * 0.08
-    field = _Field("", name, Face.SEMIBOLD_ITALIC, 14.0)
-    lines = _fit([field], width - 2 * inset, height * 0.55, unwrapped_down_to=0.65)
+    field = Field("", name, Face.SEMIBOLD_ITALIC, 14.0)
+    lines = fit([field], width - 2 * inset, height * 0.55, unwrapped_down_to=0.65)
     size = lines[0].size
     line_y = y + height * 0.3
     ops = [
         b"q %.3f %.3f %.3f RG 0.6 w %.3f %.3f m %.3f %.3f l S Q"
         % (*BLUE, x + inset, line_y, x + width - inset, line_y)
     ]
-    baseline = line_y + font.descent * size + 1.5 + (len(lines) - 1) * size * _font_height(font)
+    baseline = line_y + font.descent * size + 1.5 + (len(lines) - 1) * size * font_height(font)
     ops.append(b"BT %.3f %.3f %.3f rg" % BLUE)
     for line in lines:
         text = line.pieces[0].text
         left = x + (width - font.advance(text) * size) / 2
         ops.append(stamp.text(text, Face.SEMIBOLD_ITALIC, size, (1, 0, 0, 1, left, baseline)))
-        baseline -= size * _font_height(font)
+        baseline -= size * font_height(font)
     ops.append(b"ET")
     return ops
 
 
 def _draw_attachment(stamp: Stamp, width: float, height: float) -> list[bytes]:
     content = stamp.content
-    fields = [_Field("Văn bản số", content.document_number, Face.BOLD, 9.5)]
+    fields = [Field("Văn bản số", content.document_number, Face.BOLD, 9.5)]
     if content.agency:
-        fields.append(_Field("Cơ quan", content.agency, size=9.5))
-    fields.append(_Field("Thời gian ký", display_time(stamp.when), size=9.5))
+        fields.append(Field("Cơ quan", content.agency, size=9.5))
+    fields.append(Field("Thời gian ký", display_time(stamp.when), size=9.5))
     pad = min(2.0, height * 0.05)
     return _draw_fields(stamp, fields, pad, pad, width - 2 * pad, height - 2 * pad, BLACK)
 

@@ -8,6 +8,7 @@ from cli import audit_cmd, ca_cmd, user_cmd
 from cli.init_cmd import init
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
+from cli.verify_cmd import trust_app, verify
 
 app = typer.Typer(
     name="kyso",
@@ -20,6 +21,8 @@ app = typer.Typer(
 app.command("init")(init)
 app.command("serve")(serve)
 app.command("sign")(sign)
+app.command("verify")(verify)
+app.add_typer(trust_app, name="trust")
 app.add_typer(ca_cmd.app, name="ca")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(user_cmd.app, name="user")

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         default=5, ge=1, le=60, description="how long a confirmed signing authorisation stays usable"
     )
     signing_batch_max: int = Field(default=50, ge=1, le=1000, description="documents per signing authorisation")
+    # Verification (verification/): limits for documents anyone may upload, and revocation fetching.
+    verify_max_mb: int = Field(default=50, ge=1, le=1024, description="largest PDF accepted for verification")
+    verify_timeout_seconds: float = Field(default=30, gt=0, le=600, description="time allowed per document")
+    verify_memory_mb: int = Field(default=1536, ge=256, le=16384, description="memory ceiling per document")
+    verify_fetch_revocation: bool = Field(
+        default=False, description="ask this service's OCSP responder when a file carries no revocation data"
+    )
+    verify_rate_per_minute: int = Field(default=30, ge=1, le=100000, description="public uploads per client")
     host: str = "127.0.0.1"
     port: int = 8000
     # Key custody (keystore/custody.py): new keys go to this backend; existing keys stay where they were made.
@@ -54,6 +62,16 @@ class Settings(BaseSettings):
     pkcs11_token_label: str | None = Field(default=None, description="label of the token that holds the keys")
     pkcs11_pin: SecretStr | None = Field(default=None, description="the token's user PIN")
     pkcs11_pin_file: Path | None = Field(default=None, description="file holding the user PIN (secrets)")
+    # Invitations (invitations/): the operator's mail server, and how long guests' personal data is kept.
+    smtp_host: str | None = Field(default=None, description="mail server for invitation and arrival emails")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="Kyso <no-reply@kyso.invalid>", description="From: of invitation emails")
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    invitation_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="days after an invitation ends before its guest data is anonymised"
+    )
 
     @field_validator("base_url")
     @classmethod

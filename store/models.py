@@ -439,3 +439,18 @@ class OutboxMessage(Base):
     due_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- verification (verification/) ----------------------------------------------------------------------
+class TrustAnchor(Base):
+    """A root an operator added to the verification trust list (Kyso's own root is always in it)."""
+
+    __tablename__ = "trust_anchors"
+    __table_args__ = (UniqueConstraint("label", name="uq_trust_anchors_label"),)
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the DER, hex
+    label: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(Text)
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    added_by: Mapped[str] = mapped_column(String(100))

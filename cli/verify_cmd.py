@@ -1,0 +1,156 @@
+"""`kyso verify FILE.pdf [--json] [--trust ROOTS.pem]` and `kyso trust add|remove|list`.
+
+Exit 0 only when the file has signatures and every one is TOTAL-PASSED; 1 otherwise (a report was still
+printed); 2 for input that is not a readable PDF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.orm import Session
+
+from ca.ocsp import OcspResponder
+from ca.runtime import CaRuntime
+from cli.common import JsonOption, handles_errors, out, print_json, record, runtime
+from core.clock import display
+from core.errors import malformed
+from signing import registry
+from verification import anchors, render
+from verification.isolation import verify_bounded
+from verification.report import IssuedRecord, VerificationReport
+from verification.trust import TrustStore
+from verification.validate import Limits, Verifier
+
+trust_app = typer.Typer(help="Trust anchors for verification (Kyso's own root is always trusted).",
+                        no_args_is_help=True)  # fmt: skip
+
+
+def own_roots(session: Session, rt: CaRuntime) -> list[bytes]:
+    return [rt.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)]
+
+
+def issued_by_us(session: Session, sha256: str) -> list[IssuedRecord]:
+    return [
+        IssuedRecord(r.id, r.signer_name, r.organization, r.reference_number, r.level, display(r.signed_at))
+        for r in registry.find_by_hash(session, sha256)
+    ]
+
+
+def ocsp_fetcher(rt: CaRuntime):
+    """The service's own responder, asked in-process (the CLI runs beside the database)."""
+    responder = OcspResponder(rt.ca)
+
+    def fetch(certificate, issuer) -> bytes | None:
+        serial = format(certificate.serial_number, "x")
+        try:
+            with rt.db.transaction() as session:
+                return responder.produce_for(session, serial)
+        except Exception:
+            return None
+
+    return fetch
+
+
+def limits_of(rt: CaRuntime) -> Limits:
+    s = rt.settings
+    return Limits(max_bytes=s.verify_max_mb << 20, timeout_seconds=s.verify_timeout_seconds,
+                  memory_bytes=s.verify_memory_mb << 20)  # fmt: skip
+
+
+@handles_errors
+def verify(
+    source: Annotated[Path, typer.Argument(help="the signed PDF", show_default=False)],
+    trust: Annotated[
+        Path | None,
+        typer.Option("--trust", help="PEM file of trust anchors to use instead of the instance's"),
+    ] = None,
+    fetch: Annotated[
+        bool,
+        typer.Option("--fetch-revocation/--no-fetch-revocation", help="ask this service's OCSP responder"),
+    ] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="also write the report as an HTML page")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every signature of a PDF and print the report (Vietnamese and English)."""
+    if not source.is_file():
+        raise malformed(f"{source} is not a readable file")
+    data = source.read_bytes()
+    rt = runtime()
+    with rt.db.reading() as session:
+        if trust is not None:
+            if not trust.is_file():
+                raise malformed(f"{trust} is not a readable file")
+            store = TrustStore.from_pem(f"file:{trust.name}", trust.read_bytes())
+        else:
+            store = anchors.trust_list(session, own_roots(session, rt))
+    fetcher = ocsp_fetcher(rt) if fetch or rt.settings.verify_fetch_revocation else None
+    verifier = Verifier(store, limits=limits_of(rt), fetch_ocsp=fetcher, now=rt.ca.clock.now)
+    report = verify_bounded(verifier, data) if fetcher is None else asyncio.run(verifier.verify(data))
+    with rt.db.reading() as session:
+        report = _with_registry(report, issued_by_us(session, report.sha256))
+    if html is not None:
+        html.write_text(render.html(report), encoding="utf-8")
+    if as_json:
+        print_json(report.as_json())
+    else:
+        out.print(render.text(report), end="")
+    raise typer.Exit(0 if report.all_passed else 1)
+
+
+def _with_registry(report: VerificationReport, records: list[IssuedRecord]) -> VerificationReport:
+    from dataclasses import replace
+
+    return replace(report, issued_by_us=records)
+
+
+@trust_app.command("add")
+@handles_errors
+def trust_add(
+    label: Annotated[str, typer.Argument(help="a short name, e.g. national-root")],
+    certificate: Annotated[Path, typer.Argument(help="the CA certificate (PEM or DER)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Trust another root (for example the national root) when verifying."""
+    if not certificate.is_file():
+        raise malformed(f"{certificate} is not a readable file")
+    rt = runtime()
+    with rt.db.transaction() as session:
+        info = anchors.add(session, label, certificate.read_bytes(), now=rt.ca.clock.now(), actor="cli")
+        record(session, rt, "trust.add", info.fingerprint, label=info.label, subject=info.subject)
+    print_json(info.__dict__) if as_json else out.print(f"trusted {info.label}: {info.subject}")
+
+
+@trust_app.command("remove")
+@handles_errors
+def trust_remove(key: Annotated[str, typer.Argument(help="label or SHA-256 fingerprint")]) -> None:
+    """Stop trusting an anchor an operator added."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        info = anchors.remove(session, key)
+        record(session, rt, "trust.remove", info.fingerprint, label=info.label)
+    out.print(f"removed {info.label}")
+
+
+@trust_app.command("list")
+@handles_errors
+def trust_list(as_json: JsonOption = False) -> None:
+    """The trust list verification uses: Kyso's root and the anchors operators added."""
+    rt = runtime()
+    with rt.db.reading() as session:
+        store = anchors.trust_list(session, own_roots(session, rt))
+        added = anchors.listing(session)
+    if as_json:
+        print_json(
+            {"name": store.name, "fingerprints": store.fingerprints, "added": [a.__dict__ for a in added]}
+        )
+        return
+    out.print(f"trust list: {store.name}")
+    for anchor in added:
+        out.print(
+            f"  {anchor.label}  {anchor.fingerprint[:16]}…  {anchor.subject}  (added {anchor.added_at})"
+        )

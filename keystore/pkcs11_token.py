@@ -28,8 +28,11 @@ from core.errors import Kind, ServiceError
 
 T = TypeVar("T")
 
-# Errors after which the session (or the whole connection) is gone: reconnect once and retry.
+# Errors after which the session (or the whole connection, or a cached key handle) is stale: reconnect,
+# look the key up again, and retry once.
 _CONNECTION_LOST = (
+    p11.KeyHandleInvalid,
+    p11.ObjectHandleInvalid,
     p11.SessionHandleInvalid,
     p11.SessionClosed,
     p11.UserNotLoggedIn,

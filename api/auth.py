@@ -32,6 +32,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/tsa"),
         ("GET", "/api/v1/authorities"),
         ("GET", "/api/v1/signing/documents/{document_id}"),  # what the QR on a stamp opens
+        ("POST", "/api/v1/verify"),  # citizens check documents they received; rate-limited per address
+        ("GET", "/verify"),
+        ("POST", "/verify"),
+        ("GET", "/verify/{document_id}"),
+        ("POST", "/verify/{document_id}"),
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/session"),
         ("GET", "/docs"),

@@ -1,0 +1,276 @@
+"""Verification: ``POST /api/v1/verify`` (a PDF → the JSON report), the citizens' pages ``/verify`` and
+``/verify/{id}`` (the QR on a stamp), and the trust anchors operators manage. Public routes are limited per
+client address with a token bucket; every document is checked in a bounded child process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from html import escape
+from typing import Annotated
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import client_address, require
+from api.deps import RuntimeDep
+from ca.runtime import CaRuntime
+from core.clock import display
+from core.errors import Kind, ServiceError, not_found
+from identity import audit
+from identity.permissions import Permission
+from identity.sessions import Principal
+from signing import registry
+from verification import anchors, render
+from verification.isolation import verify_bounded
+from verification.report import IssuedRecord, VerificationReport
+from verification.validate import Limits, Verifier
+
+router = APIRouter(tags=["verification"])
+Operator = Annotated[Principal, Depends(require(Permission.CERTIFICATES_ISSUE))]
+Reader = Annotated[Principal, Depends(require(Permission.CERTIFICATES_READ))]
+
+
+class TokenBucket:
+    """Per-client token buckets in process memory: ``rate`` requests a minute, bursts up to ``rate``."""
+
+    def __init__(self, rate_per_minute: int, max_clients: int = 10_000) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.capacity = float(rate_per_minute)
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, at = self._buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - at) * self.rate)
+            if len(self._buckets) >= self.max_clients and client not in self._buckets:
+                self._buckets.clear()  # bounded memory; a flood of addresses resets everyone's bucket
+            if tokens < 1:
+                self._buckets[client] = (tokens, now)
+                return False
+            self._buckets[client] = (tokens - 1, now)
+            return True
+
+
+class _State:
+    def __init__(self, runtime: CaRuntime) -> None:
+        settings = runtime.settings
+        self.bucket = TokenBucket(settings.verify_rate_per_minute)
+        self.limits = Limits(
+            max_bytes=settings.verify_max_mb << 20,
+            timeout_seconds=settings.verify_timeout_seconds,
+            memory_bytes=settings.verify_memory_mb << 20,
+        )
+        self.verifiers: dict[tuple[str, ...], Verifier] = {}
+
+
+def _state(request: Request) -> _State:
+    state = getattr(request.app.state, "verification", None)
+    if state is None:
+        state = request.app.state.verification = _State(request.app.state.runtime)
+    return state
+
+
+def _limit(request: Request) -> None:
+    if not _state(request).bucket.take(client_address(request) or "unknown"):
+        raise ServiceError(
+            Kind.UNAVAILABLE,
+            "too many verifications from your address; wait a minute",
+            details={"retry_after_seconds": 60},
+        )
+
+
+def _verifier(runtime: CaRuntime, state: _State) -> Verifier:
+    """One per trust list (anchors parsed once), rebuilt when operators change the anchors."""
+    with runtime.db.reading() as session:
+        root = runtime.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)
+        store = anchors.trust_list(session, [root])
+    key = (store.name, *store.fingerprints)
+    verifier = state.verifiers.get(key)
+    if verifier is None:
+        state.verifiers.clear()
+        verifier = state.verifiers[key] = Verifier(store, limits=state.limits, now=runtime.ca.clock.now)
+    return verifier
+
+
+def _issued(runtime: CaRuntime, sha256: str) -> list[IssuedRecord]:
+    with runtime.db.reading() as session:
+        return [
+            IssuedRecord(
+                r.id, r.signer_name, r.organization, r.reference_number, r.level, display(r.signed_at)
+            )
+            for r in registry.find_by_hash(session, sha256)
+        ]
+
+
+async def _check(request: Request, runtime: CaRuntime, upload: UploadFile) -> VerificationReport:
+    state = _state(request)
+    if upload.size is not None and upload.size > state.limits.max_bytes:
+        raise ServiceError(Kind.TOO_LARGE, f"the file is larger than {state.limits.max_bytes >> 20} MB")
+    data = await upload.read(state.limits.max_bytes + 1)
+    verifier = await run_in_threadpool(_verifier, runtime, state)
+    report = await run_in_threadpool(verify_bounded, verifier, data)
+    return replace(report, issued_by_us=await run_in_threadpool(_issued, runtime, report.sha256))
+
+
+@router.post(
+    "/api/v1/verify", summary="Verify a signed PDF (public, rate-limited)", dependencies=[Depends(_limit)]
+)
+async def verify_api(
+    request: Request, runtime: RuntimeDep, document: Annotated[UploadFile, File(description="the signed PDF")]
+) -> dict[str, object]:
+    return (await _check(request, runtime, document)).as_json()
+
+
+_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Kiểm tra chữ ký số — Kyso</title>
+<style>body{{font-family:sans-serif;max-width:46rem;margin:1rem auto;padding:0 1rem}}th{{text-align:left;
+padding-right:1rem;vertical-align:top}}.valid{{color:#0a6b2a}}.invalid{{color:#b00020}}
+.indeterminate{{color:#8a5a00}}.warning{{color:#8a5a00}}</style></head><body>
+<h1>Kiểm tra chữ ký số / Verify a signed document</h1>{body}
+<form method="post" action="{action}" enctype="multipart/form-data">
+<label>Tệp PDF / PDF file: <input type="file" name="document" accept="application/pdf" required></label>
+<button type="submit">Kiểm tra / Verify</button></form></body></html>"""
+
+
+def _page(body: str, action: str = "/verify") -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(body=body, action=escape(action)))
+
+
+@router.get("/verify", response_class=HTMLResponse, summary="The citizens' verification page")
+def verify_page() -> HTMLResponse:
+    return _page("<p>Chọn tệp PDF đã ký để kiểm tra. / Choose a signed PDF to check.</p>")
+
+
+@router.post(
+    "/verify",
+    response_class=HTMLResponse,
+    summary="Verify an uploaded PDF (HTML report)",
+    dependencies=[Depends(_limit)],
+)
+async def verify_form(
+    request: Request, runtime: RuntimeDep, document: Annotated[UploadFile, File()]
+) -> HTMLResponse:
+    try:
+        report = await _check(request, runtime, document)
+    except ServiceError as exc:
+        if exc.kind is Kind.INTERNAL:
+            raise
+        return _page(f"<p class='invalid'>{escape(exc.message)}</p>")
+    return _page(render.html(report))
+
+
+def _record_html(record: registry.RegisteredDocument) -> str:
+    rows = [
+        ("Mã / Id", record.id),
+        ("Người ký / Signer", record.signer_name),
+        ("Cơ quan / Agency", record.organization or "—"),
+        ("Số văn bản / Number", record.reference_number or "—"),
+        ("Thời điểm ký / Signed at", display(record.signed_at)),
+        ("Mức / Level", record.level.upper()),
+        ("SHA-256", record.sha256),
+    ]
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f"<h2>Văn bản do Kyso ký / Document signed by this service</h2><table>{cells}</table>"
+
+
+def _registered(runtime: CaRuntime, document_id: str) -> registry.RegisteredDocument:
+    with runtime.db.reading() as session:
+        found = registry.find(session, document_id[:40])
+    if found is None:
+        raise not_found("no document signed by this service has that id")
+    return found
+
+
+@router.get("/verify/{document_id}", response_class=HTMLResponse, summary="What the QR on a stamp opens")
+def verify_record(document_id: str, runtime: RuntimeDep) -> HTMLResponse:
+    found = _registered(runtime, document_id)
+    hint = "<p>Tải lên bản của bạn để so sánh. / Upload your copy to compare.</p>"
+    return _page(_record_html(found) + hint, action=f"/verify/{found.id}")
+
+
+@router.post(
+    "/verify/{document_id}",
+    response_class=HTMLResponse,
+    summary="Compare a copy with the record",
+    dependencies=[Depends(_limit)],
+)
+async def compare_copy(
+    document_id: str, request: Request, runtime: RuntimeDep, document: Annotated[UploadFile, File()]
+) -> HTMLResponse:
+    found = await run_in_threadpool(_registered, runtime, document_id)
+    try:
+        report = await _check(request, runtime, document)
+    except ServiceError as exc:
+        if exc.kind is Kind.INTERNAL:
+            raise
+        return _page(
+            _record_html(found) + f"<p class='invalid'>{escape(exc.message)}</p>", f"/verify/{found.id}"
+        )
+    if report.sha256 == found.sha256:
+        same = "<p class='valid'><strong>Đúng bản đã ký / Same document as signed.</strong></p>"
+    else:
+        same = (
+            "<p class='invalid'><strong>KHÔNG phải bản đã ký: tệp khác với bản Kyso đã ký. / NOT the "
+            "document signed under this id: the file differs.</strong></p>"
+        )
+    return _page(_record_html(found) + same + render.html(report), f"/verify/{found.id}")
+
+
+class AnchorIn(BaseModel):
+    label: str = Field(max_length=100)
+    certificate_pem: str = Field(max_length=20_000)
+
+
+@router.get("/api/v1/verify/trust-anchors", summary="The verification trust list")
+def list_anchors(runtime: RuntimeDep, principal: Reader) -> dict[str, object]:
+    with runtime.db.reading() as session:
+        root = runtime.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)
+        store = anchors.trust_list(session, [root])
+        added = anchors.listing(session)
+    return {"name": store.name, "fingerprints": store.fingerprints, "added": [a.__dict__ for a in added]}
+
+
+@router.post("/api/v1/verify/trust-anchors", status_code=201, summary="Trust another root")
+def add_anchor(body: AnchorIn, runtime: RuntimeDep, principal: Operator, request: Request) -> dict[str, str]:
+    with runtime.db.transaction() as session:
+        info = anchors.add(
+            session,
+            body.label,
+            body.certificate_pem.encode(),
+            now=runtime.ca.clock.now(),
+            actor=principal.username,
+        )
+        audit.append(
+            session,
+            clock=runtime.ca.clock,
+            actor=principal.username,
+            action="trust.add",
+            target=info.fingerprint,
+            source=client_address(request),
+            details={"label": info.label, "subject": info.subject},
+        )
+    return info.__dict__
+
+
+@router.delete("/api/v1/verify/trust-anchors/{key}", summary="Stop trusting an anchor")
+def remove_anchor(key: str, runtime: RuntimeDep, principal: Operator, request: Request) -> dict[str, str]:
+    with runtime.db.transaction() as session:
+        info = anchors.remove(session, key)
+        audit.append(
+            session,
+            clock=runtime.ca.clock,
+            actor=principal.username,
+            action="trust.remove",
+            target=info.fingerprint,
+            source=client_address(request),
+            details={"label": info.label},
+        )
+    return info.__dict__

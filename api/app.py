@@ -5,7 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import ocsp_fastpath, problems
-from api.routers import audit, auth, certificates, health, pki, signing, status, tsa, users, verify
+from api.routers import (
+    audit,
+    auth,
+    certificates,
+    health,
+    invitations,
+    pki,
+    signing,
+    status,
+    tsa,
+    users,
+    verify,
+)
 from ca.runtime import CaRuntime
 from ca.signing_keys import CaKeySource
 from ca.tsa import TimestampAuthority
@@ -53,4 +65,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(audit.router)
     app.include_router(signing.router)
     app.include_router(verify.router)
+    app.include_router(invitations.router)
     return app

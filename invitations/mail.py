@@ -17,6 +17,7 @@ from email.utils import make_msgid
 
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError
+from core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -179,3 +180,17 @@ def send(config: SmtpConfig, message: EmailMessage) -> None:
             client.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise ServiceError(Kind.UNAVAILABLE, f"the mail server did not take the message: {exc}") from exc
+
+
+def config_from(settings: Settings) -> SmtpConfig | None:
+    """The operator's mail server (KYSO_SMTP_*), or None when none is configured."""
+    if not settings.smtp_host:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        sender=settings.smtp_from,
+        security=settings.smtp_security,
+    )

@@ -25,6 +25,7 @@ from ca.tsa_pyhanko import InProcessTimeStamper
 from core.clock import Clock
 from core.settings import Settings, load_settings
 from keystore.secretbox import SecretBox
+from signing import fonts
 from signing.service import SigningService
 
 DESCRIPTION = """Kyso — chữ ký số và xác thực điện tử (digital signatures and e-authentication).
@@ -34,7 +35,9 @@ The test certificate authority for citizens, officials and agency seals; errors 
 
 
 def signing_service(runtime: CaRuntime) -> SigningService:
-    """One per process: it caches a CMS template per signing certificate."""
+    """One per process: it caches a CMS template per signing certificate (and the stamp fonts, loaded now
+    so the first signature does not pay for them)."""
+    fonts.preload()
     return SigningService(
         CaKeySource(runtime.db, runtime.ca),
         timestamper=InProcessTimeStamper(TimestampAuthority(runtime.ca), runtime.db),

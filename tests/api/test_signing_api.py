@@ -218,3 +218,14 @@ def test_bad_requests_get_a_problem_and_sign_nothing(desk: Desk, form, body, sta
     pdf = body if body is not None else sample_pdf(1)
     authorization = desk.authorize(desk.official, desk.official_auth, pdf).json()["id"]
     _problem(desk.sign(desk.official_auth, authorization, pdf, **form), status, fragment)
+
+
+def test_a_credential_of_another_account_is_refused(desk: Desk) -> None:
+    clerks = desk.client.get(f"{SIGNING}/credentials", headers=desk.clerk_auth).json()
+    body = {
+        "documents": [{"sha256": hashlib.sha256(b"x").hexdigest()}],
+        "code": desk.fresh_code(desk.official),
+        "credential_id": clerks[0]["id"],
+    }
+    response = desk.client.post(f"{SIGNING}/authorizations", json=body, headers=desk.official_auth)
+    _problem(response, 403, "not one of this account's")

@@ -219,3 +219,18 @@ def test_pdfsig_reports_an_untrusted_root_as_untrusted(setup, tmp_path: Path) ->
     verdict = pdfsig(path, stranger)[0]
     assert verdict.signature_valid and not verdict.certificate_trusted
     assert "issuer" in verdict.raw.lower()
+
+
+def test_an_expired_certificate_cannot_sign(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from core.clock import FrozenClock
+
+    clock = FrozenClock(dt.datetime.now(dt.UTC))
+    instance = make_instance(tmp_path, f"sqlite:///{tmp_path / 'kyso.db'}", clock=clock)
+    serial = issue_in_custody(instance, "citizen")
+    clock.advance(days=3 * 365)
+    with pytest.raises(ServiceError) as refused:
+        signing_service(instance).keys.signing_key(serial)
+    assert refused.value.kind is Kind.EXPIRED and "expired" in refused.value.message
+    instance.db.dispose()

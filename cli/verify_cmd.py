@@ -46,7 +46,7 @@ def ocsp_fetcher(rt: CaRuntime):
     responder = OcspResponder(rt.ca)
 
     def fetch(certificate, issuer) -> bytes | None:
-        serial = format(certificate.serial_number, "x")
+        serial = format(certificate.serial_number, "040x")
         try:
             with rt.db.transaction() as session:
                 return responder.produce_for(session, serial)

@@ -24,6 +24,8 @@ def _child(verifier: Verifier, data: bytes, memory_bytes: int, sender: Connectio
         outcome = malformed("the PDF needs more memory to check than this service allows")
     except BaseException as exc:
         outcome = malformed(f"the PDF cannot be checked: {type(exc).__name__}")
+    if isinstance(outcome, ServiceError):  # exceptions with keyword-only fields do not unpickle
+        outcome = ("error", outcome.kind.value, outcome.message)
     try:
         sender.send_bytes(pickle.dumps(outcome))
     finally:
@@ -54,8 +56,8 @@ def verify_bounded(verifier: Verifier, data: bytes) -> VerificationReport:
         if child.is_alive():
             child.kill()
         child.join(5)
-    if isinstance(outcome, ServiceError):
-        raise outcome
+    if isinstance(outcome, tuple) and outcome[:1] == ("error",):
+        raise ServiceError(Kind(outcome[1]), outcome[2])
     if not isinstance(outcome, VerificationReport):
         raise ServiceError(Kind.INTERNAL, "the validator returned nothing")
     return outcome

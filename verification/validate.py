@@ -25,6 +25,11 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
 
 from core.clock import display
 from core.errors import Kind, ServiceError, malformed
@@ -49,6 +54,12 @@ _NO_TIME_PROBLEMS = {
     AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
 }
 _PARSED_CACHE = 512
+_SIGNER_ONLY = CertRevTrustPolicy(
+    RevocationCheckingPolicy(
+        ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+        intermediate_ca_cert_rule=RevocationCheckingRule.NO_CHECK,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -164,15 +175,19 @@ class Verifier:
 
     def _context(self, material: _Material, *, moment: dt.datetime | None = None) -> ValidationContext:
         revocation = material.revocation_source is not Revocation.NOT_CHECKED
+        policy: dict[str, object] = {"revocation_mode": "hard-fail" if revocation else "soft-fail"}
+        if material.fetched and not (material.ocsps or material.crls):
+            # only the signer's status was fetched: require it, and leave the CAs to the trust list
+            policy = {"revinfo_policy": _SIGNER_ONLY}
         return ValidationContext(
             trust_roots=list(self.trust.roots),
             other_certs=material.certs,
             ocsps=material.ocsps + material.fetched,
             crls=material.crls,
             allow_fetching=False,
-            revocation_mode="hard-fail" if revocation else "soft-fail",
             moment=moment,
             retroactive_revinfo=moment is not None,
+            **policy,
         )
 
     # --- one signature ------------------------------------------------------------------------------
@@ -304,7 +319,10 @@ class Verifier:
         )  # fmt: skip
         if issuer is None:
             return
-        der = self.fetch_ocsp(signer, issuer)
+        try:
+            der = self.fetch_ocsp(signer, issuer)
+        except Exception:  # a responder that fails is the same as none: the report says so
+            return
         if der:
             try:
                 material.fetched.append(self._parse(ocsp.OCSPResponse, der))

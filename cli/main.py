@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit_cmd, ca_cmd, user_cmd
+from cli import audit_cmd, ca_cmd, invite_cmd, user_cmd, venue_cmd
 from cli.init_cmd import init
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
@@ -26,6 +26,8 @@ app.add_typer(trust_app, name="trust")
 app.add_typer(ca_cmd.app, name="ca")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(user_cmd.app, name="user")
+app.add_typer(invite_cmd.app, name="invite")
+app.add_typer(venue_cmd.app, name="venue")
 
 
 def main() -> None:

@@ -16,9 +16,20 @@ def serve(
         str | None, typer.Option(help="address to listen on (KYSO_HOST, default 127.0.0.1)")
     ] = None,
     port: Annotated[int | None, typer.Option(help="port (KYSO_PORT, default 8000)")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="worker processes sharing the port, each with its own OCSP cache "
+            "(default 1; about one per CPU in production)",
+        ),
+    ] = 1,
 ) -> None:
-    """Serve the API, the PKI endpoints and the pages."""
+    """Serve the API, the PKI endpoints and the pages.
+
+    OCSP requests are answered by a lean connection handler ahead of the application
+    (api.ocsp_protocol); everything else goes through uvicorn and FastAPI.
+    """
     config = settings()
     runtime().db.dispose()  # checks the schema and the master key before a worker starts
     uvicorn.run(
@@ -28,4 +39,5 @@ def serve(
         port=port or config.port,
         workers=workers,
         proxy_headers=True,
+        http="api.ocsp_protocol:OcspFirstProtocol",
     )

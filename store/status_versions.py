@@ -58,8 +58,8 @@ class StatusVersions:
 
     def _connect(self) -> Any:
         proxied = self._db.engine.raw_connection()
-        proxied.detach()  # ours for the life of the process, not the pool's
         connection = proxied.driver_connection
+        proxied.detach()  # ours for the life of the process, not the pool's
         self._proxied = proxied
         if self._db.dialect != "sqlite":
             connection.autocommit = True  # each read sees what is committed now; no open transaction

@@ -1,0 +1,261 @@
+"""``kyso serve``'s connection handler: OCSP requests answered straight from the socket, the rest by uvicorn.
+
+A relying party's OCSP request is a few hundred bytes on a new connection; building an ASGI request,
+a task and a response object for it costs several times what answering it from memory does. So each
+new connection is first read here. A complete ``POST /ocsp/{ca}`` or ``GET /ocsp/{ca}/{base64}`` is
+answered from ``ca.ocsp_cache`` (or, on a miss, by the full responder in a thread) and written back in
+one write, with the same bytes and headers as ``api.ocsp_fastpath``. Anything else — another path,
+chunked bodies, ``Expect``, upgrades, oversized heads or bodies — hands the connection, with every byte
+read so far, to uvicorn's own HTTP protocol at a request boundary, the way uvicorn itself switches a
+connection to its WebSocket or HTTP/2 protocol; the application sees it as any other connection.
+
+Keep-alive follows HTTP: HTTP/1.1 stays open unless the client says ``Connection: close``, HTTP/1.0
+closes unless it says ``keep-alive``; an idle connection closes after uvicorn's keep-alive timeout. No
+access-log line is written for these requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import functools
+import logging
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+from uvicorn.server import ServerState
+
+from api.ocsp_fastpath import PREFIX, RenderedOcsp, decode_get, render, route
+from ca import ocsp
+from ca.ocsp_cache import CachingOcspResponder
+
+log = logging.getLogger("kyso.ocsp")
+MAX_HEAD = 8 * 1024
+_PREFIX = PREFIX.encode()
+_STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
+_INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    authority: str
+    der: bytes | None  # None: not decodable, answered with malformedRequest
+    get: bool
+    keep_alive: bool
+    size: int  # bytes of the buffer it took
+
+
+class _Foreign:
+    """A request this handler leaves to uvicorn."""
+
+
+FOREIGN = _Foreign()
+
+
+def parse(buffer: bytes) -> _Request | _Foreign | None:
+    """The OCSP request at the start of ``buffer``; None if more bytes are needed."""
+    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
+    if end < 0:
+        return None if len(buffer) < MAX_HEAD else FOREIGN
+    lines = buffer[:end].split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not parts[1].startswith(_PREFIX):
+        return FOREIGN
+    method, target, version = parts
+    if version not in (b"HTTP/1.1", b"HTTP/1.0") or method not in (b"POST", b"GET"):
+        return FOREIGN
+    routed = route(method.decode(), target.partition(b"?")[0].decode("latin-1"))
+    if routed is None:
+        return FOREIGN
+    length: int | None = None
+    connection = b""
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        name = name.lower()
+        if not colon or name != name.strip():
+            return FOREIGN
+        if name == b"content-length":
+            value = value.strip()
+            if length is not None or not value.isdigit():
+                return FOREIGN
+            length = int(value)
+        elif name == b"connection":
+            connection = value.lower()
+        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
+            return FOREIGN
+    authority, encoded = routed
+    if encoded is None:  # POST: the body is the request, announced by Content-Length
+        if length is None or length > ocsp.MAX_REQUEST_BYTES:
+            return FOREIGN
+        size = end + 4 + length
+        if len(buffer) < size:
+            return None
+        der: bytes | None = buffer[end + 4 : size]
+    else:
+        if length:
+            return FOREIGN
+        size = end + 4
+        der = decode_get(encoded)
+    # HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless told to stay
+    keep_alive = b"close" not in connection if version == b"HTTP/1.1" else b"keep-alive" in connection
+    return _Request(authority, der, encoded is not None, keep_alive, size)
+
+
+def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
+    """The OCSP cache ``api.ocsp_fastpath.install`` put on the app, through uvicorn's wrappers."""
+    while app is not None:
+        responder = getattr(getattr(app, "state", None), "ocsp", None)
+        if responder is not None:
+            return responder
+        app = getattr(app, "app", None)
+    return None
+
+
+class OcspFirstProtocol(asyncio.Protocol):
+    """An asyncio protocol for uvicorn (``http=``): OCSP here, everything else to uvicorn's protocol."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.server_state = server_state
+        self.app_state = app_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.responder = responder_of(config.loaded_app)
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.busy = False  # an answer is being produced in a thread; later requests wait in the buffer
+        self.closing = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.server_state.connections.add(self)  # type: ignore[arg-type]
+        self._arm_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server_state.connections.discard(self)  # type: ignore[arg-type]
+        self._disarm_timer()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer = self.buffer + data if self.buffer else data
+        if not self.busy:
+            self._serve()
+
+    def eof_received(self) -> bool | None:
+        return True if self.busy else None  # keep the socket open until the answer in progress is written
+
+    def shutdown(self) -> None:
+        """Called by uvicorn on a graceful shutdown."""
+        self.closing = True
+        if not self.busy and self.transport is not None:
+            self.transport.close()
+
+    # -- requests --------------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while self.buffer and self.transport is not None:
+            request = parse(self.buffer) if self.responder is not None else FOREIGN
+            if request is None:
+                return
+            if isinstance(request, _Foreign):
+                self._hand_off()
+                return
+            self.buffer = self.buffer[request.size :]
+            self.server_state.total_requests += 1
+            responder = self.responder
+            assert responder is not None
+            if request.der is None:
+                rendered: RenderedOcsp | None = responder.malformed
+            else:
+                rendered = responder.lookup(request.authority, request.der)
+            if rendered is None:  # the full responder, off the event loop
+                self.busy = True
+                self._disarm_timer()
+                future = self.loop.run_in_executor(None, responder.answer, request.authority, request.der)
+                future.add_done_callback(functools.partial(self._answered, request))
+                return
+            if not self._write(request, rendered):
+                return
+
+    def _answered(
+        self, request: _Request, future: Future[RenderedOcsp] | asyncio.Future[RenderedOcsp]
+    ) -> None:
+        self.busy = False
+        try:
+            rendered = future.result()
+        except Exception:  # the responder answers everything itself; this is a bug, not a client's fault
+            log.exception("OCSP answer failed")
+            rendered = _INTERNAL_ERROR
+        if self.transport is not None and self._write(request, rendered):
+            self._serve()
+
+    def _write(self, request: _Request, rendered: RenderedOcsp) -> bool:
+        """Send the answer; True if the connection stays open for another request."""
+        assert self.transport is not None
+        now = time.time()
+        keep_alive = request.keep_alive and not self.closing
+        self.transport.write(
+            b"".join(
+                (
+                    _STATUS_LINE,
+                    rendered.get_head if request.get else rendered.post_head,
+                    b"cache-control: ",
+                    rendered.cache_control(request.get, now),
+                    b"\r\ndate: ",
+                    _http_date(int(now)),
+                    b"\r\nconnection: keep-alive\r\n\r\n" if keep_alive else b"\r\nconnection: close\r\n\r\n",
+                    rendered.body,
+                )
+            )
+        )
+        if not keep_alive:
+            self.transport.close()
+            return False
+        self._arm_timer()
+        return True
+
+    def _hand_off(self) -> None:
+        """Give the connection, with what was read of it, to uvicorn's HTTP protocol."""
+        transport = self.transport
+        assert transport is not None
+        self._disarm_timer()
+        self.server_state.connections.discard(self)  # type: ignore[arg-type]
+        protocol = AutoHTTPProtocol(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
+        )
+        protocol.connection_made(transport)
+        transport.set_protocol(protocol)
+        buffer, self.buffer, self.transport = self.buffer, b"", None
+        protocol.data_received(buffer)
+
+    # -- idle connections -------------------------------------------------------------------------------
+    def _arm_timer(self) -> None:
+        self._disarm_timer()
+        self.timer = self.loop.call_later(self.config.timeout_keep_alive, self._timed_out)
+
+    def _disarm_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        if not self.busy and self.transport is not None:
+            self.transport.close()
+
+
+@functools.lru_cache(maxsize=4)
+def _http_date(second: int) -> bytes:
+    return email.utils.formatdate(second, usegmt=True).encode()

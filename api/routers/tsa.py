@@ -21,10 +21,12 @@ TIMESTAMP_REPLY = "application/timestamp-reply"
 
 
 def _authority(request: Request) -> tsa.TimestampAuthority:
-    authority = getattr(request.app.state, "timestamp_authority", None)
+    state = request.app.state
+    authority = getattr(state, "timestamp_authority", None)
     if authority is None:
-        authority = request.app.state.timestamp_authority = tsa.TimestampAuthority(
-            request.app.state.runtime.ca
+        # the signers api.ocsp_fastpath keeps per process, checked on their own connection
+        authority = state.timestamp_authority = tsa.TimestampAuthority(
+            state.runtime.ca, getattr(state, "delegated_signers", None)
         )
     return authority
 

@@ -20,7 +20,7 @@ from invitations import cccd_card, notify, rotating, token
 from invitations.reasons import ADMIT_VIETNAMESE, ENGLISH, VIETNAMESE, Reason
 from invitations.service import InvitationContext
 from store import invitations_repo as repo
-from store.models import CheckIn, Desk, Invitation
+from store.models import Invitation
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,26 @@ class Decision:
         }
 
 
-def desk_for(session: Session, desk_code: str, account_venue: str | None) -> Desk:
-    """The desk, which must belong to the venue of a desk account (``account_venue``) when one is given."""
-    desk = repo.desk(session, desk_code.strip())
+@dataclass(frozen=True)
+class DeskRef:
+    code: str
+    venue_code: str
+
+
+def desk_for(
+    session: Session, desk_code: str, account_venue: str | None, context: InvitationContext | None = None
+) -> DeskRef:
+    """The desk, which must belong to the venue of a desk account (``account_venue``) when one is given.
+
+    With a ``context``, a desk once found is remembered for a while (no round trip per scan).
+    """
+    code = desk_code.strip()
+
+    def load() -> DeskRef | None:
+        row = repo.desk(session, code)
+        return DeskRef(row.code, row.venue_code) if row is not None else None
+
+    desk = context.remember(("desk", code), load) if context is not None else load()
     if desk is None:
         raise not_found(f"no desk {desk_code!r}; `kyso venue add … --desk` creates desks")
     if account_venue is not None and desk.venue_code != account_venue:
@@ -85,7 +102,7 @@ def desk_for(session: Session, desk_code: str, account_venue: str | None) -> Des
     return desk
 
 
-def _deny(reason: Reason, detail: str, desk: Desk, **known: object) -> Decision:
+def _deny(reason: Reason, detail: str, desk: DeskRef, **known: object) -> Decision:
     return Decision(False, reason, detail, desk.code, desk.venue_code, **known)  # type: ignore[arg-type]
 
 
@@ -103,7 +120,7 @@ def check_in(
     session: Session,
     context: InvitationContext,
     scanned: str,
-    desk: Desk,
+    desk: DeskRef,
     actor: str,
     *,
     card_qr: str | None = None,
@@ -148,9 +165,10 @@ def check_in(
         else:
             notes.append("CCCD card matches")
     number = verdict.occurrence or 0
-    if not repo.consume_entry(
+    consumed = repo.consume_entry(
         session, invitation.id, number, invitation.entries_allowed, invitation.token_id
-    ):
+    )
+    if consumed is None:
         used = repo.checkins_of(session, invitation.id)
         last = next((c for c in reversed(used) if c.occurrence == number), None)
         detail = "every entry of this pass was used"
@@ -158,19 +176,17 @@ def check_in(
             at = as_utc(last.admitted_at).astimezone(VIETNAM)
             detail += f"; last admitted at {at:%H:%M} by desk {last.desk_code}"
         return _deny(Reason.USED, detail, desk, **facts)
-    row = repo.add_checkin(
+    entries_used, ends_at = consumed
+    checkin_id = repo.add_checkin_row(
         session,
-        CheckIn(
-            invitation_id=invitation.id,
-            occurrence=number,
-            venue_code=desk.venue_code,
-            desk_code=desk.code,
-            admitted_at=now,
-            source="online",
-            actor=actor[:100],
-        ),
+        invitation_id=invitation.id,
+        occurrence=number,
+        venue_code=desk.venue_code,
+        desk_code=desk.code,
+        admitted_at=now,
+        source="online",
+        actor=actor[:100],
     )
-    occurrence = repo.occurrences(session, [invitation.id])[invitation.id][number]
     decision = Decision(
         True,
         None,
@@ -179,9 +195,9 @@ def check_in(
         desk.venue_code,
         **facts,  # type: ignore[arg-type]
         occurrence=number,
-        entries_left=invitation.entries_allowed - occurrence.entries_used,
-        checkin_id=row.id,
-        ends_at=as_utc(occurrence.ends_at),
+        entries_left=invitation.entries_allowed - entries_used,
+        checkin_id=checkin_id,
+        ends_at=as_utc(ends_at),
         notes=notes,
     )
     notify.enqueue_arrival(session, invitation, decision.as_json(), now)
@@ -211,7 +227,7 @@ class Checkout:
 def check_out(
     session: Session,
     context: InvitationContext,
-    desk: Desk,
+    desk: DeskRef,
     *,
     checkin_id: int | None = None,
     scanned: str | None = None,

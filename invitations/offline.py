@@ -35,12 +35,12 @@ from sqlalchemy.orm import Session
 from core.clock import VIETNAM, Clock, as_utc
 from core.errors import Kind, ServiceError, malformed
 from invitations import token, venues
-from invitations.checkin import Decision
+from invitations.checkin import Decision, DeskRef
 from invitations.keys import ALGORITHMS, KeySet, TrustedKey, kid_of
 from invitations.reasons import Reason
 from invitations.service import InvitationContext
 from store import invitations_repo as repo
-from store.models import CheckIn, Desk, OfflineCheckIn
+from store.models import CheckIn, OfflineCheckIn
 
 BUNDLE_FORMAT = "kyso-desk-bundle"
 BUNDLE_VERSION = 1
@@ -329,7 +329,11 @@ def _text(record: Mapping[str, object], name: str, limit: int, required: bool = 
 
 
 def sync(
-    session: Session, context: InvitationContext, desk: Desk, records: list[Mapping[str, object]], actor: str
+    session: Session,
+    context: InvitationContext,
+    desk: DeskRef,
+    records: list[Mapping[str, object]],
+    actor: str,
 ) -> list[SyncOutcome]:
     """Record what an offline desk decided. Idempotent per (desk, record id): a retried sync is harmless."""
     if len(records) > MAX_SYNC_RECORDS:
@@ -386,7 +390,7 @@ def sync(
 def _settle(
     session: Session,
     context: InvitationContext,
-    desk: Desk,
+    desk: DeskRef,
     record: Mapping[str, object],
     record_id: str,
     scanned_at: dt.datetime,

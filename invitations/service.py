@@ -15,7 +15,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -42,6 +44,7 @@ MAX_GUEST_NAME = 100
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 PHONE = re.compile(r"^\+?[0-9 .-]{8,20}$")
 _ID_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,6 +64,18 @@ class InvitationContext:
     _keys: KeySet | None = field(default=None, repr=False)
     _loaded: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _remembered: dict[object, tuple[float, object]] = field(default_factory=dict, repr=False)
+
+    def remember(self, key: object, load: Callable[[], T | None], ttl: float = 30.0) -> T | None:
+        """``load()``, kept for ``ttl`` seconds when it found something (desks and venues change rarely;
+        a check-in should not pay a database round trip for them)."""
+        found = self._remembered.get(key)
+        if found is not None and time.monotonic() - found[0] < ttl:
+            return found[1]  # type: ignore[return-value]
+        value = load()
+        if value is not None:
+            self._remembered[key] = (time.monotonic(), value)
+        return value
 
     def require_seal(self) -> Seal:
         if self.seal is None:

@@ -58,7 +58,7 @@ TOKEN_ID_LENGTH = 8
 CCCD_HASH_LENGTH = 16
 MAX_TEXT = 2000  # characters; a real token is ~300, a QR holds at most 4296
 DAY = 86400
-_HASHES = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384()}
+_ECDSA = {"sha256": ec.ECDSA(hashes.SHA256()), "sha384": ec.ECDSA(hashes.SHA384())}
 _FIELD_ID, _FIELD_VENUE, _FIELD_NAME, _FIELD_CCCD = 1, 2, 3, 4
 _FIELD_VERSION, _FIELD_ENTRIES, _FIELD_COMPANIONS, _FIELD_ROTATING, _FIELD_RECURRENCE = 5, 6, 7, 8, 9
 
@@ -282,7 +282,7 @@ def _check_signature(
         int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
     )
     try:
-        key.public_key.verify(der, _sig_structure(protected, payload), ec.ECDSA(_HASHES[hash_name]))
+        key.public_key.verify(der, _sig_structure(protected, payload), _ECDSA[hash_name])
     except InvalidSignature:
         raise _Refused(Reason.FORGED, "the signature does not verify") from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,17 +169,20 @@ def search_invitations(
     return rows.all(), total
 
 
-def consume_entry(session: Session, invitation_id: str, number: int, allowed: int, token_id: str) -> bool:
-    """Use one entry of an occurrence, atomically: True for exactly ``allowed`` callers, however many race.
+def consume_entry(
+    session: Session, invitation_id: str, number: int, allowed: int, token_id: str
+) -> tuple[int, dt.datetime] | None:
+    """Use one entry of an occurrence atomically: exactly ``allowed`` callers succeed, however many race.
 
     A single conditional UPDATE: on PostgreSQL a second writer waits for the first's row lock and then
     re-evaluates ``entries_used < allowed`` against the committed row; SQLite writers are serialised by
     BEGIN IMMEDIATE. The invitation must still be active with this token, checked in the same statement.
+    Returns the entries now used and the occurrence's end, or None when nothing was left to use.
     """
     current = exists().where(
         Invitation.id == invitation_id, Invitation.status == "active", Invitation.token_id == token_id
     )
-    result = session.execute(
+    row = session.execute(
         update(InvitationOccurrence)
         .where(
             InvitationOccurrence.invitation_id == invitation_id,
@@ -188,9 +191,15 @@ def consume_entry(session: Session, invitation_id: str, number: int, allowed: in
             current,
         )
         .values(entries_used=InvitationOccurrence.entries_used + 1)
+        .returning(InvitationOccurrence.entries_used, InvitationOccurrence.ends_at)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    ).first()
+    return (row.entries_used, row.ends_at) if row is not None else None
+
+
+def add_checkin_row(session: Session, **values: object) -> int:
+    """Insert a check-in without the ORM's unit of work (the hot path of a desk); returns its id."""
+    return session.execute(insert(CheckIn).values(**values).returning(CheckIn.id)).scalar_one()
 
 
 def revoked_for_venue(

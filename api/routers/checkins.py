@@ -106,9 +106,14 @@ def parse(model: type[Model], body: bytes) -> Model:
         raise malformed(problems or "the request body is not valid JSON") from None
 
 
-def desk_venue_of(session: Session, principal: Principal) -> str | None:
-    """A desk account works at its venue only; integrators (API keys) and managers are not limited."""
-    return repo.account_venue(session, principal.account_id) if principal.role == "desk" else None
+def desk_venue_of(session: Session, principal: Principal, context: InvitationContext) -> str | None:
+    """A desk account works at its venue only; integrators (API keys) and managers are not limited.
+    (Remembered for 30 s: moving a desk account to another venue takes effect within that time.)"""
+    if principal.role != "desk":
+        return None
+    return context.remember(
+        ("account-venue", principal.account_id), lambda: repo.account_venue(session, principal.account_id)
+    )
 
 
 # --- check-in -----------------------------------------------------------------------------------------
@@ -128,7 +133,7 @@ def _decide(
     runtime: CaRuntime = request.app.state.runtime
     context = context_of(request.app)
     with runtime.db.transaction() as session:
-        desk = checkin.desk_for(session, desk_code, desk_venue_of(session, principal))
+        desk = checkin.desk_for(session, desk_code, desk_venue_of(session, principal, context), context)
         if scanned is None:
             decision = Decision(False, Reason.NO_QR, "no QR code in the image", desk.code, desk.venue_code)
         else:
@@ -184,7 +189,7 @@ def check_out(
 ) -> dict[str, Any]:
     context = context_of(request.app)
     with runtime.db.transaction() as session:
-        desk = checkin.desk_for(session, body.desk, desk_venue_of(session, principal))
+        desk = checkin.desk_for(session, body.desk, desk_venue_of(session, principal, context), context)
         done = checkin.check_out(session, context, desk, checkin_id=body.checkin_id, scanned=body.payload)
         record(
             session,
@@ -211,7 +216,7 @@ def _sync(request: Request, principal: Principal, data: SyncIn) -> list[dict[str
     runtime: CaRuntime = request.app.state.runtime
     context = context_of(request.app)
     with runtime.db.transaction() as session:
-        desk = checkin.desk_for(session, data.desk, desk_venue_of(session, principal))
+        desk = checkin.desk_for(session, data.desk, desk_venue_of(session, principal, context), context)
         outcomes = offline.sync(session, context, desk, data.records, principal.username)
         for outcome in outcomes:
             if outcome.outcome != "duplicate":
@@ -252,7 +257,7 @@ def bundle(
     with runtime.db.transaction() as session:
         if repo.venue(session, venue) is None:
             raise ServiceError(Kind.NOT_FOUND, f"no venue {venue!r}")
-        limit = desk_venue_of(session, principal)
+        limit = desk_venue_of(session, principal, context)
         if limit is not None and limit != venue:
             raise ServiceError(Kind.FORBIDDEN, f"this account works at venue {limit}")
         data = offline.build_bundle(session, context, venue, dt.timedelta(hours=hours))

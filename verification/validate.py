@@ -41,6 +41,7 @@ from verification.report import (
     TimestampFacts,
     VerificationReport,
 )
+from verification.speedups import shortcuts
 from verification.trust import TrustStore
 
 FetchOcsp = Callable[[asn1_x509.Certificate, asn1_x509.Certificate], bytes | None]
@@ -54,6 +55,7 @@ _NO_TIME_PROBLEMS = {
     AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
 }
 _PARSED_CACHE = 512
+_CONTEXT_CACHE = 64
 _SIGNER_ONLY = CertRevTrustPolicy(
     RevocationCheckingPolicy(
         ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
@@ -68,6 +70,7 @@ class Limits:
     max_signatures: int = 50
     timeout_seconds: float = 30.0  # enforced by verification.isolation
     memory_bytes: int = 1536 << 20  # enforced by verification.isolation
+    context_reuse_seconds: float = 60.0  # a validation context serves identical material this long
 
 
 @dataclass
@@ -78,6 +81,14 @@ class _Material:
     ocsps: list[ocsp.OCSPResponse] = field(default_factory=list)
     crls: list[crl.CertificateList] = field(default_factory=list)
     fetched: list[ocsp.OCSPResponse] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[bytes, ...]:
+        """The material's identity: documents with the same key validate against the same data."""
+        return tuple(
+            hashlib.sha256(item.dump()).digest()
+            for item in self.certs + self.ocsps + self.crls + self.fetched
+        )
 
     @property
     def revocation_source(self) -> Revocation:
@@ -112,11 +123,16 @@ class Verifier:
         self.fetch_ocsp = fetch_ocsp
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._parsed: OrderedDict[bytes, object] = OrderedDict()
+        self._contexts: OrderedDict[tuple[bytes, ...], ValidationContext] = OrderedDict()
 
     # --- the document -------------------------------------------------------------------------------
     async def verify(self, data: bytes) -> VerificationReport:
         """The report for ``data``; raises ServiceError only when the bytes are not a readable PDF."""
         check_input(data, self.limits)
+        with shortcuts():
+            return await self._verify(data)
+
+    async def _verify(self, data: bytes) -> VerificationReport:
         now = self._now()
         reader = _open(data)
         try:
@@ -173,7 +189,27 @@ class Verifier:
             self._parsed.move_to_end(key)
         return found
 
-    def _context(self, material: _Material, *, moment: dt.datetime | None = None) -> ValidationContext:
+    def _current(self, material: _Material, now: dt.datetime) -> ValidationContext:
+        """The context validating at ``now``, shared by documents with the same material for a while
+        (``Limits.context_reuse_seconds``): parsed revocation data and validated paths are reused."""
+        key = material.key
+        found = self._contexts.get(key)
+        if (
+            found is not None
+            and abs((now - found.moment).total_seconds()) <= self.limits.context_reuse_seconds
+        ):
+            self._contexts.move_to_end(key)
+            return found
+        context = self._context(material, moment=now, retroactive=False)
+        self._contexts[key] = context
+        self._contexts.move_to_end(key)
+        if len(self._contexts) > _CONTEXT_CACHE:
+            self._contexts.popitem(last=False)
+        return context
+
+    def _context(
+        self, material: _Material, *, moment: dt.datetime | None = None, retroactive: bool = True
+    ) -> ValidationContext:
         revocation = material.revocation_source is not Revocation.NOT_CHECKED
         policy: dict[str, object] = {"revocation_mode": "hard-fail" if revocation else "soft-fail"}
         if material.fetched and not (material.ocsps or material.crls):
@@ -186,7 +222,7 @@ class Verifier:
             crls=material.crls,
             allow_fetching=False,
             moment=moment,
-            retroactive_revinfo=moment is not None,
+            retroactive_revinfo=retroactive and moment is not None,
             **policy,
         )
 
@@ -198,7 +234,7 @@ class Verifier:
             return _unreadable(name, f"the signature cannot be decoded: {_short(exc)}")
         try:
             if embedded.sig_object_type == "/DocTimeStamp":
-                return await self._document_timestamp(embedded, material)
+                return await self._document_timestamp(embedded, material, now)
             return await self._signature(embedded, material, now)
         except ServiceError:
             raise
@@ -211,10 +247,10 @@ class Verifier:
         signer = embedded.signer_cert
         if self.fetch_ocsp is not None:
             self._fetch(embedded, material)
+        context = self._current(material, now)
         status: PdfSignatureStatus = await async_validate_pdf_signature(
-            embedded, signer_validation_context=self._context(material),
-            ts_validation_context=self._context(material),
-        )  # fmt: skip
+            embedded, signer_validation_context=context, ts_validation_context=context
+        )
         reasons: list[str] = []
         warnings: list[str] = []
         ts = status.timestamp_validity
@@ -330,9 +366,10 @@ class Verifier:
                 return
 
     async def _document_timestamp(
-        self, embedded: EmbeddedPdfSignature, material: _Material
+        self, embedded: EmbeddedPdfSignature, material: _Material, now: dt.datetime
     ) -> SignatureReport:
-        status = await async_validate_pdf_timestamp(embedded, validation_context=self._context(material))
+        context = self._current(material, now)
+        status = await async_validate_pdf_timestamp(embedded, validation_context=context)
         reasons: list[str] = []
         indication, sub = Indication.TOTAL_PASSED, None
         if not status.intact:

@@ -1,0 +1,119 @@
+"""Three shortcuts through pyHanko's validator, each computing exactly what pyHanko computes, only once.
+
+Profiling ``Verifier.verify`` on a one-signature B-LT file (docs/benchmarks.md, ``verification``) showed
+three costs that repeat for every document:
+
+* a PDF hex string is read one byte at a time (``read_hex_string_from_stream``): the signature's
+  ``/Contents`` alone is ~10,000 calls per file; here it is sliced up to ``>`` and decoded at once;
+* RFC 4518 string preparation of every name attribute (``NameTypeAndValue._ldap_string_prep``) runs again
+  for each freshly parsed certificate, dozens of times per file for the same few names; here it is
+  memoised by the string (a pure function of it);
+* the certification path of the signer and of the TSA is validated again for every document, although the
+  documents of one signer carry the same chain and the same revocation data. ``Verifier`` reuses a
+  ``ValidationContext`` for documents whose validation material (DSS certificates, OCSP responses, CRLs)
+  is identical, for a short while; here a path that context already validated successfully for the same
+  certificate is returned again, as pyHanko's own ``record_validation`` does for CA certificates.
+
+They are swapped in only while ``shortcuts()`` is active (the verifier enters it around each document), so
+any other pyHanko use in the process, and the benchmark's pyHanko-only peer, runs pyHanko unchanged.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterator
+
+from asn1crypto.x509 import NameTypeAndValue
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfStreamError
+from pyhanko.sign.validation import generic_cms
+
+_original_hex = generic.read_hex_string_from_stream
+_original_prep = NameTypeAndValue._ldap_string_prep
+_original_find_path = generic_cms.find_valid_path
+
+_PDF_WHITESPACE = b"\x00\t\n\x0c\r "
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_BLOCK = 8192
+_PREP_CACHE_MAX = 4096
+_prepared: dict[str, str] = {}
+_lock = threading.Lock()
+_depth = 0
+
+
+def read_hex_string(stream):
+    """``generic.read_hex_string_from_stream`` for the common case (hex digits and whitespace up to ``>``);
+    anything else (a comment inside the string, a stray character, no ``>``) goes to pyHanko's own reader
+    from the same position, so its answers and errors are pyHanko's."""
+    start = stream.tell()
+    stream.read(1)  # the "<"
+    chunks = []
+    while True:
+        block = stream.read(_BLOCK)
+        if not block:
+            stream.seek(start)
+            return _original_hex(stream)
+        end = block.find(b">")
+        if end >= 0:
+            chunks.append(block[:end])
+            stream.seek(end + 1 - len(block), 1)
+            break
+        chunks.append(block)
+    digits = b"".join(chunks).translate(None, _PDF_WHITESPACE)
+    if digits.translate(None, _HEX_DIGITS):
+        stream.seek(start)
+        return _original_hex(stream)
+    if len(digits) % 2:
+        digits += b"0"
+    try:
+        return generic.pdf_string(binascii.unhexlify(digits))
+    except binascii.Error as exc:  # cannot happen after the check above; keep pyHanko's error type
+        raise PdfStreamError(f"bad hex string: {exc}") from None
+
+
+def _prepared_string(self: NameTypeAndValue, string: str) -> str:
+    found = _prepared.get(string)
+    if found is None:
+        found = _original_prep(self, string)
+        if len(_prepared) >= _PREP_CACHE_MAX:
+            _prepared.clear()
+        _prepared[string] = found
+    return found
+
+
+async def _find_valid_path(certificate, paths, validation_context, pkix_validation_params=None):
+    memo = getattr(validation_context, "_kyso_valid_paths", None)
+    if memo is None:
+        memo = {}
+        validation_context._kyso_valid_paths = memo
+    key = (hashlib.sha256(certificate.dump()).digest(), repr(pkix_validation_params))
+    found = memo.get(key)
+    if found is not None:
+        await paths.cancel()
+        return found
+    path = await _original_find_path(certificate, paths, validation_context, pkix_validation_params)
+    memo[key] = path  # only successes: a failure raises above and is computed again next time
+    return path
+
+
+@contextlib.contextmanager
+def shortcuts() -> Iterator[None]:
+    global _depth
+    with _lock:
+        if _depth == 0:
+            generic.read_hex_string_from_stream = read_hex_string
+            NameTypeAndValue._ldap_string_prep = _prepared_string
+            generic_cms.find_valid_path = _find_valid_path
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                generic.read_hex_string_from_stream = _original_hex
+                NameTypeAndValue._ldap_string_prep = _original_prep
+                generic_cms.find_valid_path = _original_find_path

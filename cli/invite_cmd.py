@@ -450,6 +450,17 @@ def conflicts(json_output: JsonOption = False) -> None:
     out.print(f"{len(rows)} conflict(s) to review")
 
 
+@app.command("review")
+@handles_errors
+def review(conflict_id: Annotated[int, typer.Argument(help="the id `kyso invite conflicts` shows")]) -> None:
+    """Mark a conflict as reviewed (after talking to the desks and the host)."""
+    rt = runtime()
+    with rt.db.transaction() as session:
+        row = offline.review(session, conflict_id, cli_actor(), rt.ca.clock.now())
+        record(session, rt, "checkin.conflict.review", row.invitation_id, offline_record=row.id)
+    out.print(f"conflict {conflict_id} reviewed")
+
+
 @app.command("report")
 @handles_errors
 def report(

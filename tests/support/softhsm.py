@@ -6,7 +6,7 @@ this process (each pytest-xdist worker has its own), initialises a token there w
 ``softhsm2-util --init-token --free`` and points ``SOFTHSM2_CONF`` at it. Use it (or the fixtures built
 on it) before anything loads the module in the test process.
 
-Fixtures, imported into a test module with ``from tests.support.softhsm import …``:
+Fixtures, available to every test module (tests/conftest.py loads this module as a plugin):
 - ``softhsm_token``: the token (``.env()`` for subprocesses, ``.settings()`` overrides, ``.config()``);
 - ``pkcs11_keystore``: a ``Pkcs11Keystore`` on that token;
 - ``pkcs11_instance``: an ``Instance`` (SQLite) whose CA hierarchy and service signers are in the token;
@@ -118,14 +118,20 @@ def init_token(directory: Path, label: str) -> SoftHsmToken:
     return token
 
 
+_process_token: SoftHsmToken | None = None
+
+
 @pytest.fixture(scope="session")
 def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> SoftHsmToken:
-    configured = os.environ.get("SOFTHSM2_CONF")
-    token = init_token(tmp_path_factory.mktemp("softhsm"), "kyso-test")
-    if configured and configured != str(token.conf) and _module_loaded():
-        pytest.fail("the PKCS#11 module was loaded before softhsm_token set SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(token.conf)
-    return token
+    """This test process's token; one per process even if a module imports this fixture under its own name
+    (SoftHSM2 reads its configuration once per process)."""
+    global _process_token
+    if _process_token is None:
+        if _module_loaded():
+            pytest.fail("the PKCS#11 module was loaded before softhsm_token set SOFTHSM2_CONF")
+        _process_token = init_token(tmp_path_factory.mktemp("softhsm"), "kyso-test")
+        os.environ["SOFTHSM2_CONF"] = str(_process_token.conf)
+    return _process_token
 
 
 def _module_loaded() -> bool:

@@ -53,6 +53,7 @@ _NO_TIME_PROBLEMS = {
     AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
     AdESIndeterminate.EXPIRED,
     AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+    AdESIndeterminate.TRY_LATER,  # revocation data no longer fresh today; fresh at the timestamp's time
 }
 _PARSED_CACHE = 512
 _CONTEXT_CACHE = 64
@@ -81,6 +82,7 @@ class _Material:
     ocsps: list[ocsp.OCSPResponse] = field(default_factory=list)
     crls: list[crl.CertificateList] = field(default_factory=list)
     fetched: list[ocsp.OCSPResponse] = field(default_factory=list)
+    fetch_failures: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[bytes, ...]:
@@ -154,6 +156,7 @@ class Verifier:
         material = self._material(reader)
         for name, _, field_ref in fields:
             report.signatures.append(await self._one(reader, name, field_ref, material, now))
+        report.warnings.extend(dict.fromkeys(material.fetch_failures))
         if material.revocation_source is Revocation.NOT_CHECKED:
             report.warnings.append(
                 "no revocation data in the file and none fetched: the certificates' revocation status was "
@@ -255,6 +258,8 @@ class Verifier:
         warnings: list[str] = []
         ts = status.timestamp_validity
         ts_time = ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
+        if ts is not None and ts_time is None and ts.intact and ts.valid:
+            ts_time = await self._timestamp_at_its_time(embedded, material, ts.timestamp, warnings)
         if ts is not None and ts_time is None:
             warnings.append("the signature timestamp is not valid or not trusted; it was ignored")
         claimed = status.signer_reported_dt
@@ -335,6 +340,23 @@ class Verifier:
             warnings=warnings,
         )
 
+    async def _timestamp_at_its_time(
+        self, embedded: EmbeddedPdfSignature, material: _Material, at: dt.datetime, warnings: list[str]
+    ) -> dt.datetime | None:
+        """A signature timestamp whose TSA chain no longer validates today (expired, or its revocation data
+        is past nextUpdate) is validated at its own time with the embedded data (EN 319 102-1 past
+        certificate validation); then it proves the signature existed at that time."""
+        context = self._context(material, moment=at)
+        again = await async_validate_pdf_signature(
+            embedded, signer_validation_context=context, ts_validation_context=context, skip_diff=True
+        )
+        ts = again.timestamp_validity
+        if ts is None or not (ts.intact and ts.valid and ts.trusted):
+            return None
+        warnings.append("the timestamp authority's certificate or revocation data is no longer current; "
+                        "the timestamp was validated at its own time")  # fmt: skip
+        return ts.timestamp
+
     @staticmethod
     def _revoked(revoked_at, ts_time, claimed, reasons: list[str]) -> tuple[Indication, str | None]:
         if ts_time is not None and ts_time < revoked_at:
@@ -357,7 +379,8 @@ class Verifier:
             return
         try:
             der = self.fetch_ocsp(signer, issuer)
-        except Exception:  # a responder that fails is the same as none: the report says so
+        except Exception as exc:  # a responder that fails is the same as none: the report says so
+            material.fetch_failures.append(f"the OCSP responder did not answer: {_short(exc)}")
             return
         if der:
             try:

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     signing_authorization_minutes: int = Field(
         default=5, ge=1, le=60, description="how long a confirmed signing authorisation stays usable"
     )
-    signing_batch_max: int = Field(default=50, ge=1, le=1000, description="documents per signing authorisation")
+    signing_batch_max: int = Field(
+        default=50, ge=1, le=1000, description="documents per signing authorisation"
+    )
     # Verification (verification/): limits for documents anyone may upload, and revocation fetching.
     verify_max_mb: int = Field(default=50, ge=1, le=1024, description="largest PDF accepted for verification")
     verify_timeout_seconds: float = Field(default=30, gt=0, le=600, description="time allowed per document")

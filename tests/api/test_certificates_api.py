@@ -511,7 +511,9 @@ PATH_VALUES = {
     "encoded": ["AAAA"],
     "username": ["nobody", "<script>"],
     "key_id": ["1", "x"],
+    "document_id": ["nope", "<script>"],
 }
+OTHER_PATH_VALUES = ["1", "nope"]  # any parameter of a newer route: a plausible and a made-up value
 GARBAGE_BODIES = [
     (b"not json", {"content-type": "application/json"}),
     (b"not json", {"content-type": "text/plain"}),
@@ -527,7 +529,7 @@ def concrete_paths(template: str) -> list[str]:
     names = re.findall(r"{(\w+)(?::\w+)?}", template)
     paths = [template]
     for name in names:
-        paths = [re.sub(rf"{{{name}(?::\w+)?}}", value, p) for p in paths for value in PATH_VALUES[name]]
+        paths = [re.sub(rf"{{{name}(?::\w+)?}}", value, p) for p in paths for value in PATH_VALUES.get(name, OTHER_PATH_VALUES)]
     return paths
 
 

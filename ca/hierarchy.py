@@ -176,3 +176,30 @@ def _create_issuing_ca(
         )
     )
     session.flush()
+
+
+# --- the seal on verification reports -------------------------------------------------------------------
+# An agency-seal certificate (legal person "Kyso Test PKI") in custody, issued on first use and again when
+# it comes within 30 days of expiry or is revoked. The tax code is a test value with a valid check digit.
+REPORT_SEAL_SUBJECT = SubjectFields(
+    common_name="Kyso - Báo cáo kiểm tra chữ ký / Verification reports",
+    organization=ORGANIZATION,
+    tax_code="0319999996",
+)
+
+
+def report_seal(session: Session, ca: CertificateAuthority) -> str:
+    """The serial of the certificate that seals verification reports (issued now if there is none)."""
+    import datetime as dt
+
+    from ca.issuance import IssueRequest
+
+    rows, _ = repositories.search_certificates(
+        session, profile="agency-seal", tax_code=REPORT_SEAL_SUBJECT.tax_code, status="valid",
+        not_expired_at=ca.clock.now() + dt.timedelta(days=30), limit=1,
+    )  # fmt: skip
+    if rows and rows[0].key_id is not None:
+        return rows[0].serial
+    request = IssueRequest(profile="agency-seal", subject=REPORT_SEAL_SUBJECT, keygen="ec-p256")
+    issued = ca.issue(session, request)
+    return issued.certificate.serial

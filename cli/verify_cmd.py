@@ -7,6 +7,7 @@ printed); 2 for input that is not a readable PDF.
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Annotated
 
@@ -14,14 +15,21 @@ import typer
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 
+from ca.hierarchy import report_seal
 from ca.ocsp import OcspResponder
 from ca.runtime import CaRuntime
+from ca.signing_keys import CaKeySource
+from ca.tsa import TimestampAuthority
+from ca.tsa_pyhanko import InProcessTimeStamper
 from cli.common import JsonOption, handles_errors, out, print_json, record, runtime
 from core.clock import display
 from core.errors import malformed
 from signing import registry
+from signing.pades import Level
+from signing.service import Appearance, DocumentIn, SigningService, SignRequest
 from verification import anchors, render
 from verification.isolation import verify_bounded
+from verification.pdf_report import report_pdf
 from verification.report import IssuedRecord, VerificationReport
 from verification.trust import TrustStore
 from verification.validate import Limits, Verifier
@@ -74,6 +82,10 @@ def verify(
         typer.Option("--fetch-revocation/--no-fetch-revocation", help="ask this service's OCSP responder"),
     ] = False,
     html: Annotated[Path | None, typer.Option("--html", help="also write the report as an HTML page")] = None,
+    pdf_report: Annotated[
+        Path | None,
+        typer.Option("--pdf-report", help="also write the report as a PDF sealed by this service (B-LT)"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every signature of a PDF and print the report (Vietnamese and English)."""
@@ -95,11 +107,33 @@ def verify(
         report = _with_registry(report, issued_by_us(session, report.sha256))
     if html is not None:
         html.write_text(render.html(report), encoding="utf-8")
+    if pdf_report is not None:
+        pdf_report.write_bytes(sealed_report(rt, report))
     if as_json:
         print_json(report.as_json())
     else:
         out.print(render.text(report), end="")
     raise typer.Exit(0 if report.all_passed else 1)
+
+
+def sealed_report(rt: CaRuntime, report: VerificationReport) -> bytes:
+    """The report as a PDF, sealed PAdES B-LT with the report-seal certificate (issued on first use)."""
+    with rt.db.transaction() as session:
+        serial = report_seal(session, rt.ca)
+    service = SigningService(
+        CaKeySource(rt.db, rt.ca),
+        timestamper=InProcessTimeStamper(TimestampAuthority(rt.ca), rt.db),
+        verify_url_base=rt.settings.base_url,
+        max_document_bytes=rt.settings.max_document_mb << 20,
+        now=rt.ca.clock.now,
+    )
+    request = SignRequest(level=Level.B_LT, appearance=Appearance.INVISIBLE, reason=SEAL_REASON)
+    document = DocumentIn("verification-report.pdf", io.BytesIO(report_pdf(report)))
+    [sealed] = asyncio.run(service.sign(service.keys.signing_key(serial), [document], request))
+    return sealed.output.read()
+
+
+SEAL_REASON = "Báo cáo kiểm tra chữ ký số / Signature verification report"
 
 
 def _with_registry(report: VerificationReport, records: list[IssuedRecord]) -> VerificationReport:

@@ -4,6 +4,7 @@ client address with a token bucket; every document is checked in a bounded child
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from dataclasses import replace
@@ -11,13 +12,14 @@ from html import escape
 from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
-from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
+from ca.hierarchy import report_seal
 from ca.runtime import CaRuntime
 from core.clock import display
 from core.errors import Kind, ServiceError, not_found
@@ -25,8 +27,11 @@ from identity import audit
 from identity.permissions import Permission
 from identity.sessions import Principal
 from signing import registry
+from signing.pades import Level
+from signing.service import Appearance, DocumentIn, SigningService, SignRequest
 from verification import anchors, render
 from verification.isolation import verify_bounded
+from verification.pdf_report import report_pdf
 from verification.report import IssuedRecord, VerificationReport
 from verification.validate import Limits, Verifier
 
@@ -124,9 +129,37 @@ async def _check(request: Request, runtime: CaRuntime, upload: UploadFile) -> Ve
     "/api/v1/verify", summary="Verify a signed PDF (public, rate-limited)", dependencies=[Depends(_limit)]
 )
 async def verify_api(
-    request: Request, runtime: RuntimeDep, document: Annotated[UploadFile, File(description="the signed PDF")]
-) -> dict[str, object]:
-    return (await _check(request, runtime, document)).as_json()
+    request: Request,
+    runtime: RuntimeDep,
+    document: Annotated[UploadFile, File(description="the signed PDF")],
+    report_format: Annotated[
+        str, Query(alias="format", pattern="^(json|pdf)$", description="json, or pdf: the report, sealed")
+    ] = "json",
+) -> Response:
+    report = await _check(request, runtime, document)
+    if report_format == "pdf":
+        sealed = await _sealed(request.app.state.signing, runtime, report)
+        headers = {"Content-Disposition": 'attachment; filename="verification-report.pdf"'}
+        return Response(sealed, media_type="application/pdf", headers=headers)
+    return JSONResponse(report.as_json())
+
+
+SEAL_REASON = "Báo cáo kiểm tra chữ ký số / Signature verification report"
+
+
+def _seal_serial(runtime: CaRuntime) -> str:
+    with runtime.db.transaction() as session:
+        return report_seal(session, runtime.ca)
+
+
+async def _sealed(service: SigningService, runtime: CaRuntime, report: VerificationReport) -> bytes:
+    """The report as a PDF sealed PAdES B-LT by the report-seal certificate (issued on first use)."""
+    serial = await run_in_threadpool(_seal_serial, runtime)
+    key = await run_in_threadpool(service.keys.signing_key, serial)
+    pdf = await run_in_threadpool(report_pdf, report)
+    request = SignRequest(level=Level.B_LT, appearance=Appearance.INVISIBLE, reason=SEAL_REASON)
+    [sealed] = await service.sign(key, [DocumentIn("verification-report.pdf", io.BytesIO(pdf))], request)
+    return sealed.output.read()
 
 
 _PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8">

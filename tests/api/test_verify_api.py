@@ -10,7 +10,16 @@ from signing import registry
 from signing.pades import Level
 from tests.conftest import make_instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody, signing_service
+from tests.support.signing import issue_in_custody, root_asn1, signing_service
+from tests.support.validators import pyhanko_verdicts
+
+
+def _settings(world):
+    return world[-1].settings
+
+
+def _root(world):
+    return root_asn1(world[-1])
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +40,7 @@ def app_world(tmp_path_factory):
         registry.record(session, out.record, None)
     data = out.output.read()
     client = TestClient(create_app(instance.settings.model_copy(update={"verify_rate_per_minute": 5})))
-    yield client, data, out.record.id, serial, service
+    yield client, data, out.record.id, serial, service, instance
     instance.db.dispose()
 
 
@@ -67,3 +76,16 @@ def test_bad_input_is_4xx_and_the_rate_is_limited(app_world):
         for _ in range(8)
     ]
     assert statuses[0] == 422 and 503 in statuses and 500 not in statuses
+
+
+def test_the_report_as_a_sealed_pdf(app_world):
+    _, data, *_ = app_world
+    client = TestClient(create_app(_settings(app_world).model_copy(update={"verify_rate_per_minute": 100})))
+    response = client.post(
+        "/api/v1/verify?format=pdf", files={"document": ("d.pdf", data, "application/pdf")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    [verdict] = pyhanko_verdicts(response.content, _root(app_world))
+    assert verdict.intact and verdict.valid and verdict.trusted and verdict.revocation_checked
+    assert client.post("/api/v1/verify?format=xml", files={"document": ("d.pdf", data)}).status_code == 422

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from signing.pades import Level
 from tests.conftest import kyso, make_instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody, sign_bytes, signing_service
+from tests.support.signing import issue_in_custody, root_asn1, sign_bytes, signing_service
+from tests.support.validators import pyhanko_verdicts
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,24 @@ def test_other_trust_file_and_bad_input(signed, tmp_path):
     assert refused.returncode == 2 and "not a PDF" in refused.stderr
     listing = kyso(instance, "trust", "list", "--json")
     assert listing.returncode == 0 and json.loads(listing.stdout)["name"] == "Kyso"
+
+
+def test_a_sealed_pdf_report(signed, tmp_path):
+    """--pdf-report: the report as a PDF, sealed B-LT by the service's report seal; pyHanko validates it and
+    pdftotext reads the verdict; verifying it again says who sealed it."""
+    instance, files = signed
+    out = tmp_path / "report.pdf"
+    done = kyso(instance, "verify", files[Level.B_LT], "--pdf-report", out)
+    assert done.returncode == 0, done.stderr
+    [verdict] = pyhanko_verdicts(out.read_bytes(), root_asn1(instance))
+    assert verdict.intact and verdict.valid and verdict.trusted and verdict.revocation_checked
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    assert "HỢP LỆ / valid (TOTAL-PASSED)" in text and "Trần Thị Bình" in text
+    again = json.loads(kyso(instance, "verify", out, "--json").stdout)
+    [seal] = again["signatures"]
+    assert seal["indication"] == "TOTAL-PASSED" and seal["pades_level"] == "B-LT"
+    assert seal["signer"]["tax_code"] == "0319999996" and "Kyso" in seal["signer"]["name"]
+    second = tmp_path / "second.pdf"
+    assert kyso(instance, "verify", files[Level.B_B], "--pdf-report", second).returncode == 1
+    assert "CHƯA XÁC ĐỊNH" in subprocess.run(["pdftotext", str(second), "-"], capture_output=True,
+                                             text=True).stdout  # fmt: skip

@@ -233,18 +233,32 @@ def _start(settings, directory: Path, workers: int) -> tuple[subprocess.Popen, i
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 180
+    # Under load a worker can take long to import the application, and uvicorn restarts workers that miss
+    # its health ping: wait until every worker has started and none died for a while.
+    deadline, deaths_seen, since = time.monotonic() + 900, -1, 0.0
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+        if process.poll() is not None:
+            raise RuntimeError(f"kyso serve exited:\n{log.read_text(errors='replace')}")
+        text = log.read_text(errors="replace")
+        deaths = text.count("died")
+        if text.count("Application startup complete") >= workers and _healthy(port):
+            if deaths != deaths_seen:
+                deaths_seen, since = deaths, time.monotonic()
+            elif time.monotonic() - since > 15:
                 break
-        except OSError:
-            time.sleep(0.3)
+        time.sleep(1)
     else:
         _stop(process)
         raise RuntimeError(f"kyso serve did not start:\n{log.read_text(errors='replace')}")
-    time.sleep(3.0 * workers)  # every worker imports the application before it accepts
     return process, port
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from core.clock import VIETNAM, as_utc
@@ -106,7 +108,7 @@ def _deny(reason: Reason, detail: str, desk: DeskRef, **known: object) -> Decisi
     return Decision(False, reason, detail, desk.code, desk.venue_code, **known)  # type: ignore[arg-type]
 
 
-def _invitation_facts(invitation: Invitation) -> dict[str, object]:
+def _invitation_facts(invitation: Invitation | Row[Any]) -> dict[str, object]:
     return {
         "invitation_id": invitation.id,
         "guest_name": invitation.guest_name,
@@ -136,7 +138,7 @@ def check_in(
         return _deny(verdict.reason, verdict.detail, desk, **seen)
     if claims.venue != desk.venue_code:
         return _deny(Reason.WRONG_VENUE, f"the pass is for {claims.venue}", desk, **seen)
-    invitation = repo.invitation(session, claims.invitation_id)
+    invitation = repo.invitation_for_decision(session, claims.invitation_id)
     if invitation is None:
         return _deny(Reason.UNKNOWN_INVITATION, "no such invitation in this instance", desk, **seen)
     facts = _invitation_facts(invitation)

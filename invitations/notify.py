@@ -16,7 +16,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from core.clock import VIETNAM, as_utc
@@ -36,7 +38,7 @@ MailBuilder = Callable[[Session, str, str], mail.InvitationMail | None]
 
 
 def enqueue_arrival(
-    session: Session, invitation: Invitation, decision: dict[str, object], now: dt.datetime
+    session: Session, invitation: Invitation | Row[Any], decision: dict[str, object], now: dt.datetime
 ) -> None:
     if not (invitation.notify_webhook or invitation.notify_email):
         return

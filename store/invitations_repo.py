@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import Row, and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -98,6 +99,29 @@ def invitation(session: Session, invitation_id: str, *, for_update: bool = False
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).one_or_none()
+
+
+_DECISION_COLUMNS = (
+    Invitation.id,
+    Invitation.status,
+    Invitation.token_id,
+    Invitation.token_version,
+    Invitation.entries_allowed,
+    Invitation.rotating,
+    Invitation.rotating_secret,
+    Invitation.cccd_hash,
+    Invitation.guest_name,
+    Invitation.host_name,
+    Invitation.meeting_title,
+    Invitation.companions,
+    Invitation.notify_webhook,
+    Invitation.notify_email,
+)
+
+
+def invitation_for_decision(session: Session, invitation_id: str) -> Row[Any] | None:
+    """The columns a desk decision reads, as a plain row (no ORM identity map on the hot path)."""
+    return session.execute(select(*_DECISION_COLUMNS).where(Invitation.id == invitation_id)).first()
 
 
 def occurrences(session: Session, invitation_ids: Sequence[str]) -> dict[str, list[InvitationOccurrence]]:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from cryptography.x509 import ocsp as x509_ocsp
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,11 +66,13 @@ def render(answer: ocsp.OcspAnswer) -> RenderedOcsp:
     common = ((b"content-type", OCSP_RESPONSE), (b"content-length", b"%d" % len(answer.der)))
     get_headers = common
     next_update = None
-    if answer.pre_produced and answer.produced_at is not None and answer.next_update is not None:
+    if answer.pre_produced and answer.next_update is not None:
         next_update = answer.next_update.timestamp()
+        # producedAt as signed (the builder takes the wall clock as it signs), not as the store has it
+        produced_at = x509_ocsp.load_der_ocsp_response(answer.der).produced_at_utc
         get_headers = (
             *common,
-            (b"last-modified", _http_date(answer.produced_at.timestamp())),
+            (b"last-modified", _http_date(produced_at.timestamp())),
             (b"expires", _http_date(next_update)),
             (b"etag", b'"%s"' % hashlib.sha256(answer.der).hexdigest()[:32].encode()),
         )

@@ -40,4 +40,8 @@ def serve(
         workers=workers,
         proxy_headers=True,
         http="api.ocsp_protocol:OcspFirstProtocol",
+        # A spawned worker imports the whole CLI (the main module) before it can answer the supervisor's
+        # health check; on a loaded machine that takes longer than uvicorn's 5 s, and the worker is killed
+        # and respawned forever.
+        timeout_worker_healthcheck=60,
     )

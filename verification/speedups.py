@@ -1,13 +1,15 @@
-"""Three shortcuts through pyHanko's validator, each computing exactly what pyHanko computes, only once.
+"""Four shortcuts through pyHanko's validator, each computing exactly what pyHanko computes, only once.
 
 Profiling ``Verifier.verify`` on a one-signature B-LT file (docs/benchmarks.md, ``verification``) showed
-three costs that repeat for every document:
+four costs that repeat for every document:
 
 * a PDF hex string is read one byte at a time (``read_hex_string_from_stream``): the signature's
   ``/Contents`` alone is ~10,000 calls per file; here it is sliced up to ``>`` and decoded at once;
 * RFC 4518 string preparation of every name attribute (``NameTypeAndValue._ldap_string_prep``) runs again
   for each freshly parsed certificate, dozens of times per file for the same few names; here it is
   memoised by the string (a pure function of it);
+* names are compared (issuer/subject matching) by RFC 5280 rules even when their encodings are identical;
+  here identical encodings answer "equal" at once, and only differing ones go to asn1crypto's comparison;
 * the certification path of the signer and of the TSA is validated again for every document, although the
   documents of one signer carry the same chain and the same revocation data. ``Verifier`` reuses a
   ``ValidationContext`` for documents whose validation material (DSS certificates, OCSP responses, CRLs)
@@ -26,7 +28,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 
-from asn1crypto.x509 import NameTypeAndValue
+from asn1crypto.x509 import Name, NameTypeAndValue
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
 from pyhanko.sign.validation import generic_cms
@@ -34,6 +36,7 @@ from pyhanko.sign.validation import generic_cms
 _original_hex = generic.read_hex_string_from_stream
 _original_prep = NameTypeAndValue._ldap_string_prep
 _original_find_path = generic_cms.find_valid_path
+_original_name_eq = Name.__eq__
 
 _PDF_WHITESPACE = b"\x00\t\n\x0c\r "
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -84,6 +87,12 @@ def _prepared_string(self: NameTypeAndValue, string: str) -> str:
     return found
 
 
+def _name_eq(self: Name, other: object) -> bool:
+    if isinstance(other, Name) and self.dump() == other.dump():
+        return True  # the same encoding is the same name; different encodings may still match after prep
+    return _original_name_eq(self, other)
+
+
 async def _find_valid_path(certificate, paths, validation_context, pkix_validation_params=None):
     memo = getattr(validation_context, "_kyso_valid_paths", None)
     if memo is None:
@@ -107,6 +116,7 @@ def shortcuts() -> Iterator[None]:
             generic.read_hex_string_from_stream = read_hex_string
             NameTypeAndValue._ldap_string_prep = _prepared_string
             generic_cms.find_valid_path = _find_valid_path
+            Name.__eq__ = _name_eq
         _depth += 1
     try:
         yield
@@ -117,3 +127,4 @@ def shortcuts() -> Iterator[None]:
                 generic.read_hex_string_from_stream = _original_hex
                 NameTypeAndValue._ldap_string_prep = _original_prep
                 generic_cms.find_valid_path = _original_find_path
+                Name.__eq__ = _original_name_eq

@@ -37,6 +37,19 @@ def test_bad_hex_strings_fail_as_pyhanko_fails(raw):
         speedups.read_hex_string(io.BytesIO(raw))
 
 
+def test_names_compare_as_asn1crypto_compares_them():
+    from asn1crypto.x509 import Name
+
+    one = Name.build({"common_name": "Trần  Thị Bình", "country_name": "VN"})
+    same_after_prep = Name.build({"common_name": "trần thị bình", "country_name": "VN"})
+    other = Name.build({"common_name": "Trần Thị Hoa", "country_name": "VN"})
+    pairs = [(one, Name.load(one.dump())), (one, same_after_prep), (one, other), (one, "not a name")]
+    expected = [a == b for a, b in pairs]
+    with speedups.shortcuts():
+        assert [a == b for a, b in pairs] == expected
+    assert expected == [True, True, False, False]
+
+
 def test_shortcuts_are_in_place_only_while_active():
     originals = (generic.read_hex_string_from_stream, NameTypeAndValue._ldap_string_prep,
                  generic_cms.find_valid_path)  # fmt: skip

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import re
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from ca.tsa_pyhanko import InProcessTimeStamper
 from core.clock import FrozenClock
 from core.ids import serial_hex
 from store.migrate import upgrade
-from tests.conftest import Instance, make_instance, make_settings, run_tool
+from tests.conftest import Instance, kyso, make_instance, make_settings, run_tool, start_server, stop_server
 
 QUERY = {"Content-Type": "application/timestamp-query"}
 REPLY = "application/timestamp-reply"
@@ -424,3 +425,45 @@ def test_rsa_tsa_signs_with_pss(tmp_path: Path) -> None:
     assert tsp.TSTInfo.load((tmp_path / "tst_info.der").read_bytes())["nonce"].native == 7
     status = _validate(token, chain_pem, digest)
     assert status.intact and status.valid and status.trusted, status
+
+
+# --- the running service keeps its signer per process, and still sees a status change at once ----------
+
+
+def test_the_service_refuses_at_once_when_another_process_suspends_the_tsa(
+    instance: Instance, tmp_path: Path
+) -> None:
+    with instance.db.reading() as session:
+        chain = x509.load_pem_x509_certificates(instance.ca.chain_pem(session, "government").encode())
+        tsa_serial = serial_hex(service_signers.load(session, instance.ca, "tsa").certificate.serial_number)
+    root, data, query = tmp_path / "root.pem", tmp_path / "decision.txt", tmp_path / "q.tsq"
+    root.write_bytes(chain[-1].public_bytes(serialization.Encoding.PEM))
+    data.write_bytes(DATA)
+    run_tool("openssl", "ts", "-query", "-data", data, "-sha256", "-cert", "-out", query)
+    server = start_server(instance)
+
+    def stamp(name: str) -> tuple[Path, str]:
+        request = urllib.request.Request(f"{server.url}/tsa", data=query.read_bytes(), headers=QUERY)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            (tmp_path / name).write_bytes(response.read())
+        return tmp_path / name, run_tool("openssl", "ts", "-reply", "-in", tmp_path / name, "-text").stdout
+
+    def verifies(reply: Path) -> bool:
+        untrusted = tmp_path / "untrusted.pem"
+        untrusted.write_bytes(chain[0].public_bytes(serialization.Encoding.PEM))
+        result = run_tool("openssl", "ts", "-verify", "-queryfile", query, "-in", reply, "-CAfile", root,
+                          "-untrusted", untrusted, check=False)  # fmt: skip
+        return "Verification: OK" in result.stdout
+
+    try:
+        for i in range(3):  # the signer is loaded once, then kept
+            reply, text = stamp(f"before{i}.tsr")
+            assert "Status: Granted." in text and verifies(reply)
+        assert kyso(instance, "ca", "suspend", tsa_serial).returncode == 0  # the CLI: another process
+        reply, text = stamp("suspended.tsr")
+        assert "Status: Rejected." in text and "system failure" in text.lower(), text
+        assert kyso(instance, "ca", "reinstate", tsa_serial).returncode == 0
+        reply, text = stamp("reinstated.tsr")
+        assert "Status: Granted." in text and verifies(reply)
+    finally:
+        stop_server(server)

@@ -24,6 +24,7 @@ from ca.tsa_pyhanko import InProcessTimeStamper
 from cli.common import JsonOption, handles_errors, out, print_json, record, runtime
 from core.clock import display
 from core.errors import malformed
+from core.ids import serial_hex
 from signing import registry
 from signing.pades import Level
 from signing.service import Appearance, DocumentIn, SigningService, SignRequest
@@ -54,7 +55,7 @@ def ocsp_fetcher(rt: CaRuntime):
     responder = OcspResponder(rt.ca)
 
     def fetch(certificate, issuer) -> bytes | None:
-        serial = format(certificate.serial_number, "040x")
+        serial = serial_hex(certificate.serial_number)
         try:
             with rt.db.transaction() as session:
                 return responder.produce_for(session, serial)

@@ -74,3 +74,12 @@ def test_a_sealed_pdf_report(signed, tmp_path):
     assert kyso(instance, "verify", files[Level.B_B], "--pdf-report", second).returncode == 1
     assert "CHƯA XÁC ĐỊNH" in subprocess.run(["pdftotext", str(second), "-"], capture_output=True,
                                              text=True).stdout  # fmt: skip
+
+
+def test_fetching_revocation_from_the_service(signed):
+    """--fetch-revocation asks this service's responder: a B-B file then has its signer's status checked."""
+    instance, files = signed
+    fetched = kyso(instance, "verify", files[Level.B_B], "--fetch-revocation", "--json")
+    [signature] = json.loads(fetched.stdout)["signatures"]
+    assert signature["revocation"] == "fetched", fetched.stdout
+    assert fetched.returncode == 0 and signature["indication"] == "TOTAL-PASSED"

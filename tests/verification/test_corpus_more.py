@@ -16,6 +16,7 @@ from ca.ocsp import OcspResponder
 from ca.tsa import TimestampAuthority
 from ca.tsa_pyhanko import InProcessTimeStamper
 from core.clock import FrozenClock
+from core.ids import serial_hex
 from signing.pades import Level
 from tests.conftest import make_instance
 from tests.support.pdfs import sample_pdf
@@ -59,7 +60,7 @@ def ocsp_for(instance, serial: str) -> bytes:
 
 
 def fetcher(instance):
-    return lambda certificate, issuer: ocsp_for(instance, format(certificate.serial_number, "040x"))
+    return lambda certificate, issuer: ocsp_for(instance, serial_hex(certificate.serial_number))
 
 
 def agree_with_pdfsig(tmp, instance, name, data, report):

@@ -19,6 +19,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from ca.lifecycle import revoke
 from ca.ocsp import OcspResponder
 from core.errors import Kind, ServiceError
+from core.ids import serial_hex
 from signing.pades import Level
 from tests.conftest import make_instance
 from tests.support.pdfs import sample_pdf
@@ -219,7 +220,7 @@ def _fetcher(instance):
 
     def fetch(certificate, issuer):
         with instance.db.transaction() as session:
-            return responder.produce_for(session, format(certificate.serial_number, "040x"))
+            return responder.produce_for(session, serial_hex(certificate.serial_number))
 
     return fetch
 

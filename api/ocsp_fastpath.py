@@ -20,7 +20,7 @@ import email.utils
 import hashlib
 import time
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from cryptography.x509 import ocsp as x509_ocsp
 from fastapi import FastAPI
@@ -33,7 +33,7 @@ from ca.service_signers import DelegatedSigners
 from store.status_versions import StatusVersions
 
 OCSP_RESPONSE = b"application/ocsp-response"
-PREFIX = "/ocsp/"
+PREFIX = b"/ocsp/"
 # How long an HTTP cache may keep a GET answer (never past nextUpdate): a status change reaches relying
 # parties behind a shared cache within this time; the response itself stays valid until nextUpdate.
 HTTP_MAX_AGE = 300
@@ -87,31 +87,31 @@ def _lines(headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
     return b"".join(name + b": " + value + b"\r\n" for name, value in headers)
 
 
-def route(method: str, path: str) -> tuple[str, str | None] | None:
+def route(method: str, path: bytes) -> tuple[str, bytes | None] | None:
     """(authority, the encoded request of a GET or None for a POST) for an OCSP URL, else None.
 
     ``path`` is the raw (still percent-encoded) path without its query.
     """
     if not path.startswith(PREFIX):
         return None
-    authority, slash, encoded = path[len(PREFIX) :].partition("/")
+    authority, slash, encoded = path[len(PREFIX) :].partition(b"/")
     if not authority:
         return None
     if method == "POST" and not slash:
-        return authority, None
+        return authority.decode("latin-1"), None
     if method == "GET" and encoded:
-        return authority, encoded
+        return authority.decode("latin-1"), encoded
     return None
 
 
-def decode_get(encoded: str) -> bytes | None:
+def decode_get(encoded: bytes | str) -> bytes | None:
     """The DER request of a GET (percent-encoded base64, standard or URL-safe alphabet), None if it is not."""
-    text = unquote(encoded)
+    text = unquote_to_bytes(encoded)
     if len(text) > ocsp.MAX_REQUEST_BYTES * 2:
         return None
     try:
         return base64.b64decode(
-            text + "=" * (-len(text) % 4), altchars=b"-_" if "-" in text or "_" in text else None
+            text + b"=" * (-len(text) % 4), altchars=b"-_" if b"-" in text or b"_" in text else None
         )
     except (binascii.Error, ValueError):
         return None
@@ -126,9 +126,9 @@ class OcspFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = None
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+        if scope["type"] == "http" and scope["path"].startswith("/ocsp/"):
             raw_path = scope.get("raw_path") or scope["path"].encode()
-            target = route(scope["method"], raw_path.partition(b"?")[0].decode("latin-1"))
+            target = route(scope["method"], raw_path.partition(b"?")[0])
         if target is None:
             await self.app(scope, receive, send)
             return

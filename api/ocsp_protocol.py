@@ -20,24 +20,30 @@ import asyncio
 import email.utils
 import functools
 import logging
+import re
 import time
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
-from api.ocsp_fastpath import PREFIX, RenderedOcsp, decode_get, render, route
+from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 
 log = logging.getLogger("kyso.ocsp")
 MAX_HEAD = 8 * 1024
-_PREFIX = PREFIX.encode()
+# The headers that matter here; a name with anything between it and its colon is not matched, and a POST
+# without a Content-Length then goes to uvicorn, which refuses it.
+_HEADERS = re.compile(rb"\r\n(content-length|connection|transfer-encoding|expect|upgrade):([^\r]*)")
 _STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
+_CONFIG_KEY = "_kyso_ocsp_responder"
+_UNSET = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,31 +67,30 @@ def parse(buffer: bytes) -> _Request | _Foreign | None:
     end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
     if end < 0:
         return None if len(buffer) < MAX_HEAD else FOREIGN
-    lines = buffer[:end].split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[1].startswith(_PREFIX):
+    line_end = buffer.find(b"\r\n", 0, end + 2)
+    parts = buffer[:line_end].split(b" ")
+    if len(parts) != 3:
         return FOREIGN
     method, target, version = parts
     if version not in (b"HTTP/1.1", b"HTTP/1.0") or method not in (b"POST", b"GET"):
         return FOREIGN
-    routed = route(method.decode(), target.partition(b"?")[0].decode("latin-1"))
+    routed = route(method.decode(), target.partition(b"?")[0])
     if routed is None:
+        return FOREIGN
+    head = buffer[line_end:end].lower()  # the header lines, each after its CRLF
+    if b"\r\n " in head or b"\r\n\t" in head:  # folded (obsolete) header lines: uvicorn refuses them
         return FOREIGN
     length: int | None = None
     connection = b""
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        name = name.lower()
-        if not colon or name != name.strip():
-            return FOREIGN
+    for name, value in _HEADERS.findall(head):
         if name == b"content-length":
             value = value.strip()
             if length is not None or not value.isdigit():
                 return FOREIGN
             length = int(value)
         elif name == b"connection":
-            connection = value.lower()
-        elif name in (b"transfer-encoding", b"expect", b"upgrade"):
+            connection = value
+        else:  # transfer-encoding, expect, upgrade
             return FOREIGN
     authority, encoded = routed
     if encoded is None:  # POST: the body is the request, announced by Content-Length
@@ -131,22 +136,28 @@ class OcspFirstProtocol(asyncio.Protocol):
         self.server_state = server_state
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
-        self.responder = responder_of(config.loaded_app)
+        # uvicorn's Config is per process; the responder found on its app is remembered there
+        responder = config.__dict__.get(_CONFIG_KEY, _UNSET)
+        if responder is _UNSET:
+            responder = config.__dict__[_CONFIG_KEY] = responder_of(config.loaded_app)
+        self.responder: CachingOcspResponder[RenderedOcsp] | None = responder
+        self.sweeper = _IdleSweeper.of(self.loop, config.timeout_keep_alive)
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.busy = False  # an answer is being produced in a thread; later requests wait in the buffer
         self.closing = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = None  # loop time since when nothing is in progress
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server_state.connections.add(self)  # type: ignore[arg-type]
-        self._arm_timer()
+        self.idle_since = self.loop.time()
+        self.sweeper.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)  # type: ignore[arg-type]
-        self._disarm_timer()
+        self.sweeper.discard(self)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -182,7 +193,7 @@ class OcspFirstProtocol(asyncio.Protocol):
                 rendered = responder.lookup(request.authority, request.der)
             if rendered is None:  # the full responder, off the event loop
                 self.busy = True
-                self._disarm_timer()
+                self.idle_since = None
                 future = self.loop.run_in_executor(None, responder.answer, request.authority, request.der)
                 future.add_done_callback(functools.partial(self._answered, request))
                 return
@@ -223,14 +234,14 @@ class OcspFirstProtocol(asyncio.Protocol):
         if not keep_alive:
             self.transport.close()
             return False
-        self._arm_timer()
+        self.idle_since = self.loop.time()
         return True
 
     def _hand_off(self) -> None:
         """Give the connection, with what was read of it, to uvicorn's HTTP protocol."""
         transport = self.transport
         assert transport is not None
-        self._disarm_timer()
+        self.sweeper.discard(self)
         self.server_state.connections.discard(self)  # type: ignore[arg-type]
         protocol = AutoHTTPProtocol(  # type: ignore[call-arg]
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
@@ -240,20 +251,47 @@ class OcspFirstProtocol(asyncio.Protocol):
         buffer, self.buffer, self.transport = self.buffer, b"", None
         protocol.data_received(buffer)
 
-    # -- idle connections -------------------------------------------------------------------------------
-    def _arm_timer(self) -> None:
-        self._disarm_timer()
-        self.timer = self.loop.call_later(self.config.timeout_keep_alive, self._timed_out)
-
-    def _disarm_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def _timed_out(self) -> None:
-        self.timer = None
+    def timed_out(self) -> None:
         if not self.busy and self.transport is not None:
             self.transport.close()
+
+
+class _IdleSweeper:
+    """Closes connections idle (or stuck in an incomplete request) for longer than the keep-alive timeout.
+
+    One timer per event loop instead of one armed and cancelled per connection.
+    """
+
+    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _IdleSweeper]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop, timeout: float) -> _IdleSweeper:
+        sweeper = cls._by_loop.get(loop)
+        if sweeper is None:
+            sweeper = cls._by_loop[loop] = cls(loop, timeout)
+        return sweeper
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self.connections: set[OcspFirstProtocol] = set()
+        self.handle: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: OcspFirstProtocol) -> None:
+        self.connections.add(protocol)
+        if self.handle is None:
+            self.handle = self.loop.call_later(self.timeout / 2, self._sweep)
+
+    def discard(self, protocol: OcspFirstProtocol) -> None:
+        self.connections.discard(protocol)
+
+    def _sweep(self) -> None:
+        oldest = self.loop.time() - self.timeout
+        for protocol in [p for p in self.connections if p.idle_since is not None and p.idle_since < oldest]:
+            protocol.timed_out()
+        self.handle = self.loop.call_later(self.timeout / 2, self._sweep) if self.connections else None
 
 
 @functools.lru_cache(maxsize=4)

@@ -74,6 +74,7 @@ class CachingOcspResponder(Generic[Rendered]):
         }
         self._seen: dict[str, int] = {}  # the status version the kept answers were produced under
         self._lock = threading.Lock()
+        self._now = responder.ca.clock.now
         self.malformed = render(OcspAnswer(MALFORMED))  # also for what api/ cannot even decode
         self._unauthorized = render(OcspAnswer(UNAUTHORIZED))
 
@@ -102,7 +103,7 @@ class CachingOcspResponder(Generic[Rendered]):
             if entry is None:
                 return None
         version = self.versions.current(authority_id)
-        now = self.responder.ca.clock.now().timestamp()
+        now = self._now().timestamp()
         with self._lock:
             if version is None or version != self._seen.get(authority_id):
                 if version is not None:

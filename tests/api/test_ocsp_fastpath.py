@@ -311,6 +311,10 @@ def test_the_lean_path_answers_bad_input_with_protocol_errors_never_a_500(one_wo
     served = one_worker
     _, leaf, _ = issue(served.instance, "Giang", "079203100005")
     valid = request_der(served, leaf)
+    opened = time.monotonic()
+    idle = socket.create_connection(("127.0.0.1", served.port), timeout=30)  # says nothing
+    stalled = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    stalled.sendall(post(valid)[:40])  # and the rest never comes
 
     def status_of(raw: bytes) -> ocsp.OCSPResponseStatus:
         (answer,) = exchange(served, raw)
@@ -352,6 +356,12 @@ def test_the_lean_path_answers_bad_input_with_protocol_errors_never_a_500(one_wo
         assert read_answer(sock, buffer).headers["connection"] == "keep-alive"
         sock.sendall(post(valid))
         assert read_answer(sock, buffer).ocsp().certificate_status is ocsp.OCSPCertStatus.GOOD
+
+    # connections that say nothing, or stop mid-request, are closed after the keep-alive timeout (5 s)
+    time.sleep(max(0.0, opened + 9 - time.monotonic()))
+    for sock in (idle, stalled):
+        with sock:
+            assert sock.recv(65536) == b""
 
     # the rest of the service is untouched, on the same connection handler
     with urllib.request.urlopen(f"{served.url}/healthz") as response:

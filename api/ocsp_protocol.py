@@ -24,8 +24,7 @@ import re
 import time
 import weakref
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -39,15 +38,14 @@ log = logging.getLogger("kyso.ocsp")
 MAX_HEAD = 8 * 1024
 # The headers that matter here; a name with anything between it and its colon is not matched, and a POST
 # without a Content-Length then goes to uvicorn, which refuses it.
-_HEADERS = re.compile(rb"\r\n(content-length|connection|transfer-encoding|expect|upgrade):([^\r]*)")
+_HEADERS = re.compile(rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade):|[ \t])([^\r]*)")
 _STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
 _CONFIG_KEY = "_kyso_ocsp_responder"
 _UNSET = object()
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
+class _Request(NamedTuple):
     authority: str
     der: bytes | None  # None: not decodable, answered with malformedRequest
     get: bool
@@ -77,12 +75,10 @@ def parse(buffer: bytes) -> _Request | _Foreign | None:
     routed = route(method.decode(), target.partition(b"?")[0])
     if routed is None:
         return FOREIGN
-    head = buffer[line_end:end].lower()  # the header lines, each after its CRLF
-    if b"\r\n " in head or b"\r\n\t" in head:  # folded (obsolete) header lines: uvicorn refuses them
-        return FOREIGN
     length: int | None = None
     connection = b""
-    for name, value in _HEADERS.findall(head):
+    # the header lines, each after its CRLF; a folded (obsolete) line matches with an empty name
+    for name, value in _HEADERS.findall(buffer[line_end:end].lower()):
         if name == b"content-length":
             value = value.strip()
             if length is not None or not value.isdigit():
@@ -90,7 +86,7 @@ def parse(buffer: bytes) -> _Request | _Foreign | None:
             length = int(value)
         elif name == b"connection":
             connection = value
-        else:  # transfer-encoding, expect, upgrade
+        else:  # transfer-encoding, expect, upgrade, or a folded line: uvicorn's business
             return FOREIGN
     authority, encoded = routed
     if encoded is None:  # POST: the body is the request, announced by Content-Length

@@ -170,7 +170,10 @@ padding-right:1rem;vertical-align:top}}.valid{{color:#0a6b2a}}.invalid{{color:#b
 <h1>Kiểm tra chữ ký số / Verify a signed document</h1>{body}
 <form method="post" action="{action}" enctype="multipart/form-data">
 <label>Tệp PDF / PDF file: <input type="file" name="document" accept="application/pdf" required></label>
-<button type="submit">Kiểm tra / Verify</button></form></body></html>"""
+<button type="submit">Kiểm tra / Verify</button>
+<button type="submit" formaction="/api/v1/verify?format=pdf">
+Báo cáo PDF có đóng dấu / Sealed PDF report</button>
+</form></body></html>"""
 
 
 def _page(body: str, action: str = "/verify") -> HTMLResponse:

@@ -55,7 +55,8 @@ def test_the_api_reports_and_names_the_issuer(app_world):
 
 def test_pages_compare_a_copy_and_escape(app_world):
     client, data, record_id, *_ = app_world
-    assert "Kiểm tra" in client.get("/verify").text
+    page = client.get("/verify").text
+    assert "Kiểm tra" in page and 'formaction="/api/v1/verify?format=pdf"' in page
     record_page = client.get(f"/verify/{record_id}")
     assert record_page.status_code == 200 and "Trần Thị Bình" in record_page.text
     same = client.post(f"/verify/{record_id}", files={"document": ("d.pdf", data, "application/pdf")})

@@ -23,6 +23,7 @@ from ca.issuance import CertificateAuthority
 from ca.records import REVOCATION_REASONS
 from core.errors import not_found
 from store import repositories
+from store.crl_entries import revocation_entries
 from store.models import PublishedCrl
 
 
@@ -59,28 +60,23 @@ def publish(session: Session, ca: CertificateAuthority, authority_id: str) -> Cr
     authority = ca.authority(session, authority_id)
     now = ca.clock.now().replace(microsecond=0)
     authority_row.crl_number += 1
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(authority.certificate.subject)
-        .last_update(now)
-        .next_update(now + ca.status_policy.crl_validity)
-        .add_extension(x509.CRLNumber(authority_row.crl_number), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier(authority.issuer.key_identifier, None, None), critical=False
-        )
+    entries = revocation_entries(session, authority_id, now)
+    # All entries handed to the constructor at once: add_revoked_certificate copies the list each time,
+    # which made 100,000 entries take ~20 s.
+    builder = x509.CertificateRevocationListBuilder(
+        issuer_name=authority.certificate.subject,
+        last_update=now,
+        next_update=now + ca.status_policy.crl_validity,
+        extensions=[
+            x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(authority_row.crl_number)),
+            x509.Extension(
+                x509.AuthorityKeyIdentifier.oid,
+                False,
+                x509.AuthorityKeyIdentifier(authority.issuer.key_identifier, None, None),
+            ),
+        ],
+        revoked_certificates=[_revoked(*entry) for entry in entries],
     )
-    entries = repositories.revoked_entries(session, authority_id, now)
-    for entry in entries:
-        builder = builder.add_revoked_certificate(
-            _revoked(
-                entry.serial,
-                entry.status,
-                entry.revoked_at,
-                entry.suspended_at,
-                entry.revocation_reason,
-                entry.invalidity_date,
-            )
-        )
     crl = ca.keystore.signer(session, authority.key_id).sign_x509(builder)
     der = crl.public_bytes(serialization.Encoding.DER)
     row = repositories.published_crl(session, authority_id)

@@ -197,11 +197,28 @@ def start_openssl(directory: Path, files: list[Path], processes: int) -> tuple[s
     return process, port
 
 
-def check_answer(port: int, path: str, request: bytes) -> str:
+def fetch(port: int, path: str, request: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(http_request(path, request, OCSP_REQUEST, keep_alive=False))
         response = b"".join(iter(lambda: sock.recv(65536), b""))
-    answer = ocsp.load_der_ocsp_response(response.partition(b"\r\n\r\n")[2])
+    return response.partition(b"\r\n\r\n")[2]
+
+
+def start_floor(directory: Path, processes: int, answer: bytes) -> tuple[subprocess.Popen, int]:
+    """bench.floor_server: a do-nothing asyncio server with ``processes`` workers on one socket."""
+    port = _free_port()
+    (directory / "floor-answer.der").write_bytes(answer)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.floor_server", str(port), str(processes), str(directory / "floor-answer.der")],
+        stdout=subprocess.PIPE, start_new_session=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert process.stdout is not None and b"ready" in process.stdout.readline()
+    time.sleep(0.5)
+    return process, port
+
+
+def check_answer(port: int, path: str, request: bytes) -> str:
+    answer = ocsp.load_der_ocsp_response(fetch(port, path, request))
     if answer.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         return answer.response_status.name
     return answer.certificate_status.name
@@ -290,20 +307,28 @@ def main(argv: list[str] | None = None) -> int:
 
         kyso, kyso_port = start_kyso(settings, directory, args.workers)
         peer, peer_port = start_openssl(directory, peer_files, 1)
-        results: dict[str, list[LoadResult]] = {"kyso": [], "openssl": []}
+        results: dict[str, list[LoadResult]] = {"kyso": [], "openssl": [], "floor": []}
+        floor = None
         try:
             assert check_answer(kyso_port, "/ocsp/citizen", plain[0]) == "GOOD"
             assert check_answer(peer_port, "/", peer_bodies[0]) == "GOOD"
+            floor, floor_port = start_floor(
+                directory, args.workers, fetch(kyso_port, "/ocsp/citizen", plain[0])
+            )
             for _ in range(args.rounds):
                 results["kyso"].append(runner.measure(kyso, kyso_port, kyso_close, False))
                 results["openssl"].append(runner.measure(peer, peer_port, peer_close, False))
+                results["floor"].append(runner.measure(floor, floor_port, kyso_close, False))
             _stop(peer)
+            _stop(floor)
             keep_alive = runner.measure(kyso, kyso_port, kyso_keep, True) if keep else None
             nonce = runner.measure(kyso, kyso_port, kyso_nonce, False)
             tsa_result = runner.measure(kyso, kyso_port, tsa, False)
         finally:
             _stop(kyso)
             _stop(peer)
+            if floor is not None:
+                _stop(floor)
         multi = None
         if args.workers > 1:
             peer, peer_port = start_openssl(directory, peer_files, args.workers)
@@ -315,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime.db.dispose()
     kyso_median = _median(results["kyso"])
     peer_median = _median(results["openssl"])
+    floor_median = _median(results["floor"])
     report = {
         "generator": "bench/loadgen.c" if loadgen else "python", "clients": args.clients, "workers": args.workers,
         "seconds": args.seconds, "rounds": args.rounds, "certificates": args.certificates,
@@ -323,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         "ocsp_kyso_keep_alive": _summary(keep_alive), "ocsp_kyso_nonce": _summary(nonce),
         "ocsp_openssl": _summary(peer_median), "ocsp_openssl_rounds": [round(r.rate) for r in results["openssl"]],
         "ocsp_openssl_multi": _summary(multi),
+        "floor": _summary(floor_median), "floor_rounds": [round(r.rate) for r in results["floor"]],
+        "floor_ratio": round(floor_median.rate / peer_median.rate, 2) if peer_median.rate else None,
         "ocsp_ratio": round(kyso_median.rate / peer_median.rate, 2) if peer_median.rate else None,
         "ocsp_ratio_multi": round(kyso_median.rate / multi.rate, 2) if multi and multi.rate else None,
         "tsa": _summary(tsa_result),
@@ -363,6 +391,7 @@ def _print(report: dict, args: argparse.Namespace) -> None:
         ("OCSP kyso, new connection per request (HTTP/1.0)", "ocsp_kyso"),
         ("OCSP openssl ocsp, 1 process (the issue's peer)", "ocsp_openssl"),
         (f"OCSP openssl ocsp -multi {args.workers}", "ocsp_openssl_multi"),
+        (f"floor: do-nothing asyncio server, {args.workers} processes", "floor"),
         ("OCSP kyso, keep-alive (HTTP/1.1)", "ocsp_kyso_keep_alive"),
         ("OCSP kyso, with a nonce (signed per request), new conn.", "ocsp_kyso_nonce"),
         ("TSA kyso (SHA-256, nonce, certReq), new connection", "tsa"),
@@ -372,12 +401,14 @@ def _print(report: dict, args: argparse.Namespace) -> None:
         if row is not None:
             print(f"{label:<58}{row['per_s']:>8.0f}{row['errors']:>8}{row['server_cpu_us_per_answer']:>15.0f}"
                   f"{row['generator_cpu_us_per_answer']:>13.0f}")  # fmt: skip
-    print(f"rounds (per s): kyso {report['ocsp_kyso_rounds']}, openssl {report['ocsp_openssl_rounds']}")
+    print(f"rounds (per s): kyso {report['ocsp_kyso_rounds']}, openssl {report['ocsp_openssl_rounds']}, "
+          f"floor {report['floor_rounds']}")  # fmt: skip
     ratio = report["ocsp_ratio"] or float("nan")
     line = f"OCSP ratio kyso / openssl, new connection per request: {ratio:.2f} against 1 process"
     if report["ocsp_ratio_multi"] is not None:
         line += f", {report['ocsp_ratio_multi']:.2f} against -multi {args.workers}"
     print(f"{line}  (target >= 2.0 against the issue's peer: {'met' if ratio >= 2 else 'not met'})")
+    print(f"floor / openssl (the most any Python responder reaches here): {report['floor_ratio']:.2f}")
     print(f"CRL with {args.revoked:,} revoked entries: generated and signed in {report['crl_seconds']:.2f} s, "
           f"{report['crl_bytes']:,} bytes DER")  # fmt: skip
 

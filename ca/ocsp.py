@@ -31,7 +31,7 @@ from core.errors import ServiceError, not_found
 from core.ids import serial_hex
 from store import repositories
 from store.db import Database
-from store.models import OcspResponse
+from store.models import Certificate, OcspResponse
 
 log = logging.getLogger("kyso.ocsp")
 ISSUING_AUTHORITIES = ("citizen", "government")
@@ -128,6 +128,10 @@ def parse_request(authority_id: str, request_der: bytes) -> ParsedRequest:
     return parsed
 
 
+class _Unread:
+    """The certificate row has not been read yet."""
+
+
 class OcspResponder:
     def __init__(
         self, ca: CertificateAuthority, signers: service_signers.DelegatedSigners | None = None
@@ -180,9 +184,10 @@ class OcspResponder:
                     cached = repositories.cached_ocsp_response(session, serial_text, hash_name)
                     if cached is not None and self._fresh(cached):
                         return _stored(cached, request)
-                known = repositories.certificate_by_serial(session, serial_text) is not None
-                if nonce is not None or not known:  # nothing worth storing: answer from the read session
-                    return OcspAnswer(self._produce(session, authority_id, serial, hash_name, nonce).der)
+                row = repositories.certificate_by_serial(session, serial_text)
+                if nonce is not None or row is None:  # nothing worth storing: answer from the read session
+                    produced = self._produce(session, authority_id, serial, hash_name, nonce, row=row)
+                    return OcspAnswer(produced.der)
             with db.transaction() as session:
                 return self._produce_and_store(session, authority_id, request)
         except ServiceError:
@@ -217,12 +222,15 @@ class OcspResponder:
         nonce: bytes | None,
         *,
         store: bool = False,
+        row: Certificate | type[_Unread] | None = _Unread,
     ) -> _Produced:
         serial_text = serial_hex(serial)
         # Storing, the row is locked: a status change waits for this transaction (or this one for it), so a
         # stale response is never stored after the change deleted the old one (PostgreSQL; SQLite's
         # writers are serialised anyway).
-        row = repositories.certificate_by_serial(session, serial_text, for_update=store)
+        if row is _Unread or store:
+            row = repositories.certificate_by_serial(session, serial_text, for_update=store)
+        assert not isinstance(row, type)
         now = self.ca.clock.now().replace(microsecond=0)
         next_update = now + self.ca.status_policy.ocsp_validity
         revocation_time: dt.datetime | None = None

@@ -22,9 +22,8 @@ import functools
 import logging
 import re
 import time
-import weakref
 from concurrent.futures import Future
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -41,8 +40,7 @@ MAX_HEAD = 8 * 1024
 _HEADERS = re.compile(rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade):|[ \t])([^\r]*)")
 _STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
-_CONFIG_KEY = "_kyso_ocsp_responder"
-_UNSET = object()
+_CONFIG_KEY = "_kyso_ocsp"
 
 
 class _Request(NamedTuple):
@@ -106,6 +104,18 @@ def parse(buffer: bytes) -> _Request | _Foreign | None:
     return _Request(authority, der, encoded is not None, keep_alive, size)
 
 
+# A relying party's software sends the same bytes for the same certificate every time: parsing them once
+# is enough. Parsing is a pure function of the bytes; the memo is bounded and forgotten when full.
+_PARSED: dict[bytes, _Request] = {}
+_PARSED_LIMIT = 20_000
+
+
+def _remember(raw: bytes, request: _Request) -> None:
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[raw] = request
+
+
 def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
     """The OCSP cache ``api.ocsp_fastpath.install`` put on the app, through uvicorn's wrappers."""
     while app is not None:
@@ -119,6 +129,11 @@ def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
 class OcspFirstProtocol(asyncio.Protocol):
     """An asyncio protocol for uvicorn (``http=``): OCSP here, everything else to uvicorn's protocol."""
 
+    __slots__ = (
+        "app_state", "buffer", "busy", "closing", "config", "idle_since", "loop", "responder", "server_state",
+        "sweeper", "transport",
+    )  # fmt: skip
+
     def __init__(
         self,
         config: Config,
@@ -131,13 +146,14 @@ class OcspFirstProtocol(asyncio.Protocol):
         self.config = config
         self.server_state = server_state
         self.app_state = app_state
-        self.loop = _loop or asyncio.get_event_loop()
-        # uvicorn's Config is per process; the responder found on its app is remembered there
-        responder = config.__dict__.get(_CONFIG_KEY, _UNSET)
-        if responder is _UNSET:
-            responder = config.__dict__[_CONFIG_KEY] = responder_of(config.loaded_app)
-        self.responder: CachingOcspResponder[RenderedOcsp] | None = responder
-        self.sweeper = _IdleSweeper.of(self.loop, config.timeout_keep_alive)
+        self.loop = loop = _loop or asyncio.get_event_loop()
+        # uvicorn's Config and loop are per process: what is found for them once is remembered on the config
+        found = config.__dict__.get(_CONFIG_KEY)
+        if found is None or found[0] is not loop:
+            found = (loop, responder_of(config.loaded_app), _IdleSweeper(loop, config.timeout_keep_alive))
+            config.__dict__[_CONFIG_KEY] = found
+        self.responder: CachingOcspResponder[RenderedOcsp] | None = found[1]
+        self.sweeper = found[2]
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.busy = False  # an answer is being produced in a thread; later requests wait in the buffer
@@ -173,12 +189,16 @@ class OcspFirstProtocol(asyncio.Protocol):
     # -- requests --------------------------------------------------------------------------------------
     def _serve(self) -> None:
         while self.buffer and self.transport is not None:
-            request = parse(self.buffer) if self.responder is not None else FOREIGN
+            request = _PARSED.get(self.buffer) or (
+                parse(self.buffer) if self.responder is not None else FOREIGN
+            )
             if request is None:
                 return
             if isinstance(request, _Foreign):
                 self._hand_off()
                 return
+            if request.size == len(self.buffer) and request.der is not None:
+                _remember(self.buffer, request)
             self.buffer = self.buffer[request.size :]
             self.server_state.total_requests += 1
             responder = self.responder
@@ -257,17 +277,6 @@ class _IdleSweeper:
 
     One timer per event loop instead of one armed and cancelled per connection.
     """
-
-    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _IdleSweeper]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    @classmethod
-    def of(cls, loop: asyncio.AbstractEventLoop, timeout: float) -> _IdleSweeper:
-        sweeper = cls._by_loop.get(loop)
-        if sweeper is None:
-            sweeper = cls._by_loop[loop] = cls(loop, timeout)
-        return sweeper
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.loop = loop

@@ -2,17 +2,20 @@
 100,000 revoked entries. One run, one machine, the same certificate serials and the same load generator
 (bench/loadgen.c, N requests in flight) for both responders.
 
-Scenarios, in this order, each after a one-second warm-up with the same load:
-  OCSP kyso serve (--workers N), a new connection per request (HTTP/1.0, as openssl's client sends and
-       openssl's responder answers: it closes every connection) — the comparable figure;
+First three seconds of load for each responder (kyso's workers then hold every answer in memory, as a
+responder that has been running does); then, each after a one-second warm-up at its level:
+  for each --clients level, --rounds alternating rounds of
+    OCSP kyso serve (--workers N), a new connection per request (HTTP/1.0, as openssl's client sends and
+         openssl's responder answers: it closes every connection) — the comparable figure;
+    OCSP openssl ocsp -index … -port … (one process, the issue's peer), a new connection per request;
+    floor: bench/floor_server.py, a do-nothing asyncio server with N processes answering fixed bytes —
+         what accepting, reading, writing and closing costs any Python responder here;
   OCSP kyso serve, keep-alive (HTTP/1.1), for what a client that keeps its connection gets;
   OCSP kyso serve, requests with a nonce (a response signed per request, as openssl signs every one);
-  OCSP openssl ocsp -index … -port … (one process, the issue's peer), a new connection per request;
-  OCSP openssl ocsp … -multi N (as many processes as kyso has workers), a new connection per request;
   TSA kyso serve (SHA-256 imprint, nonce, certReq), a new connection per request;
+  OCSP openssl ocsp … -multi N (as many processes as kyso has workers), at each level;
   CRL generation and signing with 100,000 revoked entries (crl.publish, in process).
-The OCSP pair (kyso, openssl 1 process) is measured --rounds times, alternating, and the medians are
-reported: the machine is shared and its load moves.
+Medians of the rounds are reported: the machine is shared and its load moves.
 """
 
 from __future__ import annotations
@@ -263,8 +266,14 @@ class Runner:
                 keep_alive=keep_alive, server_pgid=server.pid, directory=self.directory,
             )  # fmt: skip
 
-        once(1.0)  # warm-up: every worker has the answers in memory, openssl has its index loaded
+        once(1.0)  # warm-up at this level
         return once(self.args.seconds)
+
+    def prime(self, server: subprocess.Popen, port: int, requests: list[bytes], clients: int) -> None:
+        http_load.run(
+            self.loadgen, requests, port, concurrency=clients, seconds=3.0, keep_alive=False,
+            server_pgid=server.pid, directory=self.directory,
+        )  # fmt: skip
 
 
 def _levels(text: str) -> list[int]:
@@ -327,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             floor, floor_port = start_floor(
                 directory, args.workers, fetch(kyso_port, "/ocsp/citizen", plain[0])
             )
+            # Three seconds of load for each before anything is measured: both kyso workers have every answer
+            # in memory (as a responder that has been running does), openssl has its index loaded.
+            for server, port, requests in ((kyso, kyso_port, kyso_close), (peer, peer_port, peer_close)):
+                runner.prime(server, port, requests, max(args.clients))
             for clients in args.clients:
                 for _ in range(args.rounds):
                     pair[clients]["kyso"].append(runner.measure(kyso, kyso_port, kyso_close, False, clients))

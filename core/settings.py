@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     smtp_from: str = Field(default="Kyso <no-reply@kyso.invalid>", description="From: of invitation emails")
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     invitation_retention_days: int = Field(
-        default=90, ge=1, le=3650, description="days after an invitation ends before its guest data is anonymised"
+        default=90,
+        ge=1,
+        le=3650,
+        description="days after an invitation ends before its guest data is anonymised",
     )
 
     @field_validator("base_url")

@@ -261,7 +261,7 @@ class SigningCredential(Base):
 
 
 class SigningAuthorization(Base):
-    """Sole control (SCAL2): a second-factor confirmation bound to exactly these document hashes, used once."""
+    """Sole control (SCAL2): a second-factor confirmation bound to exactly these documents, used once."""
 
     __tablename__ = "signing_authorizations"
 

@@ -167,7 +167,9 @@ class LiveServer:
     log: Path
 
 
-def start_server(instance: Instance, *, env: dict[str, str] | None = None, timeout: float = 120) -> LiveServer:
+def start_server(
+    instance: Instance, *, env: dict[str, str] | None = None, timeout: float = 120
+) -> LiveServer:
     """`kyso serve` as a real process on a free loopback port, ready when /healthz answers."""
     import time
     import urllib.request

@@ -529,7 +529,11 @@ def concrete_paths(template: str) -> list[str]:
     names = re.findall(r"{(\w+)(?::\w+)?}", template)
     paths = [template]
     for name in names:
-        paths = [re.sub(rf"{{{name}(?::\w+)?}}", value, p) for p in paths for value in PATH_VALUES.get(name, OTHER_PATH_VALUES)]
+        paths = [
+            re.sub(rf"{{{name}(?::\w+)?}}", value, p)
+            for p in paths
+            for value in PATH_VALUES.get(name, OTHER_PATH_VALUES)
+        ]
     return paths
 
 

@@ -47,7 +47,9 @@ def pyhanko_verdicts(pdf: bytes, root: x509.Certificate) -> list[PyhankoVerdict]
                                hard, None, None, None)
             )  # fmt: skip
             continue
-        status = validate_pdf_signature(signature, signer_validation_context=context, ts_validation_context=context)
+        status = validate_pdf_signature(
+            signature, signer_validation_context=context, ts_validation_context=context
+        )
         level = status.modification_level.name if status.modification_level is not None else None
         ts = status.timestamp_validity
         verdicts.append(

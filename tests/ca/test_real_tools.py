@@ -12,34 +12,14 @@ from cryptography.x509.oid import NameOID
 
 from ca import lifecycle
 from ca.issuance import IssueRequest
-from ca.subjects import SubjectFields
 from tests.conftest import VENV_BIN, Instance, make_instance, run_tool
+from tests.support.subjects import AGENCY, CITIZEN, OFFICIAL, SUBJECTS  # noqa: F401 - used below
 
-CITIZEN = SubjectFields(
-    surname="Nguyễn",
-    given_name="Văn An",
-    cccd="079203001234",
-    province="Thành phố Hồ Chí Minh",
-    locality="Phường Bến Thành",
-)
-OFFICIAL = SubjectFields(
-    surname="Trần",
-    given_name="Thị Bình",
-    cccd="079185001235",
-    organization="UBND Phường Bến Thành",
-    organizational_unit="Văn phòng",
-    title="Phó Chủ tịch",
-    province="Thành phố Hồ Chí Minh",
-)
-AGENCY = SubjectFields(
-    organization="UBND Phường Bến Thành", tax_code="0300588569", province="Thành phố Hồ Chí Minh"
-)
 ETSI_TYPES = {
     "citizen": "NCP-NATURAL-PERSON-CERTIFICATE",
     "official": "NCP-NATURAL-PERSON-CERTIFICATE",
     "agency-seal": "NCP-LEGAL-PERSON-CERTIFICATE",
 }
-SUBJECTS = {"citizen": CITIZEN, "official": OFFICIAL, "agency-seal": AGENCY}
 
 
 def csr_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:

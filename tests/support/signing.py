@@ -20,27 +20,7 @@ from ca.subjects import SubjectFields
 from ca.tsa import TimestampAuthority
 from ca.tsa_pyhanko import InProcessTimeStamper
 from signing.service import Appearance, DocumentIn, SigningService, SignRequest
-
-OFFICIAL = SubjectFields(
-    surname="Trần",
-    given_name="Thị Bình",
-    cccd="079185001235",
-    organization="UBND Phường Bến Thành",
-    organizational_unit="Văn phòng",
-    title="Phó Chủ tịch",
-    province="Thành phố Hồ Chí Minh",
-)
-AGENCY = SubjectFields(
-    organization="UBND Phường Bến Thành", tax_code="0300588569", province="Thành phố Hồ Chí Minh"
-)
-CITIZEN = SubjectFields(
-    surname="Nguyễn",
-    given_name="Văn An",
-    cccd="079203001234",
-    province="Thành phố Hồ Chí Minh",
-    locality="Phường Bến Thành",
-)
-SUBJECTS = {"official": OFFICIAL, "agency-seal": AGENCY, "citizen": CITIZEN}
+from tests.support.subjects import AGENCY, CITIZEN, OFFICIAL, SUBJECTS  # noqa: F401 - re-exported
 
 
 def issue_in_custody(instance, profile: str = "official", subject: SubjectFields | None = None) -> str:

@@ -150,7 +150,11 @@ class OcspFirstProtocol(asyncio.Protocol):
         # uvicorn's Config and loop are per process: what is found for them once is remembered on the config
         found = config.__dict__.get(_CONFIG_KEY)
         if found is None or found[0] is not loop:
-            found = (loop, responder_of(config.loaded_app), _IdleSweeper(loop, config.timeout_keep_alive))
+            found = (
+                loop,
+                responder_of(config.loaded_app),
+                _IdleSweeper(loop, config.timeout_keep_alive, server_state),
+            )
             config.__dict__[_CONFIG_KEY] = found
         self.responder: CachingOcspResponder[RenderedOcsp] | None = found[1]
         self.sweeper = found[2]
@@ -165,11 +169,10 @@ class OcspFirstProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.server_state.connections.add(self)  # type: ignore[arg-type]
         self.idle_since = self.loop.time()
-        self.sweeper.add(self)
+        self.sweeper.start()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)  # type: ignore[arg-type]
-        self.sweeper.discard(self)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -189,16 +192,16 @@ class OcspFirstProtocol(asyncio.Protocol):
     # -- requests --------------------------------------------------------------------------------------
     def _serve(self) -> None:
         while self.buffer and self.transport is not None:
-            request = _PARSED.get(self.buffer) or (
-                parse(self.buffer) if self.responder is not None else FOREIGN
-            )
+            request = _PARSED.get(self.buffer)
             if request is None:
-                return
-            if isinstance(request, _Foreign):
-                self._hand_off()
-                return
-            if request.size == len(self.buffer) and request.der is not None:
-                _remember(self.buffer, request)
+                request = parse(self.buffer) if self.responder is not None else FOREIGN
+                if request is None:
+                    return
+                if isinstance(request, _Foreign):
+                    self._hand_off()
+                    return
+                if request.size == len(self.buffer) and request.der is not None:
+                    _remember(self.buffer, request)
             self.buffer = self.buffer[request.size :]
             self.server_state.total_requests += 1
             responder = self.responder
@@ -257,7 +260,6 @@ class OcspFirstProtocol(asyncio.Protocol):
         """Give the connection, with what was read of it, to uvicorn's HTTP protocol."""
         transport = self.transport
         assert transport is not None
-        self.sweeper.discard(self)
         self.server_state.connections.discard(self)  # type: ignore[arg-type]
         protocol = AutoHTTPProtocol(  # type: ignore[call-arg]
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
@@ -275,28 +277,27 @@ class OcspFirstProtocol(asyncio.Protocol):
 class _IdleSweeper:
     """Closes connections idle (or stuck in an incomplete request) for longer than the keep-alive timeout.
 
-    One timer per event loop instead of one armed and cancelled per connection.
+    One timer per event loop, looking over uvicorn's set of open connections, instead of a timer armed and
+    cancelled per connection.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float, server_state: ServerState) -> None:
         self.loop = loop
         self.timeout = timeout
-        self.connections: set[OcspFirstProtocol] = set()
+        self.connections = server_state.connections
         self.handle: asyncio.TimerHandle | None = None
 
-    def add(self, protocol: OcspFirstProtocol) -> None:
-        self.connections.add(protocol)
+    def start(self) -> None:
         if self.handle is None:
             self.handle = self.loop.call_later(self.timeout / 2, self._sweep)
 
-    def discard(self, protocol: OcspFirstProtocol) -> None:
-        self.connections.discard(protocol)
-
     def _sweep(self) -> None:
         oldest = self.loop.time() - self.timeout
-        for protocol in [p for p in self.connections if p.idle_since is not None and p.idle_since < oldest]:
-            protocol.timed_out()
-        self.handle = self.loop.call_later(self.timeout / 2, self._sweep) if self.connections else None
+        ours = [p for p in self.connections if isinstance(p, OcspFirstProtocol)]
+        for protocol in ours:
+            if protocol.idle_since is not None and protocol.idle_since < oldest:
+                protocol.timed_out()
+        self.handle = self.loop.call_later(self.timeout / 2, self._sweep) if ours else None
 
 
 @functools.lru_cache(maxsize=4)

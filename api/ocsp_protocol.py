@@ -105,9 +105,11 @@ def parse(buffer: bytes) -> _Request | _Foreign | None:
 
 
 # A relying party's software sends the same bytes for the same certificate every time: parsing them once
-# is enough. Parsing is a pure function of the bytes; the memo is bounded and forgotten when full.
+# is enough. Parsing is a pure function of the bytes; the memo keeps requests of ordinary size only (an
+# OCSP request with its headers is a few hundred bytes), at most 10,000 of them, and is forgotten when full.
 _PARSED: dict[bytes, _Request] = {}
-_PARSED_LIMIT = 20_000
+_PARSED_LIMIT = 10_000
+_MEMO_MAX_BYTES = 2048
 
 
 def _remember(raw: bytes, request: _Request) -> None:
@@ -200,7 +202,7 @@ class OcspFirstProtocol(asyncio.Protocol):
                 if isinstance(request, _Foreign):
                     self._hand_off()
                     return
-                if request.size == len(self.buffer) and request.der is not None:
+                if request.size == len(self.buffer) <= _MEMO_MAX_BYTES and request.der is not None:
                     _remember(self.buffer, request)
             self.buffer = self.buffer[request.size :]
             self.server_state.total_requests += 1

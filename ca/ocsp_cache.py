@@ -48,12 +48,16 @@ Rendered = TypeVar("Rendered")
 # Keys (request encodings and CertIDs) kept per authority. An entry is the response (~1 KiB with the
 # responder certificate) as rendered; 32,768 keys bound the memory to a few tens of MB per process.
 DEFAULT_CAPACITY = 32_768
+# A request is kept as a key (so the same bytes skip parsing next time) only if it is of ordinary size; one
+# CertID and a few extensions are ~100 bytes, and larger ones must not fill memory. They still hit by CertID.
+ALIAS_MAX_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry(Generic[Rendered]):
     rendered: Rendered
     refresh_at: float  # POSIX time after which the responder produces a fresher response
+    version: int  # the status version it was produced under
 
 
 class CachingOcspResponder(Generic[Rendered]):
@@ -113,10 +117,10 @@ class CachingOcspResponder(Generic[Rendered]):
                 if version is not None:
                     self._reset(authority_id, version)
                 return None
-            if now >= entry.refresh_at:
-                return None
+            if entry.version != version or now >= entry.refresh_at:
+                return None  # found just before another thread dropped its generation, or due for renewal
             entries = self._entries[authority_id]
-            if alias:
+            if alias and len(request_der) <= ALIAS_MAX_BYTES:
                 self._keep(entries, request_der, entry)
             elif request_der in entries:
                 entries.move_to_end(request_der)
@@ -136,7 +140,7 @@ class CachingOcspResponder(Generic[Rendered]):
         refresh_at = answer.refresh_at
         if answer.cert_id is None or refresh_at is None or version is None:
             return rendered
-        entry = _Entry(rendered, refresh_at.timestamp())
+        entry = _Entry(rendered, refresh_at.timestamp(), version)
         with self._lock:
             seen = self._seen.get(authority_id)
             if seen is not None and version < seen:
@@ -145,7 +149,8 @@ class CachingOcspResponder(Generic[Rendered]):
                 self._reset(authority_id, version)
             entries = self._entries[authority_id]
             self._keep(entries, answer.cert_id, entry)
-            self._keep(entries, request_der, entry)
+            if len(request_der) <= ALIAS_MAX_BYTES:
+                self._keep(entries, request_der, entry)
         return rendered
 
     def clear(self) -> None:

@@ -134,6 +134,28 @@ def validation_data(session: Session, ca: CertificateAuthority, serials: list[st
     return ValidationData(roots, list(certificates), responses, crls)
 
 
+def agency_seal_for(session: Session, ca: CertificateAuthority, account_id: int) -> tuple[str, str]:
+    """The seal (certificate serial, organisation) of the agency an account works for: the agency named by
+    a certificate bound to the account, whose agency-seal certificate this service holds."""
+    now = ca.clock.now()
+    organizations = repositories.bound_organizations(session, account_id, now)
+    for organization in organizations:
+        serial = repositories.agency_seal_serial(session, organization, now)
+        if serial is not None:
+            return serial, organization
+    if not organizations:
+        raise ServiceError(
+            Kind.CONFLICT,
+            "the host has no signing certificate naming their agency; bind one "
+            "(`kyso user bind-cert USER SERIAL`) so letters can carry the agency's seal",
+        )
+    raise ServiceError(
+        Kind.CONFLICT,
+        f"no agency seal held by this service for {organizations[0]}; issue one with "
+        f'`kyso ca issue agency-seal --organization "{organizations[0]}" … --keygen ec-p256`',
+    )
+
+
 class CaKeySource:
     """signing/'s ``KeySource`` over this CA: keys in custody and validation data, each in its own session."""
 
@@ -150,3 +172,8 @@ class CaKeySource:
             tsa = session.get(ServiceSigner, "tsa")
             serials = [serial] + ([tsa.certificate_serial] if tsa is not None else [])
             return validation_data(session, self.ca, serials)
+
+    def agency_seal(self, account_id: int) -> tuple[str, str]:
+        """(serial, organisation) of the seal for what the account's agency issues (``agency_seal_for``)."""
+        with self.db.reading() as session:
+            return agency_seal_for(session, self.ca, account_id)

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +23,9 @@ from core.errors import Kind, ServiceError, malformed
 from core.settings import Settings, load_settings
 from identity import audit
 from keystore.secretbox import SecretBox
+
+if TYPE_CHECKING:
+    from signing.service import SigningService
 
 EXIT_CODES = {
     Kind.MALFORMED: 2,
@@ -116,3 +119,20 @@ def record(session: Session, rt: CaRuntime, action: str, target: str | None, **d
     """Append an audit entry for a CLI action, in the transaction of the action itself."""
     audit.append(session, clock=rt.ca.clock, actor=cli_actor(), action=action, target=target,
                  source="cli", details=details or None)  # fmt: skip
+
+
+def signing_service(rt: CaRuntime) -> SigningService:
+    """The signing pipeline over this instance's keys, with its TSA in-process (imported on use: pyHanko
+    is slow to import, and most commands never sign)."""
+    from ca.signing_keys import CaKeySource
+    from ca.tsa import TimestampAuthority
+    from ca.tsa_pyhanko import InProcessTimeStamper
+    from signing.service import SigningService
+
+    return SigningService(
+        CaKeySource(rt.db, rt.ca),
+        timestamper=InProcessTimeStamper(TimestampAuthority(rt.ca), rt.db),
+        verify_url_base=rt.settings.base_url,
+        max_document_bytes=rt.settings.max_document_mb << 20,
+        now=rt.ca.clock.now,
+    )

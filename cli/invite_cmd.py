@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from cryptography import x509
+from sqlalchemy.orm import Session
 
 from ca import service_signers
 from ca.runtime import CaRuntime
+from ca.signing_keys import CaKeySource
 from cli.common import (
     JsonOption,
     cli_actor,
@@ -24,15 +27,18 @@ from cli.common import (
     record,
     runtime,
     secret_box,
+    signing_service,
 )
 from core.clock import VIETNAM, SystemClock, display
 from core.errors import Kind, ServiceError, malformed
 from identity import audit
 from invitations import checkin, mail, notify, offline, qr, reports, retention, service
+from invitations import letter as letters
 from invitations.checkin import Decision
 from invitations.keys import Seal
 from invitations.reasons import Reason
 from invitations.service import Amendment, InvitationContext, InvitationInput
+from signing.seals import DocumentSealer
 from store import invitations_repo as repo
 
 app = typer.Typer(help="QR e-invitations: invite guests, check passes at the desk (online or offline).")
@@ -492,9 +498,51 @@ def report(
         out.print(f"  {row.status:<9} {display(row.starts_at)[11:16]}  {row.guest}  ← {row.host}")
 
 
+def _letter_sealer(rt: CaRuntime) -> DocumentSealer:
+    agency_seal = CaKeySource(rt.db, rt.ca).agency_seal
+    return DocumentSealer(
+        signing_service(rt), agency_seal, reason=letters.LETTER_REASON, name=letters.LETTER_FILE
+    )
+
+
+def _audit_letter(rt: CaRuntime) -> Callable[[Session, letters.SealedLetter], None]:
+    def on_sealed(session: Session, letter: letters.SealedLetter) -> None:
+        record(session, rt, "invitation.letter", letter.invitation_id,
+               document=letter.document_id, organization=letter.organization)  # fmt: skip
+
+    return on_sealed
+
+
+@app.command("letter")
+@handles_errors
+def letter(
+    invitation_id: Annotated[str, typer.Argument()],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the PDF")],
+    json_output: JsonOption = False,
+) -> None:
+    """The invitation letter (giấy mời) with the QR, sealed PAdES B-LT by the host's agency.
+
+    Sealed once per version of the invitation and kept: later calls give the same file. The host's agency
+    is the organisation on a certificate bound to the host (`kyso user bind-cert`); this service must hold
+    that agency's seal certificate (`kyso ca issue agency-seal --organization … --keygen ec-p256`).
+    """
+    rt = runtime()
+    sealed = letters.issue(rt.db, context(rt), invitation_id.strip(), _letter_sealer(rt), _audit_letter(rt))
+    output.write_bytes(sealed.pdf)
+    facts = {
+        "invitation_id": sealed.invitation_id, "document_id": sealed.document_id,
+        "organization": sealed.organization, "sealed_now": sealed.fresh, "file": str(output),
+    }  # fmt: skip
+    if json_output:
+        print_json(facts)
+    else:
+        out.print(f"wrote {output} — sealed by {sealed.organization}; verify: /verify/{sealed.document_id}")
+
+
 def _deliver_now(rt: CaRuntime, ctx: InvitationContext) -> notify.Delivery:
+    attach = letters.for_mail(rt.db, ctx, _letter_sealer(rt), _audit_letter(rt))
     result = notify.deliver_due(
-        rt.db, rt.ca.clock.now, mail.config_from(rt.settings), notify.invitation_mail_builder(ctx)
+        rt.db, rt.ca.clock.now, mail.config_from(rt.settings), notify.invitation_mail_builder(ctx, attach)
     )
     if result.retried or result.failed:
         err.print(

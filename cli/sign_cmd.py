@@ -15,15 +15,12 @@ from typing import Annotated
 
 import typer
 
-from ca.signing_keys import CaKeySource
-from ca.tsa import TimestampAuthority
-from ca.tsa_pyhanko import InProcessTimeStamper
-from cli.common import JsonOption, err, handles_errors, print_json, record, runtime
+from cli.common import JsonOption, err, handles_errors, print_json, record, runtime, signing_service
 from core.clock import display
 from core.errors import malformed
 from signing import registry
 from signing.pades import Level
-from signing.service import Appearance, DocumentIn, SigningService, SignRequest
+from signing.service import Appearance, DocumentIn, SignRequest
 
 
 @handles_errors
@@ -61,13 +58,7 @@ def sign(
         page=page - 1 if page > 0 else page,
     )
     rt = runtime()
-    service = SigningService(
-        CaKeySource(rt.db, rt.ca),
-        timestamper=InProcessTimeStamper(TimestampAuthority(rt.ca), rt.db),
-        verify_url_base=rt.settings.base_url,
-        max_document_bytes=rt.settings.max_document_mb << 20,
-        now=rt.ca.clock.now,
-    )
+    service = signing_service(rt)
     key = service.keys.signing_key(cert.strip().lower())
     with source.open("rb") as stream:
         [signed] = asyncio.run(service.sign(key, [DocumentIn(source.name, stream)], request))

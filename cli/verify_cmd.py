@@ -18,16 +18,13 @@ from sqlalchemy.orm import Session
 from ca.hierarchy import report_seal
 from ca.ocsp import OcspResponder
 from ca.runtime import CaRuntime
-from ca.signing_keys import CaKeySource
-from ca.tsa import TimestampAuthority
-from ca.tsa_pyhanko import InProcessTimeStamper
-from cli.common import JsonOption, handles_errors, out, print_json, record, runtime
+from cli.common import JsonOption, handles_errors, out, print_json, record, runtime, signing_service
 from core.clock import display
 from core.errors import malformed
 from core.ids import serial_hex
 from signing import registry
 from signing.pades import Level
-from signing.service import Appearance, DocumentIn, SigningService, SignRequest
+from signing.service import Appearance, DocumentIn, SignRequest
 from verification import anchors, render
 from verification.isolation import verify_bounded
 from verification.pdf_report import report_pdf
@@ -121,13 +118,7 @@ def sealed_report(rt: CaRuntime, report: VerificationReport) -> bytes:
     """The report as a PDF, sealed PAdES B-LT with the report-seal certificate (issued on first use)."""
     with rt.db.transaction() as session:
         serial = report_seal(session, rt.ca)
-    service = SigningService(
-        CaKeySource(rt.db, rt.ca),
-        timestamper=InProcessTimeStamper(TimestampAuthority(rt.ca), rt.db),
-        verify_url_base=rt.settings.base_url,
-        max_document_bytes=rt.settings.max_document_mb << 20,
-        now=rt.ca.clock.now,
-    )
+    service = signing_service(rt)
     request = SignRequest(level=Level.B_LT, appearance=Appearance.INVISIBLE, reason=SEAL_REASON)
     document = DocumentIn("verification-report.pdf", io.BytesIO(report_pdf(report)))
     [sealed] = asyncio.run(service.sign(service.keys.signing_key(serial), [document], request))

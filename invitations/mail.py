@@ -52,7 +52,7 @@ def _local(value: dt.datetime) -> str:
     return value.astimezone(VIETNAM).strftime("%H:%M ngày %d/%m/%Y")
 
 
-def _when(windows: list[tuple[dt.datetime, dt.datetime]]) -> str:
+def when_text(windows: list[tuple[dt.datetime, dt.datetime]]) -> str:
     start, end = windows[0]
     text = f"{_local(start)} – {end.astimezone(VIETNAM):%H:%M}"
     if len(windows) > 1:
@@ -105,7 +105,7 @@ def invitation_message(mail: InvitationMail, sender: str, now: dt.datetime) -> E
     message["From"] = sender
     message["To"] = mail.to
     message["Message-ID"] = make_msgid(domain="kyso")
-    when = _when(mail.windows)
+    when = when_text(mail.windows)
     place = mail.venue_name + (f", {mail.venue_address}" if mail.venue_address else "")
     message.set_content(
         f"Kính gửi {mail.guest_name},\n\n"

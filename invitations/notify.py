@@ -175,12 +175,11 @@ def deliver_due(
 
 
 def invitation_mail_builder(
-    context: InvitationContext, letter: Callable[[Session, str], bytes | None] | None = None
+    context: InvitationContext, letter: Callable[[str], bytes | None] | None = None
 ) -> MailBuilder:
     """Builds the guest's email from the stored invitation, with a freshly signed token.
 
-    ``letter`` is the seam for the signed invitation letter (a PAdES "giấy mời" from the signing
-    pipeline): given the invitation id it returns the PDF to attach, or None.
+    ``letter`` gives the sealed invitation letter to attach (``invitations.letter.for_mail``), or None.
     """
 
     def build(session: Session, invitation_id: str, to: str) -> mail.InvitationMail | None:
@@ -201,7 +200,7 @@ def invitation_mail_builder(
             windows=[(as_utc(o.starts_at), as_utc(o.ends_at)) for o in occurrences],
             token_text=text,
             qr_png=qr.render(text).png(8),
-            letter_pdf=letter(session, invitation.id) if letter else None,
+            letter_pdf=letter(invitation.id) if letter else None,
         )
 
     return build

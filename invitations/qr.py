@@ -36,6 +36,10 @@ class QrCode:
         image.save(buffer, format="PNG")
         return buffer.getvalue()
 
+    def matrix(self) -> list[list[bool]]:
+        """The modules, quiet zone included, top row first (True is dark)."""
+        return _matrix(self.text, 1).get_matrix()
+
     def svg(self) -> bytes:
         image = _matrix(self.text, 10).make_image(image_factory=qrcode.image.svg.SvgPathImage)
         return image.to_string(encoding="unicode").encode()

@@ -30,6 +30,7 @@ def anonymise(session: Session, now: dt.datetime, after_days: int) -> list[str]:
         invitation.rotating_secret = None
         invitation.notify_webhook = invitation.notify_email = None
         invitation.anonymised_at = now
+        repo.delete_letter(session, invitation.id)  # it names the guest
         for message in repo.outbox_for(session, invitation.id):
             message.payload = "{}"
             if message.purpose == "invitation":

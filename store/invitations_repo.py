@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from store.models import (
     Desk,
     Invitation,
     InvitationKey,
+    InvitationLetter,
     InvitationOccurrence,
     OfflineCheckIn,
     OutboxMessage,
@@ -408,3 +409,22 @@ def outbox_for(session: Session, invitation_id: str) -> Sequence[OutboxMessage]:
     return session.scalars(
         select(OutboxMessage).where(OutboxMessage.invitation_id == invitation_id).order_by(OutboxMessage.id)
     ).all()
+
+
+# --- invitation letters -------------------------------------------------------------------------------
+def letter(session: Session, invitation_id: str) -> InvitationLetter | None:
+    return session.get(InvitationLetter, invitation_id)
+
+
+def put_letter(session: Session, letter: InvitationLetter) -> None:
+    """Keep ``letter`` as the invitation's one letter, replacing a letter for an older token."""
+    old = session.get(InvitationLetter, letter.invitation_id)
+    if old is not None:
+        session.delete(old)
+        session.flush()
+    session.add(letter)
+    session.flush()
+
+
+def delete_letter(session: Session, invitation_id: str) -> None:
+    session.execute(delete(InvitationLetter).where(InvitationLetter.invitation_id == invitation_id))

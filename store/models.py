@@ -441,6 +441,20 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class InvitationLetter(Base):
+    """The PAdES-sealed invitation letter ("giấy mời") for the current token of an invitation: sealed once,
+    the same bytes on every download; an amended invitation gets a new one, anonymisation deletes it."""
+
+    __tablename__ = "invitation_letters"
+
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id"), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(16))  # the token the letter's QR carries
+    document_id: Mapped[str] = mapped_column(String(40))  # in the signed-document registry
+    organization: Mapped[str] = mapped_column(String(200))  # the agency whose seal it bears
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 # --- verification (verification/) ----------------------------------------------------------------------
 class TrustAnchor(Base):
     """A root an operator added to the verification trust list (Kyso's own root is always in it)."""

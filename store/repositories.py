@@ -18,6 +18,7 @@ from store.models import (
     OcspResponse,
     PublishedCrl,
     ServiceSigner,
+    SigningCredential,
     StoredKey,
 )
 
@@ -184,4 +185,40 @@ def valid_certificate_for_cccd(
             Certificate.status == "valid",
             Certificate.not_after > now,
         )
+    ).first()
+
+
+# --- seals for documents an agency issues --------------------------------------------------------------
+def bound_organizations(session: Session, account_id: int, now: dt.datetime) -> list[str]:
+    """The organisations named by the valid certificates bound to an account (newest first)."""
+    rows = session.execute(
+        select(Certificate.organization)
+        .join(SigningCredential, SigningCredential.certificate_serial == Certificate.serial)
+        .where(
+            SigningCredential.account_id == account_id,
+            SigningCredential.disabled_at.is_(None),
+            Certificate.status == "valid",
+            Certificate.organization.is_not(None),
+            Certificate.not_before <= now,
+            Certificate.not_after > now,
+        )
+        .order_by(Certificate.not_before.desc())
+    ).scalars()
+    return list(dict.fromkeys(r for r in rows if r))
+
+
+def agency_seal_serial(session: Session, organization: str, now: dt.datetime) -> str | None:
+    """The agency-seal certificate in custody that seals for ``organization`` now (the longest-lived)."""
+    return session.scalars(
+        select(Certificate.serial)
+        .where(
+            Certificate.profile == "agency-seal",
+            Certificate.organization == organization,
+            Certificate.status == "valid",
+            Certificate.key_id.is_not(None),
+            Certificate.not_before <= now,
+            Certificate.not_after > now,
+        )
+        .order_by(Certificate.not_after.desc())
+        .limit(1)
     ).first()

@@ -26,12 +26,15 @@ from api.deps import RuntimeDep
 from api.routers import checkins
 from api.routers.checkins import ContextDep, context_of, record
 from ca.runtime import CaRuntime
+from ca.signing_keys import CaKeySource
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError, malformed
 from identity.permissions import Permission
 from identity.sessions import Principal
 from invitations import checkin, mail, notify, qr, reports, retention, service, venues
+from invitations import letter as letters
 from invitations.service import Amendment, Host, InvitationInput
+from signing.seals import DocumentSealer
 from store import invitations_repo as repo
 
 log = logging.getLogger("kyso.invitations")
@@ -59,7 +62,10 @@ def run_worker_round(app: Any, housekeeping: bool) -> None:
     except ServiceError:
         return  # no seal yet (`kyso init` not run on this version): nothing to do
     smtp = mail.config_from(runtime.settings)
-    notify.deliver_due(runtime.db, runtime.ca.clock.now, smtp, notify.invitation_mail_builder(context))
+    attach = letters.for_mail(runtime.db, context, letter_sealer(app), _audit_letter(runtime, None, None))
+    notify.deliver_due(
+        runtime.db, runtime.ca.clock.now, smtp, notify.invitation_mail_builder(context, attach)
+    )
     if not housekeeping:
         return
     with runtime.db.transaction() as session:
@@ -71,6 +77,23 @@ def run_worker_round(app: Any, housekeeping: bool) -> None:
             record(
                 session, runtime, None, None, "invitation.anonymise", None, count=len(done), after_days=days
             )
+
+
+def letter_sealer(app: Any) -> DocumentSealer:
+    """The host agency's seal for invitation letters (signing/ and ca/ wired here)."""
+    runtime: CaRuntime = app.state.runtime
+    agency_seal = CaKeySource(runtime.db, runtime.ca).agency_seal
+    return DocumentSealer(
+        app.state.signing, agency_seal, reason=letters.LETTER_REASON, name=letters.LETTER_FILE
+    )
+
+
+def _audit_letter(runtime: CaRuntime, request: Request | None, principal: Principal | None) -> Any:
+    def on_sealed(session: Session, letter: letters.SealedLetter) -> None:
+        record(session, runtime, request, principal, "invitation.letter", letter.invitation_id,
+               document=letter.document_id, organization=letter.organization)  # fmt: skip
+
+    return on_sealed
 
 
 @contextlib.asynccontextmanager
@@ -275,6 +298,29 @@ def qr_png(
 @invitations_router.get("/{invitation_id}/qr.svg", summary="The QR code as SVG", response_class=Response)
 def qr_svg(invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep) -> Response:
     return Response(_qr(runtime, context, principal, invitation_id).svg(), media_type="image/svg+xml")
+
+
+@invitations_router.get(
+    "/{invitation_id}/letter.pdf",
+    summary="The invitation letter (giấy mời) as PDF, sealed PAdES B-LT by the host's agency",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        409: {"description": "cancelled, or no agency seal"},
+    },
+)
+def letter_pdf(
+    invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep, request: Request
+) -> Response:
+    with runtime.db.reading() as session:
+        shown = service.view(
+            session, context, invitation_id, _owner(principal)
+        )  # refuses others' invitations
+    sealed = letters.issue(
+        runtime.db, context, shown.id, letter_sealer(request.app), _audit_letter(runtime, request, principal)
+    )
+    headers = {"Content-Disposition": f'attachment; filename="giay-moi-{shown.id}.pdf"'}
+    return Response(sealed.pdf, media_type="application/pdf", headers=headers)
 
 
 @invitations_router.post(

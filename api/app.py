@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import ocsp_fastpath, problems
+from api import metrics, ocsp_fastpath, problems
+from api.observability import Observability
 from api.routers import (
     audit,
     auth,
@@ -69,4 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(signing.router)
     app.include_router(verify.router)
     app.include_router(invitations.router)
+    # observability (issue 9): /metrics, and the outermost middleware (request id, access log, HTTP metrics)
+    app.include_router(metrics.router)
+    app.add_middleware(Observability)
     return app

@@ -43,6 +43,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/docs/oauth2-redirect"),
         ("GET", "/openapi.json"),
         ("GET", "/redoc"),
+        # Prometheus scrapes without credentials; api.metrics answers only addresses in KYSO_METRICS_ALLOW
+        ("GET", "/metrics"),
     }
 )
 

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.metrics import OCSP_MISS, OCSP_TALLY, ocsp_status_index, process_metrics
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 from ca.service_signers import DelegatedSigners
@@ -49,6 +50,7 @@ class RenderedOcsp:
     post_headers: tuple[tuple[bytes, bytes], ...]
     get_head: bytes  # get_headers as "Name: value\r\n" lines
     post_head: bytes
+    tally: int = 0  # its status's slot in api.metrics.OCSP_TALLY (hits; misses at + OCSP_MISS)
 
     def cache_control(self, get: bool, now: float) -> bytes:
         if not get or self.next_update is None:
@@ -76,7 +78,10 @@ def render(answer: ocsp.OcspAnswer) -> RenderedOcsp:
             (b"expires", _http_date(next_update)),
             (b"etag", b'"%s"' % hashlib.sha256(answer.der).hexdigest()[:32].encode()),
         )
-    return RenderedOcsp(answer.der, next_update, get_headers, common, _lines(get_headers), _lines(common))
+    return RenderedOcsp(
+        answer.der, next_update, get_headers, common, _lines(get_headers), _lines(common),
+        ocsp_status_index(answer.der),
+    )  # fmt: skip
 
 
 def _http_date(timestamp: float) -> bytes:
@@ -139,15 +144,25 @@ class OcspFastPath:
             der = decode_get(encoded)
         if der is None:
             rendered = self.responder.malformed
+            OCSP_TALLY[rendered.tally] += 1
         else:
-            rendered = self.responder.lookup(authority, der) or await run_in_threadpool(
-                self.responder.answer, authority, der
-            )
+            rendered = self.responder.lookup(authority, der)
+            if rendered is None:
+                rendered = await run_in_threadpool(timed_answer, self.responder, authority, der)
+                OCSP_TALLY[rendered.tally + OCSP_MISS] += 1
+            else:
+                OCSP_TALLY[rendered.tally] += 1
         get = encoded is not None
         await send(
             {"type": "http.response.start", "status": 200, "headers": rendered.asgi_headers(get, time.time())}
         )
         await send({"type": "http.response.body", "body": rendered.body})
+
+
+def timed_answer(responder: CachingOcspResponder[RenderedOcsp], authority: str, der: bytes) -> RenderedOcsp:
+    """The full responder's answer (a cache miss; in a thread), its time kept in a histogram."""
+    with process_metrics().ocsp_seconds.time():
+        return responder.answer(authority, der)
 
 
 async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:

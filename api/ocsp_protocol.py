@@ -29,7 +29,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
-from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route
+from api.metrics import OCSP_MISS, OCSP_TALLY
+from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route, timed_answer
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 
@@ -215,9 +216,12 @@ class OcspFirstProtocol(asyncio.Protocol):
             if rendered is None:  # the full responder, off the event loop
                 self.busy = True
                 self.idle_since = None
-                future = self.loop.run_in_executor(None, responder.answer, request.authority, request.der)
+                future = self.loop.run_in_executor(
+                    None, timed_answer, responder, request.authority, request.der
+                )
                 future.add_done_callback(functools.partial(self._answered, request))
                 return
+            OCSP_TALLY[rendered.tally] += 1  # a plain int; api.metrics folds it into Prometheus
             if not self._write(request, rendered):
                 return
 
@@ -230,6 +234,7 @@ class OcspFirstProtocol(asyncio.Protocol):
         except Exception:  # the responder answers everything itself; this is a bug, not a client's fault
             log.exception("OCSP answer failed")
             rendered = _INTERNAL_ERROR
+        OCSP_TALLY[rendered.tally + OCSP_MISS] += 1
         if self.transport is not None and self._write(request, rendered):
             self._serve()
 

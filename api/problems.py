@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.limits import BodyTooLarge
 from core.errors import Kind, ServiceError
+from core.logs import request_id
 
 log = logging.getLogger("kyso.api")
 PROBLEM_JSON = "application/problem+json"
@@ -50,6 +51,8 @@ def problem(status: int, detail: str, *, kind: str | None = None, **extra: Any) 
         "detail": detail,
         **extra,
     }
+    if (current := request_id.get()) is not None:
+        body["request_id"] = current  # quoted in a report, it finds the request's log lines
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import threading
@@ -30,12 +31,14 @@ from ca.profiles import Profile, default_profiles, get_profile
 from ca.records import CertificateInfo, pem_of
 from ca.subjects import SubjectFields, build_name, normalise, rfc4514
 from ca.urls import PkiUrls
+from core import metrics
 from core.clock import Clock
 from core.errors import Kind, ServiceError, conflict, malformed
 from core.ids import new_certificate_serial, serial_hex
 from keystore import EphemeralKey, KeySigner, SoftwareKeystore
 from keystore.algorithms import algorithm_of, generate_private_key
 from store import repositories
+from store.db import after_commit
 from store.models import Certificate
 
 Delivery = Literal["custody", "pkcs12"]
@@ -281,6 +284,8 @@ class CertificateAuthority:
         signer = self.keystore.signer(session, self.authority(session, pending.authority_id).key_id)
         self._store_signed(pending.row, signer.sign_x509(pending.builder))
         session.flush()
+        issued = functools.partial(metrics.count, "certificate.issued", profile=pending.profile.name)
+        after_commit(session, issued)  # counted once the certificate is kept
         return pending.row
 
     @staticmethod

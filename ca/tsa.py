@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from ca import service_signers
 from ca.issuance import CertificateAuthority
+from core import metrics
 from core.clock import as_utc
 from core.errors import Kind, ServiceError
 from keystore import KeySigner
@@ -179,15 +181,19 @@ class TimestampAuthority:
     def _respond(
         self, request_der: bytes, session_scope: Callable[[], AbstractContextManager[Session]]
     ) -> bytes:
+        started = time.perf_counter()
         try:
             token = self._token(session_scope, parse_request(request_der))
         except TimestampRejected as rejected:
             if rejected.fail_info == "system_failure":
                 log.warning("timestamp refused: %s", rejected.message)
+            _measured(started, rejected.fail_info)
             return rejected.response_der()
         except Exception:  # a TSA answers; the log keeps the details
             log.exception("timestamping failed")
+            _measured(started, "system_failure")
             return TimestampRejected("system_failure", "the timestamp authority failed").response_der()
+        _measured(started, "granted")
         return _tlv(0x30, _GRANTED + token)
 
     # --- in-process use (the signing pipeline) ------------------------------------------------------
@@ -199,12 +205,24 @@ class TimestampAuthority:
         imprint = tsp.MessageImprint(
             {"hash_algorithm": _digest_algorithm(hash_name), "hashed_message": digest}
         )
-        token = self._token(lambda: contextlib.nullcontext(session), _Request(imprint, nonce, cert_req))
+        started = time.perf_counter()
+        try:
+            token = self._token(lambda: contextlib.nullcontext(session), _Request(imprint, nonce, cert_req))
+        except TimestampRejected as rejected:
+            _measured(started, rejected.fail_info)
+            raise
+        _measured(started, "granted")
         return cms.ContentInfo.load(token)
 
     def process(self, request: tsp.TimeStampReq, session: Session) -> cms.ContentInfo:
         """A token for a parsed request (pyHanko hands these over); raises TimestampRejected if refused."""
-        token = self._token(lambda: contextlib.nullcontext(session), parse_request(request.dump()))
+        started = time.perf_counter()
+        try:
+            token = self._token(lambda: contextlib.nullcontext(session), parse_request(request.dump()))
+        except TimestampRejected as rejected:
+            _measured(started, rejected.fail_info)
+            raise
+        _measured(started, "granted")
         return cms.ContentInfo.load(token)
 
     # --- the token ----------------------------------------------------------------------------------
@@ -235,6 +253,11 @@ class TimestampAuthority:
         if template is None or template.standing is not standing:
             template = self._template = _TokenTemplate(standing)
         return template
+
+
+def _measured(started: float, outcome: str) -> None:
+    """Report one request's outcome (granted, or the failInfo of a rejection) and how long it took."""
+    metrics.observe("tsa.token", time.perf_counter() - started, outcome=outcome)
 
 
 class _TokenTemplate:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from cli.common import handles_errors, runtime, settings
+from core.logs import logging_config, resolve_format
 
 
 @handles_errors
@@ -32,6 +36,8 @@ def serve(
     """
     config = settings()
     runtime().db.dispose()  # checks the schema and the master key before a worker starts
+    if workers > 1:
+        _metrics_directory(config.data_dir)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -44,4 +50,17 @@ def serve(
         # health check; on a loaded machine that takes longer than uvicorn's 5 s, and the worker is killed
         # and respawned forever.
         timeout_worker_healthcheck=60,
+        # JSON (or text) lines with request ids; api.observability writes the access log (kyso.access)
+        log_config=logging_config(resolve_format(config.log_format)),
+        access_log=False,
     )
+
+
+def _metrics_directory(data_dir: Path) -> None:
+    """Several workers keep their Prometheus values in files of one directory (prometheus_client's
+    multiprocess mode), emptied at start so counters of an earlier run are not added in. Set before any
+    worker starts, as prometheus_client reads it when a worker imports it."""
+    directory = (data_dir / "prometheus").resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     verify_rate_per_minute: int = Field(default=30, ge=1, le=100000, description="public uploads per client")
     host: str = "127.0.0.1"
     port: int = 8000
+    # Observability and hardening (issue 9; docs/observability.md, docs/security.md).
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="json or text log lines; json unless stderr is a terminal"
+    )
+    metrics_allow: str = Field(
+        default="127.0.0.0/8,::1/128", description="comma-separated networks that may read /metrics"
+    )
+    login_rate_per_minute: int = Field(
+        default=10, ge=1, le=100000, description="login attempts per client address and minute"
+    )
+    upload_idle_seconds: float = Field(
+        default=30, gt=0, le=3600, description="longest pause while a client sends a request body"
+    )
+    upload_timeout_seconds: float = Field(
+        default=600, gt=0, le=86400, description="longest time to receive one request body"
+    )
     # Key custody (keystore/custody.py): new keys go to this backend; existing keys stay where they were made.
     keystore: Literal["software", "pkcs11"] = "software"
     pkcs11_module: Path | None = Field(
@@ -85,6 +101,17 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError("KYSO_BASE_URL must be an http(s) URL such as https://kyso.example.vn")
         return value.rstrip("/")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _check_metrics_allow(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError(f"KYSO_METRICS_ALLOW must list networks such as 10.0.0.0/8: {exc}") from None
+        return value
 
     @field_validator("pki_base_url")
     @classmethod

@@ -32,6 +32,7 @@ someone who kept a copy — ``kyso audit seal --json`` prints one to archive.)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -44,8 +45,10 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.clock import Clock, as_utc
 from core.errors import Kind, ServiceError, conflict
+from store.db import after_commit
 from store.models import AuditEntry, AuditHead, AuditSeal
 
 GENESIS = "0" * 64
@@ -284,6 +287,7 @@ def append(
     session.add(AuditEntry(**{**fields, "entry_hash": record.entry_hash, "details": details_json}))
     head.seq, head.entry_hash = record.seq, record.entry_hash
     session.flush()
+    after_commit(session, functools.partial(metrics.audited, action, outcome, details))  # counted if kept
     return record
 
 

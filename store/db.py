@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +14,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import Kind, ServiceError
 
 READ_ONLY = "kyso_read_only"
+_AFTER_COMMIT = "kyso_after_commit"
+log = logging.getLogger("kyso.store")
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the transaction of ``session`` has committed (never if it rolls back).
+
+    For reports about what was done (metrics): a callback's failure is logged, not raised.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            callback()
+        except Exception:
+            log.exception("an after-commit callback failed")
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -75,6 +94,8 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+        else:
+            _run_after_commit(session)
         finally:
             session.close()
 

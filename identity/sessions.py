@@ -12,7 +12,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
@@ -135,21 +135,33 @@ def _new_session(
     return token, csrf, ttl
 
 
+_LIVE_TOKEN = (
+    select(Account.id, Account.username, Account.role, SessionToken.csrf_hash)
+    .join(Account, Account.id == SessionToken.account_id)
+    .where(
+        SessionToken.token_hash == bindparam("token_hash"),
+        SessionToken.kind == bindparam("kind"),
+        SessionToken.revoked_at.is_(None),
+        SessionToken.expires_at > bindparam("now"),
+        Account.disabled.is_(False),
+    )
+)
+
+
 def authenticate(session: Session, clock: Clock, credential: str, *, via: str) -> Principal:
     """Resolve a bearer token, a session cookie or an API key to a principal, or refuse (401)."""
     now = clock.now()
     if credential.startswith(API_KEY_PREFIX) and via == "bearer":
         return _api_key_principal(session, credential, now)
-    row = session.get(SessionToken, digest(credential))
+    # One statement per request (every authenticated request pays it): the live token and its enabled account.
     expected_kind = "cookie" if via == "cookie" else "bearer"
-    if row is None or row.kind != expected_kind or row.revoked_at is not None or row.expires_at <= now:
+    found = session.execute(
+        _LIVE_TOKEN, {"token_hash": digest(credential), "kind": expected_kind, "now": now}
+    ).first()
+    if found is None:
         raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
-    account = session.get(Account, row.account_id)
-    if account is None or account.disabled:
-        raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
-    return Principal(
-        account.id, account.username, account.role, permissions_of(account.role), via, row.csrf_hash
-    )
+    account_id, username, role, csrf_hash = found
+    return Principal(account_id, username, role, permissions_of(role), via, csrf_hash)
 
 
 def _api_key_principal(session: Session, key: str, now: dt.datetime) -> Principal:

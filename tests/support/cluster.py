@@ -254,3 +254,68 @@ def bind_signing_credential(instance: Instance, account: TestAccount) -> str:
 
 def checkin_request(payload: str, desk: str) -> dict[str, str]:
     return {"payload": payload, "desk": desk}
+
+
+# --- a PostgreSQL server of the test's own, to stop and start under load -------------------------------
+class OwnPostgres:
+    """A throwaway cluster (tests/support/postgres.py) that a test may stop and start again on its port."""
+
+    def __init__(self) -> None:
+        from tests.support import postgres
+
+        tools = postgres._tool_paths()
+        if tools is None or postgres._local_reason() is not None:
+            raise RuntimeError(f"cannot start PostgreSQL here: {postgres._local_reason()}")
+        self._options = postgres._SERVER_OPTIONS
+        self.server = postgres._Cluster(tools)
+        self.server.initdb()
+        self.server.start()
+        self.server.wait_ready()
+        self.server.createdb()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions are disconnected, in-flight transactions roll back."""
+        self.server.run("pg_ctl", "-D", str(self.server.data), "-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        options = f"-p {self.server.port} -k {self.server.root} {self._options}"
+        self.server.run(
+            "pg_ctl", "-D", str(self.server.data), "-o", options, "-l", str(self.server.log), "-w", "start"
+        )
+        self.server.wait_ready()
+
+    def remove(self) -> None:
+        self.server.stop()
+        self.server.remove()
+
+
+def ocsp_request_for(instance: Instance, serial: str, *, nonce: bool = False) -> tuple[str, bytes]:
+    """(authority id, DER OCSP request) for a certificate the instance issued."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+
+    from ca import lifecycle
+
+    with instance.db.reading() as session:
+        info = lifecycle.show(instance.ca, session, serial)
+        authority = "citizen" if info.profile == "citizen" else "government"
+        issuer = instance.ca.chain(session, authority)[0]
+    certificate = x509.load_pem_x509_certificate(info.certificate_pem.encode())
+    builder = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer, hashes.SHA256())
+    if nonce:
+        builder = builder.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False)
+    return authority, builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def ocsp_status(answer: httpx.Response) -> str:
+    """The OCSP responseStatus of an HTTP answer (e.g. SUCCESSFUL, TRY_LATER, INTERNAL_ERROR)."""
+    from cryptography.x509 import ocsp
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/ocsp-response"
+    return ocsp.load_der_ocsp_response(answer.content).response_status.name

@@ -55,6 +55,17 @@ def _sqlite_begin(connection: object) -> None:
     connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")  # type: ignore[attr-defined]
 
 
+def unavailable(exc: OperationalError) -> ServiceError:
+    """What a client is told when the database failed: a full disk is named (nothing was written, and an
+    operator must free space); anything else is an outage that retrying later may get past."""
+    error = exc.orig
+    # sqlite3 reports SQLITE_FULL (13, in the low byte of an extended code); PostgreSQL SQLSTATE 53100
+    full = (getattr(error, "sqlite_errorcode", 0) & 0xFF) == 13 or getattr(error, "sqlstate", None) == "53100"
+    if full:
+        return ServiceError(Kind.UNAVAILABLE, "the database's disk is full; nothing was written")
+    return ServiceError(Kind.UNAVAILABLE, "the database is not reachable right now")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
@@ -90,7 +101,7 @@ class Database:
             session.commit()
         except OperationalError as exc:
             session.rollback()
-            raise ServiceError(Kind.UNAVAILABLE, "the database is not reachable right now") from exc
+            raise unavailable(exc) from exc
         except BaseException:
             session.rollback()
             raise

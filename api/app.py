@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import metrics, ocsp_fastpath, problems
 from api.observability import Observability
+from api.pages import install as install_pages
 from api.routers import (
     audit,
     auth,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(signing.router)
     app.include_router(verify.router)
     app.include_router(invitations.router)
+    install_pages(app)  # /verify, /desk, /portal, /pass pages, /static, security headers
     # observability (issue 9): /metrics, and the outermost middleware (request id, access log, HTTP metrics)
     app.include_router(metrics.router)
     app.add_middleware(Observability)

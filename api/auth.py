@@ -33,10 +33,15 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/authorities"),
         ("GET", "/api/v1/signing/documents/{document_id}"),  # what the QR on a stamp opens
         ("POST", "/api/v1/verify"),  # citizens check documents they received; rate-limited per address
-        ("GET", "/verify"),
+        ("GET", "/verify"),  # the citizens' pages; their forms carry a per-form CSRF token
         ("POST", "/verify"),
+        ("POST", "/verify/report.pdf"),
         ("GET", "/verify/{document_id}"),
         ("POST", "/verify/{document_id}"),
+        ("GET", "/pass/{token}"),  # the guest's pass: the HMAC in the token is the credential
+        ("GET", "/pass/{token}/qr.png"),
+        ("GET", "/pass/{token}/invitation.ics"),
+        ("GET", "/static/{name}"),  # the pages' CSS, scripts and sounds
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/session"),
         ("GET", "/docs"),

@@ -1,1 +1,36 @@
-"""The pages people use: citizen verification, the security desk, the officials' portal, the guest pass."""
+"""The pages people use: citizen verification, the security desk, the officials' portal, the guest pass.
+
+Server-rendered (Jinja2, autoescaped), Vietnamese first with an English switch, no inline script or style
+(api/security_headers.py sends a strict CSP). ``install(app)`` wires them into the application.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from api.pages import desk, guest_pass, portal, static, verify
+from api.pages.access import PageRefused
+from api.pages.render import page
+from api.security_headers import SecurityHeaders
+
+
+async def _refused(request: Request, exc: Exception) -> HTMLResponse:
+    assert isinstance(exc, PageRefused)
+    if exc.status == 401:
+        return page(request, "login.html", title="login_title", status=401, scripts=("common.js",),
+                    script_strings=["login_failed", "network_error"])  # fmt: skip
+    title, message = {
+        403: ("forbidden_title", "forbidden_text"),
+        404: ("not_found_title", "pass_unknown"),
+    }.get(exc.status, ("forbidden_title", "forbidden_text"))
+    if exc.message == "form_expired":
+        message = "form_expired"
+    return page(request, "message.html", title=title, status=exc.status, message=message)
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(PageRefused, _refused)
+    for module in (static, verify, desk, portal, guest_pass):
+        app.include_router(module.router)

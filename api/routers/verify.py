@@ -1,6 +1,7 @@
-"""Verification: ``POST /api/v1/verify`` (a PDF → the JSON report), the citizens' pages ``/verify`` and
-``/verify/{id}`` (the QR on a stamp), and the trust anchors operators manage. Public routes are limited per
-client address with a token bucket; every document is checked in a bounded child process."""
+"""Verification: ``POST /api/v1/verify`` (a PDF → the JSON report) and the trust anchors operators manage;
+the citizens' pages ``/verify`` and ``/verify/{id}`` (api/pages/verify.py) use the same checks. Public
+routes are limited per client address with a token bucket; every document is checked in a bounded child
+process."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ import io
 import threading
 import time
 from dataclasses import replace
-from html import escape
 from typing import Annotated
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -29,7 +29,7 @@ from identity.sessions import Principal
 from signing import registry
 from signing.pades import Level
 from signing.service import Appearance, DocumentIn, SigningService, SignRequest
-from verification import anchors, render
+from verification import anchors
 from verification.isolation import verify_bounded
 from verification.pdf_report import report_pdf
 from verification.report import IssuedRecord, VerificationReport
@@ -162,102 +162,12 @@ async def _sealed(service: SigningService, runtime: CaRuntime, report: Verificat
     return sealed.output.read()
 
 
-_PAGE = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Kiểm tra chữ ký số — Kyso</title>
-<style>body{{font-family:sans-serif;max-width:46rem;margin:1rem auto;padding:0 1rem}}th{{text-align:left;
-padding-right:1rem;vertical-align:top}}.valid{{color:#0a6b2a}}.invalid{{color:#b00020}}
-.indeterminate{{color:#8a5a00}}.warning{{color:#8a5a00}}</style></head><body>
-<h1>Kiểm tra chữ ký số / Verify a signed document</h1>{body}
-<form method="post" action="{action}" enctype="multipart/form-data">
-<label>Tệp PDF / PDF file: <input type="file" name="document" accept="application/pdf" required></label>
-<button type="submit">Kiểm tra / Verify</button>
-<button type="submit" formaction="/api/v1/verify?format=pdf">
-Báo cáo PDF có đóng dấu / Sealed PDF report</button>
-</form></body></html>"""
-
-
-def _page(body: str, action: str = "/verify") -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(body=body, action=escape(action)))
-
-
-@router.get("/verify", response_class=HTMLResponse, summary="The citizens' verification page")
-def verify_page() -> HTMLResponse:
-    return _page("<p>Chọn tệp PDF đã ký để kiểm tra. / Choose a signed PDF to check.</p>")
-
-
-@router.post(
-    "/verify",
-    response_class=HTMLResponse,
-    summary="Verify an uploaded PDF (HTML report)",
-    dependencies=[Depends(_limit)],
-)
-async def verify_form(
-    request: Request, runtime: RuntimeDep, document: Annotated[UploadFile, File()]
-) -> HTMLResponse:
-    try:
-        report = await _check(request, runtime, document)
-    except ServiceError as exc:
-        if exc.kind is Kind.INTERNAL:
-            raise
-        return _page(f"<p class='invalid'>{escape(exc.message)}</p>")
-    return _page(render.html(report))
-
-
-def _record_html(record: registry.RegisteredDocument) -> str:
-    rows = [
-        ("Mã / Id", record.id),
-        ("Người ký / Signer", record.signer_name),
-        ("Cơ quan / Agency", record.organization or "—"),
-        ("Số văn bản / Number", record.reference_number or "—"),
-        ("Thời điểm ký / Signed at", display(record.signed_at)),
-        ("Mức / Level", record.level.upper()),
-        ("SHA-256", record.sha256),
-    ]
-    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f"<h2>Văn bản do Kyso ký / Document signed by this service</h2><table>{cells}</table>"
-
-
 def _registered(runtime: CaRuntime, document_id: str) -> registry.RegisteredDocument:
     with runtime.db.reading() as session:
         found = registry.find(session, document_id[:40])
     if found is None:
         raise not_found("no document signed by this service has that id")
     return found
-
-
-@router.get("/verify/{document_id}", response_class=HTMLResponse, summary="What the QR on a stamp opens")
-def verify_record(document_id: str, runtime: RuntimeDep) -> HTMLResponse:
-    found = _registered(runtime, document_id)
-    hint = "<p>Tải lên bản của bạn để so sánh. / Upload your copy to compare.</p>"
-    return _page(_record_html(found) + hint, action=f"/verify/{found.id}")
-
-
-@router.post(
-    "/verify/{document_id}",
-    response_class=HTMLResponse,
-    summary="Compare a copy with the record",
-    dependencies=[Depends(_limit)],
-)
-async def compare_copy(
-    document_id: str, request: Request, runtime: RuntimeDep, document: Annotated[UploadFile, File()]
-) -> HTMLResponse:
-    found = await run_in_threadpool(_registered, runtime, document_id)
-    try:
-        report = await _check(request, runtime, document)
-    except ServiceError as exc:
-        if exc.kind is Kind.INTERNAL:
-            raise
-        return _page(
-            _record_html(found) + f"<p class='invalid'>{escape(exc.message)}</p>", f"/verify/{found.id}"
-        )
-    if report.sha256 == found.sha256:
-        same = "<p class='valid'><strong>Đúng bản đã ký / Same document as signed.</strong></p>"
-    else:
-        same = (
-            "<p class='invalid'><strong>KHÔNG phải bản đã ký: tệp khác với bản Kyso đã ký. / NOT the "
-            "document signed under this id: the file differs.</strong></p>"
-        )
-    return _page(_record_html(found) + same + render.html(report), f"/verify/{found.id}")
 
 
 class AnchorIn(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -56,13 +58,16 @@ def test_the_api_reports_and_names_the_issuer(app_world):
 def test_pages_compare_a_copy_and_escape(app_world):
     client, data, record_id, *_ = app_world
     page = client.get("/verify").text
-    assert "Kiểm tra" in page and 'formaction="/api/v1/verify?format=pdf"' in page
+    assert "Kiểm tra" in page and 'formaction="/verify/report.pdf"' in page
+    token = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)}
     record_page = client.get(f"/verify/{record_id}")
     assert record_page.status_code == 200 and "Trần Thị Bình" in record_page.text
-    same = client.post(f"/verify/{record_id}", files={"document": ("d.pdf", data, "application/pdf")})
-    assert "Same document as signed" in same.text
+    same = client.post(
+        f"/verify/{record_id}", data=token, files={"document": ("d.pdf", data, "application/pdf")}
+    )
+    assert "Đúng bản đã ký" in same.text
     other = client.post(
-        f"/verify/{record_id}", files={"document": ("<b>x</b>.pdf", b"nope", "application/pdf")}
+        f"/verify/{record_id}", data=token, files={"document": ("<b>x</b>.pdf", b"nope", "application/pdf")}
     )
     assert "not a PDF" in other.text and "<b>x</b>" not in other.text
     assert client.get("/verify/unknown-id").status_code == 404

@@ -1,0 +1,95 @@
+"""``/desk``: the security desk. A scanner types the pass and Enter into the big input; the page posts it to
+``POST /api/v1/checkins`` and fills the screen with the decision. Camera frames go to ``POST /desk/decode``
+(zxing-cpp on the server) and a decoded pass takes the same path as a typed one, so an empty frame is not
+a "deny" in the audit log. ``GET /desk/guests``: the day's expected and arrived guests at the desk's venue.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import require
+from api.deps import RuntimeDep
+from api.limits import read_body
+from api.pages.access import page_caller
+from api.pages.render import page
+from api.routers.checkins import IMAGE_LIMIT
+from core.clock import VIETNAM
+from core.errors import Kind, ServiceError
+from identity.permissions import Permission
+from identity.sessions import Principal
+from invitations import qr, reports, venues
+from store import invitations_repo as repo
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+DeskPage = Annotated[Principal, Depends(page_caller(Permission.CHECKINS_CREATE))]
+DeskCaller = Annotated[Principal, Depends(require(Permission.CHECKINS_CREATE))]
+SCRIPT_STRINGS = [
+    "admit", "deny", "checked_out", "queued", "queued_text", "guest", "host", "meeting", "companions",
+    "entries_left", "check_out_button", "online", "offline", "pending", "replayed", "no_guests",
+    "count_expected", "count_arrived", "count_noshow", "status_expected", "status_arrived", "status_inside",
+    "status_no-show", "status_cancelled", "camera_unavailable", "camera_looking", "camera_start",
+    "camera_stop", "network_error", "error_prefix",
+]  # fmt: skip
+
+
+def _venue_of(runtime, principal: Principal, asked: str | None):
+    with runtime.db.reading() as session:
+        code = repo.account_venue(session, principal.account_id) if principal.role == "desk" else None
+        if code is None and asked:
+            code = asked
+        every = venues.all_venues(session) if code is None else []
+        return (venues.view(session, code) if code else None), every
+
+
+@router.get("/desk", response_class=HTMLResponse)
+def desk_page(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: DeskPage,
+    venue: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    try:
+        here, every = _venue_of(runtime, principal, venue)
+    except ServiceError as exc:
+        if exc.kind is not Kind.NOT_FOUND:
+            raise
+        here, every = None, []
+    return page(
+        request,
+        "desk.html",
+        title="desk_title",
+        scripts=("common.js", "desk.js"),
+        script_strings=SCRIPT_STRINGS,
+        principal=principal,
+        venue=here,
+        venues=every,
+    )
+
+
+@router.get("/desk/guests")
+def desk_guests(
+    runtime: RuntimeDep, principal: DeskCaller, venue: Annotated[str, Query(min_length=1, max_length=40)]
+) -> JSONResponse:
+    """The day's report for the desk's own venue (a desk account sees no other)."""
+    with runtime.db.reading() as session:
+        if principal.role == "desk":
+            own = repo.account_venue(session, principal.account_id)
+            if own is not None and own != venue:
+                raise ServiceError(Kind.FORBIDDEN, f"this account works at venue {own}")
+        now = runtime.ca.clock.now()
+        found = reports.day_report(session, venue, now.astimezone(VIETNAM).date(), now)
+    return JSONResponse(found.as_json(), headers={"Cache-Control": "no-store"})
+
+
+@router.post("/desk/decode")
+async def desk_decode(request: Request, principal: DeskCaller) -> JSONResponse:
+    """A camera frame (JPEG or PNG) → the QR texts in it, ours first; nothing is decided or recorded."""
+    image = await read_body(request, IMAGE_LIMIT)
+    texts = await run_in_threadpool(qr.read, image)
+    ours = [t for t in texts if t.startswith(("KY1:", "KR1:"))]
+    return JSONResponse({"texts": ours + [t for t in texts if t not in ours]})

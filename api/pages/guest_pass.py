@@ -1,0 +1,116 @@
+"""``/pass/<token>``: the guest's pass on their phone — the QR (re-fetched every 20 s when it rotates),
+the meeting, a map link to the venue, an .ics for their calendar. Public: the token is the credential
+(api/pages/pass_links.py); cancelled and amended invitations say so and show no QR."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.pages import pass_links
+from api.pages.access import PageRefused
+from api.pages.render import page
+from api.routers.checkins import context_of
+from core.clock import as_utc
+from invitations import mail, qr, service, venues
+from invitations.service import InvitationView
+from store import invitations_repo as repo
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+REFRESH_SECONDS = 20
+NO_STORE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@dataclass(frozen=True)
+class Pass:
+    token: str
+    state: str  # active | cancelled | amended
+    view: InvitationView
+    venue_name: str
+    venue_address: str | None
+
+
+def _key(request: Request) -> bytes:
+    key = getattr(request.app.state, "pass_key", None)
+    if key is None:
+        key = request.app.state.pass_key = pass_links.derive_key(request.app.state.runtime.settings)
+    return key
+
+
+def _load(request: Request, token: str) -> Pass:
+    runtime = request.app.state.runtime
+    context = context_of(request.app)
+    parts = pass_links.split(token)
+    with runtime.db.reading() as session:
+        invitation = repo.invitation(session, parts[0]) if parts else None
+        checked = (
+            pass_links.check(_key(request), token, invitation.token_version)
+            if invitation is not None
+            else None
+        )
+        if invitation is None or checked is None:
+            raise PageRefused(404, "pass_unknown")
+        shown = service.view(session, context, invitation.id)
+        venue = venues.view(session, invitation.venue_code)
+    state = "amended" if not checked.current else "active" if shown.status == "active" else "cancelled"
+    return Pass(token, state, shown, venue.name, venue.address)
+
+
+def _pass_text(request: Request, invitation_id: str) -> str:
+    runtime = request.app.state.runtime
+    with runtime.db.reading() as session:
+        return service.pass_text(context_of(request.app), session, invitation_id)
+
+
+@router.get("/pass/{token}", response_class=HTMLResponse)
+async def pass_page(token: str, request: Request) -> HTMLResponse:
+    found = await run_in_threadpool(_load, request, token)
+    place = found.venue_name + (f", {found.venue_address}" if found.venue_address else "")
+    map_url = "https://www.openstreetmap.org/search?" + urllib.parse.urlencode(
+        {"query": found.venue_address or found.venue_name}
+    )
+    response = page(
+        request,
+        "pass.html",
+        title="pass_title",
+        scripts=("pass.js",),
+        found=found,
+        place=place,
+        map_url=map_url,
+        refresh=REFRESH_SECONDS if found.view.rotating else 0,
+    )
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@router.get("/pass/{token}/qr.png")
+async def pass_qr(token: str, request: Request) -> Response:
+    found = await run_in_threadpool(_load, request, token)
+    if found.state != "active":
+        raise PageRefused(410, "pass_cancelled" if found.state == "cancelled" else "pass_amended")
+    text = await run_in_threadpool(_pass_text, request, found.view.id)
+    png = await run_in_threadpool(lambda: qr.render(text).png(8))
+    return Response(png, media_type="image/png", headers=NO_STORE)
+
+
+@router.get("/pass/{token}/invitation.ics")
+async def pass_calendar(token: str, request: Request) -> Response:
+    found = await run_in_threadpool(_load, request, token)
+    if found.state != "active":
+        raise PageRefused(410, "pass_cancelled" if found.state == "cancelled" else "pass_amended")
+    shown = found.view
+    about = mail.InvitationMail(
+        invitation_id=shown.id, to="", guest_name=shown.guest_name, host_name=shown.host_name,
+        meeting_title=shown.meeting_title, venue_name=found.venue_name, venue_address=found.venue_address,
+        windows=[(as_utc(o.starts_at), as_utc(o.ends_at)) for o in shown.occurrences],
+        token_text="", qr_png=b"",
+    )  # fmt: skip
+    settings = request.app.state.runtime.settings
+    organizer = mail.sender_address(settings.smtp_from)
+    body = mail.calendar(about, organizer, request.app.state.runtime.ca.clock.now())
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="thu-moi-{shown.id}.ics"'}
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

@@ -1,0 +1,94 @@
+"""``/portal``: officials and clerks. The page is rendered on the server (their invitations, venues,
+certificates and their status); its script calls the JSON API with the session cookie and the CSRF header:
+create/cancel invitations, and signing as the API defines it — review the file (name, size, SHA-256
+computed in the browser), confirm with a TOTP code (an authorisation bound to that hash), sign, download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import RuntimeDep
+from api.pages import pass_links
+from api.pages.access import page_caller
+from api.pages.guest_pass import _key as pass_key
+from api.pages.render import page
+from api.routers.invitations import _owner
+from ca import lifecycle
+from ca.records import CertificateInfo
+from core.clock import VIETNAM
+from identity import accounts
+from identity.permissions import Permission
+from identity.sessions import Principal
+from invitations import service, venues
+from invitations.service import InvitationView
+from signing import credentials
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+PortalPage = Annotated[Principal, Depends(page_caller(Permission.SELF))]
+SCRIPT_STRINGS = [
+    "network_error", "error_prefix", "created", "cancel_confirm", "cancelled_ok", "signing", "signed_ok",
+    "download_signed", "bytes", "login_failed",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InvitationRow:
+    view: InvitationView
+    pass_token: str
+
+
+@dataclass(frozen=True)
+class CertificateRow:
+    info: CertificateInfo
+    purpose: str | None  # sign | seal when the service holds its key for this account
+
+
+def _certificates(runtime, principal: Principal) -> list[CertificateRow]:
+    with runtime.db.reading() as session:
+        held = {
+            c.certificate_serial: c.purpose for c in credentials.of_account(session, principal.account_id)
+        }
+        rows = {s: CertificateRow(lifecycle.show(runtime.ca, session, s), p) for s, p in held.items()}
+        cccd = accounts.get(session, principal.username).cccd
+        if cccd:
+            found, _ = lifecycle.search(runtime.ca, session, cccd=cccd, limit=20)
+            for info in found:
+                rows.setdefault(info.serial, CertificateRow(info, None))
+    return sorted(rows.values(), key=lambda r: r.info.not_after, reverse=True)
+
+
+def _invitations(request: Request, runtime, principal: Principal) -> tuple[list[InvitationRow], list]:
+    if not principal.can(Permission.INVITATIONS_MANAGE):
+        return [], []
+    key = pass_key(request)
+    with runtime.db.reading() as session:
+        items, _ = service.search(
+            session, owner=_owner(principal), venue=None, day=None, status=None, limit=50, offset=0
+        )
+        every = venues.all_venues(session)
+    rows = [InvitationRow(i, pass_links.token_for(key, i.id, i.token_version)) for i in items]
+    return rows, every
+
+
+@router.get("/portal", response_class=HTMLResponse)
+def portal_page(request: Request, runtime: RuntimeDep, principal: PortalPage) -> HTMLResponse:
+    invitations, every = _invitations(request, runtime, principal)
+    today = runtime.ca.clock.now().astimezone(VIETNAM).date()
+    return page(
+        request,
+        "portal.html",
+        title="portal_title",
+        scripts=("common.js", "portal.js"),
+        script_strings=SCRIPT_STRINGS,
+        principal=principal,
+        can_invite=principal.can(Permission.INVITATIONS_MANAGE),
+        can_sign=principal.can(Permission.DOCUMENTS_SIGN) or principal.can(Permission.DOCUMENTS_SEAL),
+        invitations=invitations,
+        venues=every,
+        certificates=_certificates(runtime, principal),
+        today=today.isoformat(),
+    )

@@ -1,0 +1,261 @@
+// The security desk. A handheld scanner types the pass and Enter into #scan; the decision fills the
+// screen with a sound. Camera frames are decoded by the server (/desk/decode) and checked in the same way.
+// Offline: scans are kept in localStorage and sent, in order, when the network is back (the decision is
+// then the server's, shown in the log; the guard checks papers meanwhile).
+"use strict";
+(function () {
+  const root = document.getElementById("desk");
+  if (!root) return;
+  const { t, api, problem } = window.Kyso;
+  const venue = root.dataset.venue;
+  const $ = (id) => document.getElementById(id);
+  const scan = $("scan"), deskSelect = $("desk-code"), result = $("result"), net = $("net");
+  const QUEUE_KEY = "kyso-desk-queue-" + venue;
+  const sounds = { admit: new Audio("/static/admit.wav"), deny: new Audio("/static/deny.wav") };
+  let lastCheckin = null, hideTimer = null;
+
+  const remembered = localStorage.getItem("kyso-desk-" + venue);
+  if (remembered && [...deskSelect.options].some((o) => o.value === remembered)) deskSelect.value = remembered;
+  deskSelect.addEventListener("change", () => localStorage.setItem("kyso-desk-" + venue, deskSelect.value));
+  const mode = () => document.querySelector("input[name=mode]:checked").value;
+
+  function play(name) {
+    const sound = sounds[name];
+    sound.currentTime = 0;
+    sound.play().catch(() => {}); // a page not yet touched may not play sound; the colour still shows
+  }
+
+  function fact(list, label, value) {
+    if (value === null || value === undefined || value === "") return;
+    const dt = document.createElement("dt"), dd = document.createElement("dd");
+    dt.textContent = label;
+    dd.textContent = String(value);
+    list.append(dt, dd);
+  }
+
+  function showResult(kind, word, guest, facts, reason, checkinId) {
+    result.className = "result " + kind;
+    $("result-word").textContent = word;
+    $("result-guest").textContent = guest || "";
+    const list = $("result-facts");
+    list.replaceChildren();
+    for (const [label, value] of facts) fact(list, label, value);
+    $("result-reason").textContent = reason || "";
+    lastCheckin = checkinId || null;
+    $("result-checkout").hidden = !lastCheckin;
+    result.hidden = false;
+    clearTimeout(hideTimer);
+    hideTimer = setTimeout(hideResult, 8000);
+  }
+
+  function hideResult() {
+    result.hidden = true;
+  }
+
+  function showDecision(decision) {
+    const admitted = decision.decision === "admit";
+    const english = document.documentElement.lang === "en";
+    const reason = admitted ? "" : (english ? decision.reason_en : decision.reason);
+    showResult(admitted ? "admit" : "deny", t(admitted ? "admit" : "deny"), decision.guest, [
+      [t("host"), decision.host], [t("meeting"), decision.meeting],
+      [t("companions"), decision.companions || ""],
+      [t("entries_left"), admitted ? decision.entries_left : ""],
+    ], reason, admitted ? decision.checkin_id : null);
+    play(admitted ? "admit" : "deny");
+  }
+
+  // --- the offline queue ---------------------------------------------------------------------------
+  const queue = () => JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
+  const saveQueue = (items) => localStorage.setItem(QUEUE_KEY, JSON.stringify(items));
+
+  function showNet(message) {
+    const online = navigator.onLine;
+    const waiting = queue().length;
+    net.className = "net " + (online ? "online" : "offline");
+    let text = t(online ? "online" : "offline");
+    if (waiting) text += " · " + t("pending", { n: waiting });
+    if (message) text += " · " + message;
+    net.textContent = text;
+  }
+
+  function enqueue(item) {
+    const items = queue();
+    items.push(Object.assign({ at: new Date().toISOString() }, item));
+    saveQueue(items);
+    showResult("queued", t("queued"), "", [], t("queued_text"), null);
+    play("deny");
+    showNet();
+  }
+
+  let replaying = false;
+  async function replay() {
+    if (replaying || !navigator.onLine || !queue().length) return;
+    replaying = true;
+    let sent = 0;
+    try {
+      while (queue().length) {
+        const [item, ...rest] = queue();
+        const url = item.mode === "checkout" ? "/api/v1/checkins/checkout" : "/api/v1/checkins";
+        await api("POST", url, { json: { payload: item.payload, desk: item.desk } }); // throws when offline
+        saveQueue(rest);
+        sent += 1;
+      }
+    } catch (e) {
+      // still offline: the rest waits for the next attempt
+    } finally {
+      replaying = false;
+      showNet(sent ? t("replayed", { n: sent }) : "");
+      if (sent) loadGuests();
+    }
+  }
+  window.addEventListener("online", () => { showNet(); replay(); });
+  window.addEventListener("offline", () => showNet());
+  setInterval(replay, 15000);
+
+  // --- scanning ------------------------------------------------------------------------------------
+  async function submit(payload) {
+    const desk = deskSelect.value;
+    const item = { payload, desk, mode: mode() };
+    if (!navigator.onLine) return enqueue(item);
+    const url = item.mode === "checkout" ? "/api/v1/checkins/checkout" : "/api/v1/checkins";
+    let response;
+    try {
+      response = await api("POST", url, { json: { payload, desk } });
+    } catch (e) {
+      return enqueue(item);
+    }
+    if (!response.ok) {
+      showResult("deny", t("deny"), "", [], t("error_prefix") + (await problem(response)), null);
+      play("deny");
+    } else if (item.mode === "checkout") {
+      const done = await response.json();
+      showResult("checkout", t("checked_out"), done.guest, [], "", null);
+    } else {
+      showDecision(await response.json());
+    }
+    loadGuests();
+  }
+
+  $("scan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const payload = scan.value.trim();
+    scan.value = "";
+    scan.focus();
+    if (payload) submit(payload);
+  });
+  scan.addEventListener("input", () => { if (!result.hidden) hideResult(); });
+  result.addEventListener("click", (event) => { if (event.target.id !== "result-checkout") { hideResult(); scan.focus(); } });
+  // a scanner types into whatever has focus: come back to the input after a click elsewhere
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("input, select, button, a, label, video")) scan.focus();
+  });
+
+  $("result-checkout").addEventListener("click", async () => {
+    if (!lastCheckin) return;
+    try {
+      const response = await api("POST", "/api/v1/checkins/checkout", { json: { desk: deskSelect.value, checkin_id: lastCheckin } });
+      if (response.ok) {
+        const done = await response.json();
+        showResult("checkout", t("checked_out"), done.guest, [], "", null);
+      } else {
+        showResult("deny", t("deny"), "", [], t("error_prefix") + (await problem(response)), null);
+      }
+    } catch (e) {
+      showResult("deny", t("deny"), "", [], t("network_error"), null);
+    }
+    loadGuests();
+    scan.focus();
+  });
+
+  // --- today's list --------------------------------------------------------------------------------
+  async function loadGuests() {
+    let data;
+    try {
+      const response = await api("GET", "/desk/guests?venue=" + encodeURIComponent(venue));
+      if (!response.ok) return;
+      data = await response.json();
+    } catch (e) {
+      return;
+    }
+    const c = data.counts;
+    $("counts").textContent = t("count_expected") + ": " + c.expected + " · " + t("count_arrived") + ": " +
+      c.arrived_total + " · " + t("count_noshow") + ": " + c["no-show"];
+    const body = $("guest-rows");
+    body.replaceChildren();
+    if (!data.guests.length) {
+      const row = body.insertRow(), cell = row.insertCell();
+      cell.colSpan = 4;
+      cell.textContent = t("no_guests");
+    }
+    for (const guest of data.guests) {
+      const row = body.insertRow();
+      row.className = "status-" + guest.status;
+      for (const text of [guest.starts_at.slice(11, 16), guest.guest, guest.host, t("status_" + guest.status)]) {
+        row.insertCell().textContent = text;
+      }
+    }
+  }
+  $("refresh").addEventListener("click", loadGuests);
+
+  // --- camera mode ---------------------------------------------------------------------------------
+  const video = $("camera-video"), cameraBox = $("camera"), cameraButton = $("camera-toggle");
+  let stream = null, timer = null, busy = false, lastText = "", lastAt = 0;
+  const canvas = document.createElement("canvas");
+
+  async function frame() {
+    if (busy || !stream || video.readyState < 2) return;
+    busy = true;
+    try {
+      const scale = Math.min(1, 960 / video.videoWidth);
+      canvas.width = Math.round(video.videoWidth * scale);
+      canvas.height = Math.round(video.videoHeight * scale);
+      canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+      const response = await api("POST", "/desk/decode", { body: blob, headers: { "Content-Type": "image/jpeg" } });
+      if (!response.ok) return;
+      const { texts } = await response.json();
+      const now = Date.now();
+      if (texts.length && !(texts[0] === lastText && now - lastAt < 10000)) {
+        lastText = texts[0];
+        lastAt = now;
+        await submit(texts[0]);
+      }
+    } catch (e) {
+      // a dropped frame: the next one is 600 ms away
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function startCamera() {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (e) {
+      $("camera-status").textContent = t("camera_unavailable");
+      cameraBox.hidden = false;
+      return;
+    }
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    cameraBox.hidden = false;
+    $("camera-status").textContent = t("camera_looking");
+    cameraButton.textContent = t("camera_stop");
+    timer = setInterval(frame, 600);
+  }
+
+  function stopCamera() {
+    clearInterval(timer);
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    stream = null;
+    video.srcObject = null;
+    cameraBox.hidden = true;
+    cameraButton.textContent = t("camera_start");
+  }
+
+  cameraButton.addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+
+  showNet();
+  loadGuests();
+  replay();
+  scan.focus();
+})();

@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from asn1crypto import cms, tsp
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -205,25 +205,21 @@ def _clip(value: str | None, name: str) -> str | None:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
-def _locked_head(session: Session) -> AuditHead:
-    """The head row, locked until the transaction ends; created (seq 0, GENESIS) on the first append."""
-    query = (
-        select(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+_HEAD = select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID).with_for_update()
+
+
+def _locked_head(session: Session) -> tuple[int, str]:
+    """(seq, entry hash) of the head row, locked until the transaction ends; created (0, GENESIS) on the
+    first append. Core statements: every request that is audited pays for these."""
     for _ in range(_HEAD_ATTEMPTS):
-        head = session.scalars(query).one_or_none()
-        if head is not None:
-            return head
-        head = AuditHead(id=HEAD_ID, seq=0, entry_hash=GENESIS)
+        found = session.execute(_HEAD).first()
+        if found is not None:
+            return found[0], found[1]
         try:
             # Two first appends at once: the second waits on the primary key, then fails here and
             # locks the row the first committed.
             with session.begin_nested():
-                session.add(head)
-                session.flush()
+                session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, entry_hash=GENESIS))
         except IntegrityError:
             continue
         # Only now is the answer stable: no one can commit entries while we hold the new head.
@@ -231,7 +227,7 @@ def _locked_head(session: Session) -> AuditHead:
             raise ServiceError(
                 Kind.INTERNAL, "the audit head is missing but entries exist; run `kyso audit verify`"
             )
-        return head
+        return 0, GENESIS
     raise ServiceError(Kind.UNAVAILABLE, "the audit log's head could not be locked; try again")
 
 
@@ -271,10 +267,10 @@ def append(
     target_text, source_text = _clip(target, "target"), _clip(source, "source")
     occurred_at = as_utc(clock.now())
 
-    head = _locked_head(session)
+    head_seq, head_hash = _locked_head(session)
     fields: dict[str, Any] = {
-        "seq": head.seq + 1,
-        "previous_hash": head.entry_hash,
+        "seq": head_seq + 1,
+        "previous_hash": head_hash,
         "occurred_at": occurred_at,
         "actor": actor_text,
         "action": action,
@@ -284,9 +280,12 @@ def append(
         "details": details,
     }
     record = AuditRecord(entry_hash=compute_entry_hash(**fields), **fields)
-    session.add(AuditEntry(**{**fields, "entry_hash": record.entry_hash, "details": details_json}))
-    head.seq, head.entry_hash = record.seq, record.entry_hash
-    session.flush()
+    session.execute(
+        insert(AuditEntry).values(**{**fields, "entry_hash": record.entry_hash, "details": details_json})
+    )
+    session.execute(
+        update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=record.seq, entry_hash=record.entry_hash)
+    )
     after_commit(session, functools.partial(metrics.audited, action, outcome, details))  # counted if kept
     return record
 
@@ -368,8 +367,8 @@ def entries(session: Session, after: int | None = None) -> Iterator[AuditRecord]
 
 def current_head(session: Session) -> tuple[int, str]:
     """(seq, entry_hash) of the chain's head; (0, GENESIS) before the first append."""
-    row = session.get(AuditHead, HEAD_ID)
-    return (row.seq, row.entry_hash) if row is not None else (0, GENESIS)
+    row = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID)).first()
+    return (row[0], row[1]) if row is not None else (0, GENESIS)
 
 
 def export(session: Session, out: TextIO) -> int:

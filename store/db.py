@@ -79,13 +79,17 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it cost a round trip per transaction. A connection that died (PostgreSQL restarted)
+    # fails its first statement; SQLAlchemy then recognises the disconnect and drops every pooled
+    # connection, so that one request is answered 503 and the following ones reconnect.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -114,7 +118,8 @@ class Database:
     def reading(self) -> Iterator[Session]:
         """A session for reads only: on SQLite it does not take the write lock, so it never waits for one."""
         with self.transaction() as session:
-            session.connection(execution_options={READ_ONLY: True})
+            if self._sqlite:  # only SQLite begins differently (see _sqlite_begin)
+                session.connection(execution_options={READ_ONLY: True})
             yield session
             if session.new or session.dirty or session.deleted:
                 raise ServiceError(Kind.INTERNAL, "a read-only session was asked to write")

@@ -32,7 +32,7 @@ from cli.common import (
 from core.clock import VIETNAM, SystemClock, display
 from core.errors import Kind, ServiceError, malformed
 from identity import audit
-from invitations import checkin, mail, notify, offline, qr, reports, retention, service
+from invitations import checkin, mail, notify, offline, pass_links, qr, reports, retention, service
 from invitations import letter as letters
 from invitations.checkin import Decision
 from invitations.keys import Seal
@@ -541,9 +541,8 @@ def letter(
 
 def _deliver_now(rt: CaRuntime, ctx: InvitationContext) -> notify.Delivery:
     attach = letters.for_mail(rt.db, ctx, _letter_sealer(rt), _audit_letter(rt))
-    result = notify.deliver_due(
-        rt.db, rt.ca.clock.now, mail.config_from(rt.settings), notify.invitation_mail_builder(ctx, attach)
-    )
+    build = notify.invitation_mail_builder(ctx, attach, pass_links.url_builder(rt.settings))
+    result = notify.deliver_due(rt.db, rt.ca.clock.now, mail.config_from(rt.settings), build)
     if result.retried or result.failed:
         err.print(
             f"[yellow]{result.retried + result.failed} message(s) not delivered yet[/yellow] (KYSO_SMTP_*)"

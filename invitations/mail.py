@@ -46,6 +46,7 @@ class InvitationMail:
     token_text: str
     qr_png: bytes
     letter_pdf: bytes | None = None  # the signed invitation letter, when the signing pipeline made one
+    pass_url: str | None = None  # the guest's pass page (invitations/pass_links.py), when the sender knows it
 
 
 def _local(value: dt.datetime) -> str:
@@ -113,7 +114,8 @@ def invitation_message(mail: InvitationMail, sender: str, now: dt.datetime) -> E
         f"Thời gian: {when}\nĐịa điểm: {place}\n\n"
         "Vui lòng xuất trình mã QR đính kèm (trên điện thoại hoặc bản in) tại bàn tiếp đón.\n"
         f"Mã thư mời: {mail.invitation_id}\n\n"
-        "— Invitation: show the attached QR code at the reception desk.\n"
+        + (f"Thẻ khách trên điện thoại / Pass on your phone: {mail.pass_url}\n\n" if mail.pass_url else "")
+        + "— Invitation: show the attached QR code at the reception desk.\n"
     )
     cid = make_msgid(domain="kyso")
     e = html.escape
@@ -124,7 +126,8 @@ def invitation_message(mail: InvitationMail, sender: str, now: dt.datetime) -> E
         f"<p>Thời gian: {e(when)}<br>Địa điểm: {e(place)}</p>"
         f'<p><img src="cid:{cid[1:-1]}" alt="Mã QR thư mời" width="300" height="300"></p>'
         "<p>Vui lòng xuất trình mã QR này tại bàn tiếp đón.</p>"
-        f'<p style="color:#666">Mã thư mời: {e(mail.invitation_id)}</p>'
+        + (f'<p><a href="{e(mail.pass_url)}">Mở thẻ khách trên điện thoại</a></p>' if mail.pass_url else "")
+        + f'<p style="color:#666">Mã thư mời: {e(mail.invitation_id)}</p>'
         "</body></html>",
         subtype="html",
     )

@@ -175,11 +175,14 @@ def deliver_due(
 
 
 def invitation_mail_builder(
-    context: InvitationContext, letter: Callable[[str], bytes | None] | None = None
+    context: InvitationContext,
+    letter: Callable[[str], bytes | None] | None = None,
+    pass_url: Callable[[str, int], str] | None = None,
 ) -> MailBuilder:
     """Builds the guest's email from the stored invitation, with a freshly signed token.
 
-    ``letter`` gives the sealed invitation letter to attach (``invitations.letter.for_mail``), or None.
+    ``letter`` gives the sealed invitation letter to attach (``invitations.letter.for_mail``), or None;
+    ``pass_url`` the link to the guest's pass page (``invitations.pass_links.url_builder``), or None.
     """
 
     def build(session: Session, invitation_id: str, to: str) -> mail.InvitationMail | None:
@@ -201,6 +204,7 @@ def invitation_mail_builder(
             token_text=text,
             qr_png=qr.render(text).png(8),
             letter_pdf=letter(invitation.id) if letter else None,
+            pass_url=pass_url(invitation.id, invitation.token_version) if pass_url else None,
         )
 
     return build

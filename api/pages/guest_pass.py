@@ -11,12 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.pages import pass_links
 from api.pages.access import PageRefused
 from api.pages.render import page
 from api.routers.checkins import context_of
 from core.clock import as_utc
-from invitations import mail, qr, service, venues
+from invitations import mail, pass_links, qr, service, venues
 from invitations.service import InvitationView
 from store import invitations_repo as repo
 

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import RuntimeDep
-from api.pages import pass_links
 from api.pages.access import page_caller
 from api.pages.guest_pass import _key as pass_key
 from api.pages.render import page
@@ -23,7 +22,7 @@ from core.clock import VIETNAM
 from identity import accounts
 from identity.permissions import Permission
 from identity.sessions import Principal
-from invitations import service, venues
+from invitations import pass_links, service, venues
 from invitations.service import InvitationView
 from signing import credentials
 

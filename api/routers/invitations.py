@@ -31,7 +31,7 @@ from core.clock import VIETNAM
 from core.errors import Kind, ServiceError, malformed
 from identity.permissions import Permission
 from identity.sessions import Principal
-from invitations import checkin, mail, notify, qr, reports, retention, service, venues
+from invitations import checkin, mail, notify, pass_links, qr, reports, retention, service, venues
 from invitations import letter as letters
 from invitations.service import Amendment, Host, InvitationInput
 from signing.seals import DocumentSealer
@@ -63,9 +63,8 @@ def run_worker_round(app: Any, housekeeping: bool) -> None:
         return  # no seal yet (`kyso init` not run on this version): nothing to do
     smtp = mail.config_from(runtime.settings)
     attach = letters.for_mail(runtime.db, context, letter_sealer(app), _audit_letter(runtime, None, None))
-    notify.deliver_due(
-        runtime.db, runtime.ca.clock.now, smtp, notify.invitation_mail_builder(context, attach)
-    )
+    build = notify.invitation_mail_builder(context, attach, pass_links.url_builder(runtime.settings))
+    notify.deliver_due(runtime.db, runtime.ca.clock.now, smtp, build)
     if not housekeeping:
         return
     with runtime.db.transaction() as session:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from api.pages import pass_links
+from invitations import pass_links
 from tests.pages.conftest import log_in
 from tests.support.browser import decode_qr
 from tests.support.pdfs import sample_pdf

@@ -1,4 +1,4 @@
-"""Links to a guest's pass page: ``/pass/<invitation id>.<MAC>``.
+"""Links to a guest's pass page (api/pages/guest_pass.py): ``/pass/<invitation id>.<MAC>``.
 
 The MAC is HMAC-SHA256 over the invitation id and its token version, under a key derived (HKDF) from the
 instance's master key for this purpose only, truncated to 128 bits and checked in constant time. So a link

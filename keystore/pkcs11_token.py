@@ -128,7 +128,7 @@ class TokenConnection:
         config = self.config
         library = load_module(config.module)
         try:
-            token = library.get_token(token_label=config.token_label)
+            token = _find_token(library, config.token_label)
         except p11.NoSuchToken:
             present = ", ".join(repr(t.label) for t in _tokens(library) if t.label) or "none"
             raise ServiceError(
@@ -160,6 +160,17 @@ class TokenConnection:
             ) from None
         except p11.PKCS11Error as exc:
             raise _unavailable(f"cannot log in to the PKCS#11 token {self._label}", exc) from None
+
+
+def _find_token(library: pkcs11.lib, label: str) -> pkcs11.Token:  # type: ignore[valid-type]
+    """The token labelled ``label``. If the module cannot find it or fails, the module is initialised
+    again and asked once more: a module keeps the slot list it read at C_Initialize, so a token taken out
+    and put back (a SoftHSM2 token directory, a network HSM that restarted) is only seen after that."""
+    try:
+        return library.get_token(token_label=label)
+    except (p11.NoSuchToken, p11.GeneralError, p11.DeviceError, p11.DeviceRemoved, p11.TokenNotPresent):
+        library.reinitialize()  # every session of this module in the process ends; they reconnect
+        return library.get_token(token_label=label)
 
 
 def _unavailable(message: str, exc: Exception) -> ServiceError:

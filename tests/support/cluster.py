@@ -27,6 +27,9 @@ from tests.conftest import VENV_BIN, Instance, TestAccount, free_port
 
 T = TypeVar("T")
 START_TIMEOUT = 300.0  # a loaded 2-CPU machine imports the app slowly
+# These tests log in and verify from one address far more often than a person would; the per-client
+# limits (api.ratelimit) have tests of their own.
+UNLIMITED = {"KYSO_LOGIN_RATE_PER_MINUTE": "100000", "KYSO_VERIFY_RATE_PER_MINUTE": "100000"}
 
 
 @dataclass
@@ -92,7 +95,7 @@ def start(
     log = instance.settings.data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
         [str(VENV_BIN / "kyso"), "serve", "--port", str(port), "--workers", str(workers)],
-        env={**instance.env(), **(env or {})},
+        env={**instance.env(), **UNLIMITED, **(env or {})},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=instance.settings.data_dir.parent,

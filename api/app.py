@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import metrics, ocsp_fastpath, problems
+from api import metrics, ocsp_fastpath, problems, ratelimit
+from api.body_limits import BodyLimits
 from api.observability import Observability
 from api.pages import install as install_pages
 from api.routers import (
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.secret_box = SecretBox(settings.master_key_bytes())
     app.state.signing = signing_service(runtime)
     problems.install(app)
+    ratelimit.install(app)  # 429 with Retry-After
     ocsp_fastpath.install(app)  # /ocsp/… answered ahead of routing, from memory
     app.include_router(health.router)
     app.include_router(pki.router)
@@ -74,5 +77,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_pages(app)  # /verify, /desk, /portal, /pass pages, /static, security headers
     # observability (issue 9): /metrics, and the outermost middleware (request id, access log, HTTP metrics)
     app.include_router(metrics.router)
+    app.add_middleware(BodyLimits, settings=settings)  # size and time limits on every request body
     app.add_middleware(Observability)
     return app

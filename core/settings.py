@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     login_rate_per_minute: int = Field(
         default=10, ge=1, le=100000, description="login attempts per client address and minute"
     )
+    signing_upload_mb: int = Field(
+        default=200, ge=1, le=4096, description="largest request body of one signing batch (all its PDFs)"
+    )
     upload_idle_seconds: float = Field(
         default=30, gt=0, le=3600, description="longest pause while a client sends a request body"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Double, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.types import UtcDateTime
@@ -468,3 +468,19 @@ class TrustAnchor(Base):
     certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
     added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     added_by: Mapped[str] = mapped_column(String(100))
+
+
+# --- rate limits (api/ratelimit.py) --------------------------------------------------------------------
+class RateLimit(Base):
+    """One client's GCRA state for one limited scope (login, verify): its theoretical arrival time.
+
+    Kept in the database, not in a worker's memory, so every worker and every machine enforces the same
+    limit; ``store.rate_limits.take`` updates it with one atomic UPSERT per request.
+    """
+
+    __tablename__ = "rate_limits"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)  # an IPv4/IPv6 address
+    tat: Mapped[float] = mapped_column(Double)  # POSIX seconds; at or before now: a full burst is free
+    allowed: Mapped[bool] = mapped_column()  # whether the latest request was let through

@@ -255,3 +255,9 @@ def bearer(client, account: TestAccount) -> dict[str, str]:
 
 # SoftHSM2 token fixtures (softhsm_token, pkcs11_keystore, pkcs11_instance) for every test module.
 pytest_plugins = ["tests.support.softhsm"]
+
+
+# The per-client login and verify limits (api.ratelimit) count every test's requests from "testclient"
+# against one database; the tests of those limits set their own rates.
+os.environ.setdefault("KYSO_LOGIN_RATE_PER_MINUTE", "100000")
+os.environ.setdefault("KYSO_VERIFY_RATE_PER_MINUTE", "100000")

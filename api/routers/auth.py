@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, client_address, require
 from api.deps import RuntimeDep
 from api.problems import problem
+from api.ratelimit import login_limit
 from core.errors import conflict
 from identity import audit, totp
 from identity.accounts import AccountInfo, get
@@ -45,7 +46,12 @@ def _login(request: Request, runtime: RuntimeDep, username: str, password: str, 
     return outcome  # committed either way: failures count towards the lock and are audited
 
 
-@router.post("/token", response_model=TokenOut, summary="Log in: username, password and one-time code")
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Log in: username, password and one-time code (rate-limited per client)",
+    dependencies=[Depends(login_limit)],
+)
 def token(
     request: Request,
     runtime: RuntimeDep,
@@ -59,7 +65,12 @@ def token(
     return TokenOut(access_token=outcome.token, expires_in=outcome.expires_in)
 
 
-@router.post("/session", response_model=SessionOut, summary="Log in a browser: sets HttpOnly session cookie")
+@router.post(
+    "/session",
+    response_model=SessionOut,
+    summary="Log in a browser: sets HttpOnly session cookie (rate-limited per client)",
+    dependencies=[Depends(login_limit)],
+)
 def browser_session(
     request: Request,
     response: Response,

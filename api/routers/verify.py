@@ -6,8 +6,6 @@ process."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 from dataclasses import replace
 from typing import Annotated
 
@@ -19,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
+from api.ratelimit import verify_limit
 from ca.hierarchy import report_seal
 from ca.runtime import CaRuntime
 from core.clock import display
@@ -40,34 +39,9 @@ Operator = Annotated[Principal, Depends(require(Permission.CERTIFICATES_ISSUE))]
 Reader = Annotated[Principal, Depends(require(Permission.CERTIFICATES_READ))]
 
 
-class TokenBucket:
-    """Per-client token buckets in process memory: ``rate`` requests a minute, bursts up to ``rate``."""
-
-    def __init__(self, rate_per_minute: int, max_clients: int = 10_000) -> None:
-        self.rate = rate_per_minute / 60.0
-        self.capacity = float(rate_per_minute)
-        self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, client: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, at = self._buckets.get(client, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - at) * self.rate)
-            if len(self._buckets) >= self.max_clients and client not in self._buckets:
-                self._buckets.clear()  # bounded memory; a flood of addresses resets everyone's bucket
-            if tokens < 1:
-                self._buckets[client] = (tokens, now)
-                return False
-            self._buckets[client] = (tokens - 1, now)
-            return True
-
-
 class _State:
     def __init__(self, runtime: CaRuntime) -> None:
         settings = runtime.settings
-        self.bucket = TokenBucket(settings.verify_rate_per_minute)
         self.limits = Limits(
             max_bytes=settings.verify_max_mb << 20,
             timeout_seconds=settings.verify_timeout_seconds,
@@ -83,13 +57,8 @@ def _state(request: Request) -> _State:
     return state
 
 
-def _limit(request: Request) -> None:
-    if not _state(request).bucket.take(client_address(request) or "unknown"):
-        raise ServiceError(
-            Kind.UNAVAILABLE,
-            "too many verifications from your address; wait a minute",
-            details={"retry_after_seconds": 60},
-        )
+# Per client address, counted in the database so every worker shares it (api.ratelimit).
+_limit = verify_limit
 
 
 def _verifier(runtime: CaRuntime, state: _State) -> Verifier:

@@ -26,6 +26,7 @@
   }
 
   function fact(list, label, value) {
+    if (Array.isArray(value)) value = value.join(", ");
     if (value === null || value === undefined || value === "") return;
     const dt = document.createElement("dt"), dd = document.createElement("dd");
     dt.textContent = label;
@@ -58,7 +59,7 @@
     const reason = admitted ? "" : (english ? decision.reason_en : decision.reason);
     showResult(admitted ? "admit" : "deny", t(admitted ? "admit" : "deny"), decision.guest, [
       [t("host"), decision.host], [t("meeting"), decision.meeting],
-      [t("companions"), decision.companions || ""],
+      [t("companions"), decision.companions || null], // a list of names, or a count (0: none)
       [t("entries_left"), admitted ? decision.entries_left : ""],
     ], reason, admitted ? decision.checkin_id : null);
     play(admitted ? "admit" : "deny");

@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from asn1crypto import cms, tsp
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -206,13 +206,19 @@ def _clip(value: str | None, name: str) -> str | None:
 
 
 _HEAD = select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID).with_for_update()
+_INSERT_ENTRY = insert(AuditEntry)
+_MOVE_HEAD = (
+    update(AuditHead)
+    .where(AuditHead.id == HEAD_ID)
+    .values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+)
 
 
 def _locked_head(session: Session) -> tuple[int, str]:
     """(seq, entry hash) of the head row, locked until the transaction ends; created (0, GENESIS) on the
     first append. Core statements: every request that is audited pays for these."""
     for _ in range(_HEAD_ATTEMPTS):
-        found = session.execute(_HEAD).first()
+        found = session.connection().execute(_HEAD).first()
         if found is not None:
             return found[0], found[1]
         try:
@@ -280,12 +286,9 @@ def append(
         "details": details,
     }
     record = AuditRecord(entry_hash=compute_entry_hash(**fields), **fields)
-    session.execute(
-        insert(AuditEntry).values(**{**fields, "entry_hash": record.entry_hash, "details": details_json})
-    )
-    session.execute(
-        update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=record.seq, entry_hash=record.entry_hash)
-    )
+    connection = session.connection()  # Core on the connection: no ORM execution layer per entry
+    connection.execute(_INSERT_ENTRY, {**fields, "entry_hash": record.entry_hash, "details": details_json})
+    connection.execute(_MOVE_HEAD, {"new_seq": record.seq, "new_hash": record.entry_hash})
     after_commit(session, functools.partial(metrics.audited, action, outcome, details))  # counted if kept
     return record
 

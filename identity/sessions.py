@@ -155,9 +155,11 @@ def authenticate(session: Session, clock: Clock, credential: str, *, via: str) -
         return _api_key_principal(session, credential, now)
     # One statement per request (every authenticated request pays it): the live token and its enabled account.
     expected_kind = "cookie" if via == "cookie" else "bearer"
-    found = session.execute(
-        _LIVE_TOKEN, {"token_hash": digest(credential), "kind": expected_kind, "now": now}
-    ).first()
+    found = (
+        session.connection()
+        .execute(_LIVE_TOKEN, {"token_hash": digest(credential), "kind": expected_kind, "now": now})
+        .first()
+    )
     if found is None:
         raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
     account_id, username, role, csrf_hash = found

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -120,9 +120,14 @@ _DECISION_COLUMNS = (
 )
 
 
+# The desk's hot path runs prebuilt Core statements on the session's connection: no ORM execution layer and
+# no statement construction or cache-key generation per scan.
+_FOR_DECISION = select(*_DECISION_COLUMNS).where(Invitation.id == bindparam("invitation_id"))
+
+
 def invitation_for_decision(session: Session, invitation_id: str) -> Row[Any] | None:
     """The columns a desk decision reads, as a plain row (no ORM identity map on the hot path)."""
-    return session.execute(select(*_DECISION_COLUMNS).where(Invitation.id == invitation_id)).first()
+    return session.connection().execute(_FOR_DECISION, {"invitation_id": invitation_id}).first()
 
 
 def occurrences(session: Session, invitation_ids: Sequence[str]) -> dict[str, list[InvitationOccurrence]]:
@@ -194,6 +199,23 @@ def search_invitations(
     return rows.all(), total
 
 
+_CONSUME = (
+    update(InvitationOccurrence)
+    .where(
+        InvitationOccurrence.invitation_id == bindparam("b_invitation_id"),
+        InvitationOccurrence.number == bindparam("b_number"),
+        InvitationOccurrence.entries_used < bindparam("b_allowed"),
+        exists().where(
+            Invitation.id == bindparam("b_invitation_id"),
+            Invitation.status == "active",
+            Invitation.token_id == bindparam("b_token_id"),
+        ),
+    )
+    .values(entries_used=InvitationOccurrence.entries_used + 1)
+    .returning(InvitationOccurrence.entries_used, InvitationOccurrence.ends_at)
+)
+
+
 def consume_entry(
     session: Session, invitation_id: str, number: int, allowed: int, token_id: str
 ) -> tuple[int, dt.datetime] | None:
@@ -204,27 +226,28 @@ def consume_entry(
     BEGIN IMMEDIATE. The invitation must still be active with this token, checked in the same statement.
     Returns the entries now used and the occurrence's end, or None when nothing was left to use.
     """
-    current = exists().where(
-        Invitation.id == invitation_id, Invitation.status == "active", Invitation.token_id == token_id
-    )
-    row = session.execute(
-        update(InvitationOccurrence)
-        .where(
-            InvitationOccurrence.invitation_id == invitation_id,
-            InvitationOccurrence.number == number,
-            InvitationOccurrence.entries_used < allowed,
-            current,
+    row = (
+        session.connection()
+        .execute(
+            _CONSUME,
+            {
+                "b_invitation_id": invitation_id,
+                "b_number": number,
+                "b_allowed": allowed,
+                "b_token_id": token_id,
+            },
         )
-        .values(entries_used=InvitationOccurrence.entries_used + 1)
-        .returning(InvitationOccurrence.entries_used, InvitationOccurrence.ends_at)
-        .execution_options(synchronize_session=False)
-    ).first()
+        .first()
+    )
     return (row.entries_used, row.ends_at) if row is not None else None
+
+
+_ADD_CHECKIN = insert(CheckIn).returning(CheckIn.id)
 
 
 def add_checkin_row(session: Session, **values: object) -> int:
     """Insert a check-in without the ORM's unit of work (the hot path of a desk); returns its id."""
-    return session.execute(insert(CheckIn).values(**values).returning(CheckIn.id)).scalar_one()
+    return session.connection().execute(_ADD_CHECKIN, values).scalar_one()
 
 
 def revoked_for_venue(

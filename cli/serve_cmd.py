@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -58,9 +60,12 @@ def serve(
 
 def _metrics_directory(data_dir: Path) -> None:
     """Several workers keep their Prometheus values in files of one directory (prometheus_client's
-    multiprocess mode), emptied at start so counters of an earlier run are not added in. Set before any
-    worker starts, as prometheus_client reads it when a worker imports it."""
-    directory = (data_dir / "prometheus").resolve()
-    shutil.rmtree(directory, ignore_errors=True)
+    multiprocess mode). Set before any worker starts, as prometheus_client reads it when a worker imports
+    it. The directory is this server's own (host name and process id): another `kyso serve` on the same
+    data directory — a second container on the volume, a new server started beside the old — neither adds
+    its counters in nor deletes these files; it is new at every start and removed when the server stops."""
+    directory = (data_dir / "prometheus" / f"{socket.gethostname()}-{os.getpid()}").resolve()
+    shutil.rmtree(directory, ignore_errors=True)  # a pid reused after a crash
     directory.mkdir(parents=True, mode=0o700)
+    atexit.register(shutil.rmtree, directory, True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

@@ -172,3 +172,36 @@ def test_an_authorisation_code_is_accepted_once_across_workers(fleet: Fleet) -> 
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [201] + [403] * 5, [a.text for a in answers]
     cluster.assert_audit_linear(fleet.instance)
+
+
+def _issued_count(url: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("kyso_certificates_issued_total{")
+    )
+
+
+def test_servers_sharing_a_data_directory_keep_their_own_metrics(tmp_path_factory: pytest.TempPathFactory,
+                                                                 request: pytest.FixtureRequest) -> None:  # fmt: skip
+    """Two `kyso serve --workers 2` on one data directory (two containers on one volume, or a restart
+    beside the running server): starting the second does not wipe the first one's counters."""
+    tmp = tmp_path_factory.mktemp("metrics")
+    instance = make_instance(tmp, new_database_url("postgresql", tmp, request))
+    first = cluster.start(instance, workers=2)
+    second = None
+    try:
+        bearer = cluster.token(first.url, make_account(instance, "ca-operator"))
+        with cluster.client(first.url, bearer) as operator:
+            for n in range(3):
+                assert operator.post("/api/v1/certificates", json=citizen(90, n)).status_code == 201
+        assert _issued_count(first.url) == 3
+        second = cluster.start(instance, workers=2)
+        assert _issued_count(first.url) == 3, "the second server's start wiped the first one's metrics"
+        assert _issued_count(second.url) == 0
+    finally:
+        for server in (first, second):
+            if server is not None:
+                cluster.stop(server)
+        instance.db.dispose()

@@ -64,11 +64,12 @@ class Official:
     bearer: str = ""
 
     def next_code(self, now: float) -> str | None:
-        """The code of the next unused step that is valid now (±1 step), or None until time moves on."""
+        """The code of the next unused step that is valid now (±1 step), or None until time moves on. Never
+        the previous step's: the step may turn while the request travels, and that code would be refused."""
         import pyotp
 
         current = int(now) // STEP
-        step = max(self.last_step + 1, current - 1)
+        step = max(self.last_step + 1, current)
         if step > current + 1:
             return None
         self.last_step = step

@@ -39,3 +39,12 @@ def test_every_kyso_container_reaches_the_same_database_with_the_same_secrets() 
     assert shared["KYSO_DB_HOST"] == "db" and shared["KYSO_MASTER_KEY_FILE"].startswith("/run/secrets/")
     assert api["secrets"] == init["secrets"] == ["kyso_master_key", "db_password"]
     assert api["environment"]["FORWARDED_ALLOW_IPS"] == "*", "the per-client limits see the real client"
+
+
+def test_postgresql_accepts_every_connection_the_default_replicas_may_open() -> None:
+    services = compose()["services"]
+    replicas = int(re.search(r":-(\d+)", services["kyso"]["deploy"]["replicas"]).group(1))
+    workers = int(re.search(r":-(\d+)", services["kyso"]["command"][-1]).group(1))
+    command = " ".join(services["db"]["command"])
+    max_connections = int(re.search(r"max_connections=(\d+)", command).group(1))
+    assert replicas * workers * 30 + 20 <= max_connections  # 20 for the CLI and an administrator

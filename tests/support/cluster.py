@@ -5,8 +5,10 @@ returns when every worker has started and /healthz answers 200. ``Served.worker_
 processes that answer requests (uvicorn's children with ``--workers`` > 1, the process itself otherwise),
 so a test can SIGKILL one of them; ``stop`` ends the whole group.
 
-Also here: small HTTP helpers over ``httpx`` (a logged-in client per server), ``poll`` (a condition with a
-deadline instead of a sleep) and ``problem_or_ok`` (what every answer under a fault must be).
+Also here: HTTP helpers over ``httpx`` (``token`` logs in once — a bearer token is valid at every server,
+``client``, ``is_problem``), ``poll`` (a condition with a deadline instead of a sleep),
+``assert_audit_linear``, what the tests act on (a venue, passes, a signing credential, OCSP requests) and
+``OwnPostgres``, a PostgreSQL server a test may stop and start.
 """
 
 from __future__ import annotations
@@ -75,17 +77,6 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of ``pid`` in KiB, 0 if it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def start(

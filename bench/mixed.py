@@ -481,7 +481,13 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "server_cpu_s": server_cpu,
         "client_cpu_s": client_cpu,
         "rss_mib": {
-            str(pid): {"first": v[0], "last": v[-1], "max": max(v), "samples": len(v)}
+            str(pid): {
+                "first": v[0],
+                "last": v[-1],
+                "max": max(v),
+                "samples": len(v),
+                "quarters": [v[min(len(v) - 1, len(v) * q // 4)] for q in range(5)],
+            }
             for pid, v in series.items()
         },
     }
@@ -520,8 +526,9 @@ def report(result: dict[str, object]) -> None:
         print(f"  {sample}")
     print(f"CPU: kyso serve {result['server_cpu_s']:.0f} s, this client {result['client_cpu_s']:.0f} s")
     for pid, rss in result["rss_mib"].items():  # type: ignore[union-attr]
+        timeline = " → ".join(f"{m:.0f}" for m in rss["quarters"])
         print(f"worker {pid} RSS MiB: first {rss['first']:.0f}, last {rss['last']:.0f}, max {rss['max']:.0f} "
-              f"({rss['samples']} samples)")  # fmt: skip
+              f"({rss['samples']} samples; at 0, ¼, ½, ¾ and the end: {timeline})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

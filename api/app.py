@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api import metrics, ocsp_fastpath, problems
 from api import metrics, ocsp_fastpath, problems, ratelimit
 from api.body_limits import BodyLimits
 from api.observability import Observability

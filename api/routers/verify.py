@@ -1,7 +1,7 @@
 """Verification: ``POST /api/v1/verify`` (a PDF → the JSON report) and the trust anchors operators manage;
 the citizens' pages ``/verify`` and ``/verify/{id}`` (api/pages/verify.py) use the same checks. Public
-routes are limited per client address with a token bucket; every document is checked in a bounded child
-process."""
+routes are limited per client address (api.ratelimit, counted in the database); every document is checked
+in a bounded child process."""
 
 from __future__ import annotations
 

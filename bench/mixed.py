@@ -361,26 +361,59 @@ async def _memory(supervisor: int, end: float, every: float, series: dict[int, l
         await asyncio.sleep(min(every, max(0.0, end - time.monotonic())))
 
 
+async def _connected_clients(base: str, count: int) -> list[httpx.AsyncClient]:
+    """One keep-alive connection per load task, opened one after another. Workers share the listening
+    socket and an event loop accepts every connection waiting at once, so connections opened in a burst
+    all land on one worker; opened apart, each goes to whichever worker is idle."""
+    clients = []
+    for _ in range(count):
+        client = httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=1))
+        await client.get("/healthz")
+        clients.append(client)
+        await asyncio.sleep(0.05)
+    return clients
+
+
 async def run_load(
     base: str, world: World, args: argparse.Namespace, supervisor: int
-) -> tuple[Tally, dict[int, list[float]], float]:
+) -> tuple[Tally, dict[int, list[float]], float, dict[int, float]]:
     tally, series = Tally(), {}
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+    kinds = ["check-in"] * args.checkin_clients + ["verify"] * args.verify_clients
+    kinds += ["ocsp"] * args.ocsp_clients + ["sign"] * args.sign_clients
+    clients = await _connected_clients(base, len(kinds))
+    try:
         pool: asyncio.Queue[Official] = asyncio.Queue()
         for official in world.officials:
             pool.put_nowait(official)
+        workers = worker_pids(supervisor)
+        cpu_before = {pid: cpu_seconds(pid) for pid in workers}
         started = time.perf_counter()
         end = time.monotonic() + args.seconds
         tasks = [_memory(supervisor, end, args.memory_every, series)]
-        tasks += [
-            _checkins(client, world, tally, end, n, args.checkin_clients) for n in range(args.checkin_clients)
-        ]
-        tasks += [_verifications(client, world, tally, end) for _ in range(args.verify_clients)]
-        tasks += [_ocsp(client, world, tally, end, n * 7) for n in range(args.ocsp_clients)]
-        tasks += [_signing(client, world, tally, end, args.batch, pool) for _ in range(args.sign_clients)]
+        for n, (kind, client) in enumerate(zip(kinds, clients, strict=True)):
+            if kind == "check-in":
+                tasks.append(_checkins(client, world, tally, end, n, args.checkin_clients))
+            elif kind == "verify":
+                tasks.append(_verifications(client, world, tally, end))
+            elif kind == "ocsp":
+                tasks.append(_ocsp(client, world, tally, end, n * 7))
+            else:
+                tasks.append(_signing(client, world, tally, end, args.batch, pool))
         await asyncio.gather(*tasks)
-        return tally, series, time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        cpu = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in workers}
+        return tally, series, elapsed, cpu
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _login(base: str, username: str, code: str | None) -> str:
@@ -448,7 +481,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
                 load_before = os.getloadavg()
                 _progress(f"mixed load for {args.seconds:.0f} s, {args.workers} workers …")
                 server_before, client_before = group_cpu(process.pid), os.times()
-                tally, series, elapsed = asyncio.run(run_load(base, world, args, process.pid))
+                tally, series, elapsed, worker_cpu = asyncio.run(run_load(base, world, args, process.pid))
                 server_cpu = group_cpu(process.pid) - server_before
                 client_after = os.times()
                 load_after = os.getloadavg()
@@ -479,6 +512,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "stored_checkins": stored,
         "documents_signed": tally.documents_signed,
         "server_cpu_s": server_cpu,
+        "worker_cpu_s": {str(pid): seconds for pid, seconds in worker_cpu.items()},
         "client_cpu_s": client_cpu,
         "rss_mib": {
             str(pid): {
@@ -525,6 +559,8 @@ def report(result: dict[str, object]) -> None:
     for sample in result["error_samples"]:  # type: ignore[union-attr]
         print(f"  {sample}")
     print(f"CPU: kyso serve {result['server_cpu_s']:.0f} s, this client {result['client_cpu_s']:.0f} s")
+    shares = ", ".join(f"{pid}: {s:.0f} s" for pid, s in result["worker_cpu_s"].items())  # type: ignore[union-attr]
+    print(f"CPU per worker: {shares}")
     for pid, rss in result["rss_mib"].items():  # type: ignore[union-attr]
         timeline = " → ".join(f"{m:.0f}" for m in rss["quarters"])
         print(f"worker {pid} RSS MiB: first {rss['first']:.0f}, last {rss['last']:.0f}, max {rss['max']:.0f} "

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from core.clock import FrozenClock
-from tests.conftest import Instance, bearer, make_account, make_instance
+from tests.conftest import Instance, make_account, make_instance
 from tests.support.pdfs import sample_pdf
 from tests.support.signing import issue_in_custody
 from tests.support.subjects import CITIZEN
@@ -36,6 +36,17 @@ def world(tmp_path_factory) -> Iterator[tuple[TestClient, Instance]]:
     with TestClient(app, raise_server_exceptions=False, client=LOOPBACK) as client:
         yield client, instance
     instance.db.dispose()
+
+
+def login(client: TestClient, account) -> dict[str, str]:
+    """Log in with the one-time code of the server's (frozen) clock, not of the wall clock: on a slow
+    machine the module can run for minutes after CLOCK was set."""
+    form = {"username": account.username, "password": account.password}
+    if account.totp_secret:
+        form["totp"] = account.code(at=CLOCK.now().timestamp())
+    response = client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -103,7 +114,7 @@ def test_request_id_is_honoured_or_made_and_found_in_problems_and_logs(world, ca
 def test_issuances_logins_and_tsa_are_counted(world) -> None:
     client, instance = world
     before = samples(client)
-    operator = bearer(client, make_account(instance, "ca-operator"))
+    operator = login(client, make_account(instance, "ca-operator"))
     refused = client.post("/api/v1/auth/token", data={"username": "nobody-here", "password": "wrong"})
     assert refused.status_code == 401
     body = {"profile": "citizen", **CITIZEN.as_dict(), "keygen": "ec-p256"}
@@ -168,7 +179,7 @@ def test_signatures_and_checkins_are_counted_by_level_and_reason(world) -> None:
     client, instance = world
     before = samples(client)
     official = make_account(instance, "official")
-    operator = bearer(client, make_account(instance, "ca-operator"))
+    operator = login(client, make_account(instance, "ca-operator"))
     serial = issue_in_custody(instance, "official")
     bound = client.post(
         "/api/v1/signing/credentials",
@@ -176,7 +187,7 @@ def test_signatures_and_checkins_are_counted_by_level_and_reason(world) -> None:
         headers=operator,
     )
     assert bound.status_code == 201, bound.text
-    auth = bearer(client, official)
+    auth = login(client, official)
     pdf = sample_pdf(1)
     CLOCK.advance(seconds=31)  # the login used this step's code; each code is accepted once
     code = official.code(at=CLOCK.now().timestamp())
@@ -200,7 +211,7 @@ def test_signatures_and_checkins_are_counted_by_level_and_reason(world) -> None:
     )
     assert refused.status_code in (401, 403, 422), refused.text
 
-    admin = bearer(client, make_account(instance, "admin"))
+    admin = login(client, make_account(instance, "admin"))
     venue = client.post(
         "/api/v1/venues", json={"code": "METRICS", "name": "UBND", "address": "1 Lê Lợi", "desks": ["m1"]},
         headers=admin,
@@ -214,7 +225,7 @@ def test_signatures_and_checkins_are_counted_by_level_and_reason(world) -> None:
         headers=auth,
     )  # fmt: skip
     assert invitation.status_code == 201, invitation.text
-    guard = bearer(client, make_account(instance, "desk", venue="METRICS"))
+    guard = login(client, make_account(instance, "desk", venue="METRICS"))
     payload = invitation.json()["payload"]
     for _ in range(2):
         client.post("/api/v1/checkins", json={"payload": payload, "desk": "m1"}, headers=guard)

@@ -32,6 +32,7 @@ CLOCK = FrozenClock(dt.datetime.now(dt.UTC))
 def world(tmp_path_factory) -> Iterator[tuple[TestClient, Instance]]:
     tmp = tmp_path_factory.mktemp("metrics")
     instance = make_instance(tmp, f"sqlite:///{tmp / 'kyso.db'}")
+    CLOCK.set(dt.datetime.now(dt.UTC))  # now, not when the module was imported: TOTP codes follow it
     app = create_app(instance.settings, clock=CLOCK)
     with TestClient(app, raise_server_exceptions=False, client=LOOPBACK) as client:
         yield client, instance
@@ -43,6 +44,17 @@ def login(client: TestClient, account) -> dict[str, str]:
     machine the module can run for minutes after CLOCK was set."""
     form = {"username": account.username, "password": account.password}
     if account.totp_secret:
+        form["totp"] = account.code(at=CLOCK.now().timestamp())
+    response = client.post("/api/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def bearer(client: TestClient, account) -> dict[str, str]:
+    """Log in with the code of the frozen clock's time step (the app checks codes against that clock)."""
+    form = {"username": account.username, "password": account.password}
+    if account.totp_secret:
+        CLOCK.advance(seconds=31)  # a fresh step: each code is accepted once
         form["totp"] = account.code(at=CLOCK.now().timestamp())
     response = client.post("/api/v1/auth/token", data=form)
     assert response.status_code == 200, response.text

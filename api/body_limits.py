@@ -42,12 +42,6 @@ ROUTE_LIMITS: tuple[tuple[re.Pattern[str], Callable[[Settings], int]], ...] = (
 )  # fmt: skip
 
 
-# Relying parties' software reads an OCSP or TSP error response, not a problem document: these routes
-# read their bodies with a smaller bound of their own (api.limits.read_body) and answer malformedRequest or
-# a rejection; the streaming bound below stays as a backstop.
-_PROTOCOL_PATHS = re.compile(r"/tsa|/ocsp/[^/]+")
-
-
 def limit_for(path: str, settings: Settings) -> int:
     for pattern, limit in ROUTE_LIMITS:
         if pattern.fullmatch(path):
@@ -69,8 +63,6 @@ class BodyLimits:
         limit = limit_for(scope["path"], self.settings)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                if _PROTOCOL_PATHS.fullmatch(scope["path"]):
-                    break  # the OCSP and TSA routes refuse it themselves, in their protocol's own terms
                 await _refuse(scope, send, 413, f"the request body is larger than {limit} bytes")
                 return
         await self.app(scope, self._bounded(receive, limit), send)

@@ -102,7 +102,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         instance.db.dispose()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open its event loop counts as running in this
+# thread, so every later test in the same xdist worker that calls asyncio.run() (signing, verification)
+# would fail. pytest closes a module's fixtures as soon as the worker moves on to another module.
+@pytest.fixture(scope="module")
 def playwright():
     from playwright.sync_api import sync_playwright
 
@@ -110,7 +113,7 @@ def playwright():
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright):
     chromium = launch(playwright)
     yield chromium

@@ -2,7 +2,7 @@
 
 Two front doors share what is here:
 - ``OcspFastPath``, a plain ASGI middleware installed by ``install`` (any ASGI server, the TestClient);
-- ``api.ocsp_protocol``, the connection-level handler ``kyso serve`` runs, which answers an OCSP request
+- ``api.fast_protocol``, the connection-level handler ``kyso serve`` runs, which answers an OCSP request
   straight from the socket without building an ASGI request at all.
 
 Both decode the two URL shapes of RFC 6960 appendix A (POST ``/ocsp/{ca}``, GET ``/ocsp/{ca}/{base64}``),

@@ -33,8 +33,8 @@ def serve(
 ) -> None:
     """Serve the API, the PKI endpoints and the pages.
 
-    OCSP requests are answered by a lean connection handler ahead of the application
-    (api.ocsp_protocol); everything else goes through uvicorn and FastAPI.
+    OCSP requests and desk check-ins are answered by a lean connection handler ahead of the
+    application (api.fast_protocol); everything else goes through uvicorn and FastAPI.
     """
     config = settings()
     runtime().db.dispose()  # checks the schema and the master key before a worker starts
@@ -47,7 +47,7 @@ def serve(
         port=port or config.port,
         workers=workers,
         proxy_headers=True,
-        http="api.ocsp_protocol:OcspFirstProtocol",
+        http="api.fast_protocol:FastPathProtocol",
         # A spawned worker imports the whole CLI (the main module) before it can answer the supervisor's
         # health check; on a loaded machine that takes longer than uvicorn's 5 s, and the worker is killed
         # and respawned forever.

@@ -36,7 +36,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -237,6 +237,18 @@ def _locked_head(session: Session) -> tuple[int, str]:
     raise ServiceError(Kind.UNAVAILABLE, "the audit log's head could not be locked; try again")
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry to append (see ``append`` for what each field holds)."""
+
+    actor: str
+    action: str
+    outcome: str = "success"
+    target: str | None = None
+    source: str | None = None
+    details: Mapping[str, Any] | None = None
+
+
 def append(
     session: Session,
     *,
@@ -256,41 +268,60 @@ def append(
     Raises ValueError for a malformed action or outcome and for details that look like secrets or are
     not JSON.
     """
+    entry = Entry(actor, action, outcome, target, source, details)
+    return append_all(session, clock=clock, entries=[entry])[0]
+
+
+def append_all(session: Session, *, clock: Clock, entries: Sequence[Entry]) -> list[AuditRecord]:
+    """Append several entries, in order, with one lock of the head and one write of it (a desk's group of
+    decisions). Every entry is checked as ``append`` checks it before anything is written."""
+    checked = [_checked(entry) for entry in entries]
+    if not checked:
+        return []
+    occurred_at = as_utc(clock.now())
+    head_seq, head_hash = _locked_head(session)
+    records: list[AuditRecord] = []
+    rows: list[dict[str, Any]] = []
+    for fields, details_json in checked:
+        fields = {**fields, "seq": head_seq + 1, "previous_hash": head_hash, "occurred_at": occurred_at}
+        record = AuditRecord(entry_hash=compute_entry_hash(**fields), **fields)
+        records.append(record)
+        rows.append({**fields, "entry_hash": record.entry_hash, "details": details_json})
+        head_seq, head_hash = record.seq, record.entry_hash
+    connection = session.connection()  # Core on the connection: no ORM execution layer per entry
+    connection.execute(_INSERT_ENTRY, rows)
+    connection.execute(_MOVE_HEAD, {"new_seq": head_seq, "new_hash": head_hash})
+    for record in records:  # counted if kept
+        after_commit(
+            session, functools.partial(metrics.audited, record.action, record.outcome, record.details)
+        )
+    return records
+
+
+def _checked(entry: Entry) -> tuple[dict[str, Any], str]:
+    """The fields as hashed and stored (clipped, details canonical), and the details' JSON."""
+    actor, action, outcome = entry.actor, entry.action, entry.outcome
     if not actor:
         raise ValueError("an audit entry needs an actor")
     if not _ACTION.match(action) or len(action) > _ACTION_WIDTH:
         raise ValueError(f"audit action {action!r} must be a short lowercase dotted name")
     if not outcome or len(outcome) > _OUTCOME_WIDTH:
         raise ValueError(f"audit outcome {outcome!r} must be 1..{_OUTCOME_WIDTH} characters")
-    details = dict(details or {})
+    details = dict(entry.details or {})
     _check_details(details)
     try:
         details_json = canonical_json(details)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"audit details must be plain JSON: {exc}") from None
-    details = json.loads(details_json)  # exactly what verify will read back (tuples become lists…)
-    actor_text = _clip(actor, "actor") or ""
-    target_text, source_text = _clip(target, "target"), _clip(source, "source")
-    occurred_at = as_utc(clock.now())
-
-    head_seq, head_hash = _locked_head(session)
     fields: dict[str, Any] = {
-        "seq": head_seq + 1,
-        "previous_hash": head_hash,
-        "occurred_at": occurred_at,
-        "actor": actor_text,
+        "actor": _clip(actor, "actor") or "",
         "action": action,
-        "target": target_text,
+        "target": _clip(entry.target, "target"),
         "outcome": outcome,
-        "source": source_text,
-        "details": details,
+        "source": _clip(entry.source, "source"),
+        "details": json.loads(details_json),  # exactly what verify will read back (tuples become lists…)
     }
-    record = AuditRecord(entry_hash=compute_entry_hash(**fields), **fields)
-    connection = session.connection()  # Core on the connection: no ORM execution layer per entry
-    connection.execute(_INSERT_ENTRY, {**fields, "entry_hash": record.entry_hash, "details": details_json})
-    connection.execute(_MOVE_HEAD, {"new_seq": record.seq, "new_hash": record.entry_hash})
-    after_commit(session, functools.partial(metrics.audited, action, outcome, details))  # counted if kept
-    return record
+    return fields, details_json
 
 
 # --- reading the chain --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,9 @@ from invitations import cccd_card, notify, rotating, token
 from invitations.reasons import ADMIT_VIETNAMESE, ENGLISH, VIETNAMESE, Reason
 from invitations.service import InvitationContext
 from store import invitations_repo as repo
-from store.models import Invitation
+
+# seconds: a flood of passes under a truly unknown key reloads the key set at most this often
+RELOAD_KEYS_AFTER = 2.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _deny(reason: Reason, detail: str, desk: DeskRef, **known: object) -> Decisi
     return Decision(False, reason, detail, desk.code, desk.venue_code, **known)  # type: ignore[arg-type]
 
 
-def _invitation_facts(invitation: Invitation | Row[Any]) -> dict[str, object]:
+def _invitation_facts(invitation: Row[Any]) -> dict[str, object]:
     return {
         "invitation_id": invitation.id,
         "guest_name": invitation.guest_name,
@@ -116,6 +119,26 @@ def _invitation_facts(invitation: Invitation | Row[Any]) -> dict[str, object]:
         "meeting_title": invitation.meeting_title,
         "companions": json.loads(invitation.companions),
     }
+
+
+def read_pass(session: Session, context: InvitationContext, scanned: str, now: dt.datetime) -> token.Verdict:
+    """The token's verdict (signature, key, time window: in memory). A key this process does not know yet
+    may have been registered by another process since the key set was loaded: reload once and retry."""
+    verdict = token.verify(scanned, context.keys(session), now)
+    if verdict.reason is Reason.UNKNOWN_KEY and context.keys_older_than(RELOAD_KEYS_AFTER):
+        context.forget_keys()
+        verdict = token.verify(scanned, context.keys(session), now)
+    return verdict
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A pass read at a desk (``read_pass``), waiting for its decision."""
+
+    verdict: token.Verdict
+    desk: DeskRef
+    actor: str
+    card_qr: str | None = None
 
 
 def check_in(
@@ -129,7 +152,82 @@ def check_in(
 ) -> Decision:
     """Decide on one scan at ``desk``. Never raises for a bad pass: a deny is a normal answer."""
     now = context.clock.now()
-    verdict = token.verify(scanned, context.keys(session), now)
+    verdict = read_pass(session, context, scanned, now)
+    return decide_all(session, context, [Scan(verdict, desk, actor, card_qr)], now)[0]
+
+
+def decide_all(
+    session: Session, context: InvitationContext, scans: Sequence[Scan], now: dt.datetime
+) -> list[Decision]:
+    """The decisions on passes already read, in the caller's transaction, in the order of ``scans``.
+
+    One read of the invitations concerned, one conditional UPDATE consuming the entries (in invitation
+    order, so concurrent groups never wait on each other in a cycle; the same pass twice in a group is
+    consumed as if scanned one after the other) and one insert of the check-ins, whatever the group's size.
+    """
+    ids = {scan.verdict.claims.invitation_id for scan in scans if scan.verdict.claims is not None}
+    invitations = repo.invitations_for_decision(session, ids)
+    decisions: list[Decision | None] = [None] * len(scans)
+    entering: list[tuple[int, Scan, Row[Any], list[str]]] = []
+    for index, scan in enumerate(scans):
+        refused = _refusal(context, scan, invitations, now)
+        if isinstance(refused, Decision):
+            decisions[index] = refused
+        else:
+            entering.append((index, scan, invitations[scan.verdict.claims.invitation_id], refused))  # type: ignore[union-attr]
+    entering.sort(key=lambda item: (item[2].id, item[1].verdict.occurrence or 0))
+    consumed = repo.consume_entries(
+        session,
+        [
+            (invitation.id, scan.verdict.occurrence or 0, invitation.entries_allowed, invitation.token_id)
+            for _, scan, invitation, _ in entering
+        ],
+    )
+    admitted = [(*item, entry) for item, entry in zip(entering, consumed, strict=True) if entry is not None]
+    checkin_ids = repo.add_checkin_rows(
+        session,
+        [
+            {
+                "invitation_id": invitation.id,
+                "occurrence": scan.verdict.occurrence or 0,
+                "venue_code": scan.desk.venue_code,
+                "desk_code": scan.desk.code,
+                "admitted_at": now,
+                "source": "online",
+                "actor": scan.actor[:100],
+            }
+            for _, scan, invitation, _, _ in admitted
+        ],
+    )
+    for (index, scan, invitation, notes, (entries_used, ends_at)), checkin_id in zip(
+        admitted, checkin_ids, strict=True
+    ):
+        decision = Decision(
+            True,
+            None,
+            "genuine, current and unused",
+            scan.desk.code,
+            scan.desk.venue_code,
+            **_invitation_facts(invitation),  # type: ignore[arg-type]
+            occurrence=scan.verdict.occurrence or 0,
+            entries_left=invitation.entries_allowed - entries_used,
+            checkin_id=checkin_id,
+            ends_at=as_utc(ends_at),
+            notes=notes,
+        )
+        notify.enqueue_arrival(session, invitation, decision.as_json(), now)
+        decisions[index] = decision
+    for (index, scan, invitation, _), entry in zip(entering, consumed, strict=True):
+        if entry is None:  # after the inserts: the admission that used it may be in this group
+            decisions[index] = _used(session, invitation, scan)
+    return decisions  # type: ignore[return-value]
+
+
+def _refusal(
+    context: InvitationContext, scan: Scan, invitations: dict[str, Row[Any]], now: dt.datetime
+) -> Decision | list[str]:
+    """A deny decided before any entry is consumed, or the notes for an admission."""
+    verdict, desk = scan.verdict, scan.desk
     claims = verdict.claims
     if claims is None:  # not ours, damaged, forged or an unknown key: nothing about it can be trusted
         return _deny(verdict.reason, verdict.detail, desk)  # type: ignore[arg-type]
@@ -138,7 +236,7 @@ def check_in(
         return _deny(verdict.reason, verdict.detail, desk, **seen)
     if claims.venue != desk.venue_code:
         return _deny(Reason.WRONG_VENUE, f"the pass is for {claims.venue}", desk, **seen)
-    invitation = repo.invitation_for_decision(session, claims.invitation_id)
+    invitation = invitations.get(claims.invitation_id)
     if invitation is None:
         return _deny(Reason.UNKNOWN_INVITATION, "no such invitation in this instance", desk, **seen)
     facts = _invitation_facts(invitation)
@@ -158,52 +256,26 @@ def check_in(
                 Reason.ROTATING_CODE_INVALID, "the rotating code is older than a minute", desk, **facts
             )
         notes.append("rotating code checked")
-    if card_qr is not None:
-        card = cccd_card.parse(card_qr)
+    if scan.card_qr is not None:
+        card = cccd_card.parse(scan.card_qr)
         if invitation.cccd_hash is None:
             notes.append("the invitation names no CCCD; the card was not compared")
         elif token.cccd_hash(invitation.id, card.cccd).hex() != invitation.cccd_hash:
             return _deny(Reason.CCCD_MISMATCH, "the CCCD card is not the invitee's", desk, **facts)
         else:
             notes.append("CCCD card matches")
-    number = verdict.occurrence or 0
-    consumed = repo.consume_entry(
-        session, invitation.id, number, invitation.entries_allowed, invitation.token_id
-    )
-    if consumed is None:
-        used = repo.checkins_of(session, invitation.id)
-        last = next((c for c in reversed(used) if c.occurrence == number), None)
-        detail = "every entry of this pass was used"
-        if last is not None:
-            at = as_utc(last.admitted_at).astimezone(VIETNAM)
-            detail += f"; last admitted at {at:%H:%M} by desk {last.desk_code}"
-        return _deny(Reason.USED, detail, desk, **facts)
-    entries_used, ends_at = consumed
-    checkin_id = repo.add_checkin_row(
-        session,
-        invitation_id=invitation.id,
-        occurrence=number,
-        venue_code=desk.venue_code,
-        desk_code=desk.code,
-        admitted_at=now,
-        source="online",
-        actor=actor[:100],
-    )
-    decision = Decision(
-        True,
-        None,
-        "genuine, current and unused",
-        desk.code,
-        desk.venue_code,
-        **facts,  # type: ignore[arg-type]
-        occurrence=number,
-        entries_left=invitation.entries_allowed - entries_used,
-        checkin_id=checkin_id,
-        ends_at=as_utc(ends_at),
-        notes=notes,
-    )
-    notify.enqueue_arrival(session, invitation, decision.as_json(), now)
-    return decision
+    return notes
+
+
+def _used(session: Session, invitation: Row[Any], scan: Scan) -> Decision:
+    number = scan.verdict.occurrence or 0
+    used = repo.checkins_of(session, invitation.id)
+    last = next((c for c in reversed(used) if c.occurrence == number), None)
+    detail = "every entry of this pass was used"
+    if last is not None:
+        at = as_utc(last.admitted_at).astimezone(VIETNAM)
+        detail += f"; last admitted at {at:%H:%M} by desk {last.desk_code}"
+    return _deny(Reason.USED, detail, scan.desk, **_invitation_facts(invitation))
 
 
 @dataclass(frozen=True)

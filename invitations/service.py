@@ -91,6 +91,9 @@ class InvitationContext:
             self._keys, self._loaded = keys, time.monotonic()
         return keys
 
+    def keys_older_than(self, seconds: float) -> bool:
+        return self._keys is None or time.monotonic() - self._loaded > seconds
+
     def forget_keys(self) -> None:
         with self._lock:
             self._keys = None

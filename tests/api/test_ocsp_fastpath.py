@@ -36,6 +36,8 @@ from ca.subjects import SubjectFields
 from core.clock import FrozenClock
 from store.status_versions import StatusVersions
 from tests.conftest import VENV_BIN, Instance, free_port, kyso, run_tool
+from tests.support import raw_http
+from tests.support.raw_http import Answer, read_answer
 
 MALFORMED = ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
@@ -139,49 +141,12 @@ def request_der(served: Served, leaf: Path, *, nonce: bool = False) -> bytes:
 # -- raw HTTP ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def ocsp(self) -> ocsp.OCSPResponse:
-        return ocsp.load_der_ocsp_response(self.body)
-
-
-def read_answer(sock: socket.socket, buffer: bytearray) -> Answer:
-    """One HTTP response from ``sock`` (by Content-Length, or to EOF); leftover bytes stay in ``buffer``."""
-    while b"\r\n\r\n" not in buffer:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {bytes(buffer)!r}"
-        buffer += chunk
-    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    if "content-length" in headers:
-        length = int(headers["content-length"])
-        while len(rest) < length:
-            chunk = sock.recv(65536)
-            assert chunk, "connection closed inside a body"
-            rest += chunk
-        body, leftover = rest[:length], rest[length:]
-    else:
-        body, leftover = rest + b"".join(iter(lambda: sock.recv(65536), b"")), b""
-    buffer[:] = leftover
-    return Answer(status, headers, body)
-
-
 def exchange(served: Served, raw: bytes, answers: int = 1, *, pieces: int = 1) -> list[Answer]:
-    """Send ``raw`` (in ``pieces`` writes, a pause between them) and read ``answers`` responses."""
-    with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
-        step = -(-len(raw) // pieces)
-        for start in range(0, len(raw), step):
-            sock.sendall(raw[start : start + step])
-            if pieces > 1:
-                time.sleep(0.05)
-        buffer = bytearray()
-        return [read_answer(sock, buffer) for _ in range(answers)]
+    return raw_http.exchange(served.port, raw, answers, pieces=pieces)
+
+
+def ocsp_of(answer: Answer) -> ocsp.OCSPResponse:
+    return ocsp.load_der_ocsp_response(answer.body)
 
 
 def post(body: bytes, *, path: str = "/ocsp/citizen", version: str = "1.1", extra: str = "") -> bytes:
@@ -206,7 +171,7 @@ def test_get_answers_carry_rfc5019_caching_headers_and_post_answers_do_not(
     first, second = exchange(served, get(der) + get(der), answers=2)  # the second from memory
     assert first.status == second.status == 200
     assert first.headers["content-type"] == "application/ocsp-response"
-    response = first.ocsp()
+    response = ocsp_of(first)
     assert response.certificate_status is ocsp.OCSPCertStatus.GOOD
     assert email.utils.parsedate_to_datetime(first.headers["last-modified"]) == response.produced_at_utc
     assert email.utils.parsedate_to_datetime(first.headers["expires"]) == response.next_update_utc
@@ -229,7 +194,7 @@ def test_get_answers_carry_rfc5019_caching_headers_and_post_answers_do_not(
 
     kyso(served.instance, "ca", "revoke", serial, "--reason", "superseded", check=True)
     (after,) = exchange(served, get(der))
-    assert after.ocsp().certificate_status is ocsp.OCSPCertStatus.REVOKED
+    assert ocsp_of(after).certificate_status is ocsp.OCSPCertStatus.REVOKED
     assert after.headers["etag"] != first.headers["etag"]
 
 
@@ -269,7 +234,7 @@ def test_several_workers_answer(two_workers: Served) -> None:
         try:
             for sock in sockets:  # keep-alive: each connection stays open on the worker that accepted it
                 sock.sendall(request)
-                assert read_answer(sock, bytearray()).ocsp().certificate_status is ocsp.OCSPCertStatus.GOOD
+                assert ocsp_of(read_answer(sock, bytearray())).certificate_status is ocsp.OCSPCertStatus.GOOD
             owners = run_tool("ss", "-Htnp", "state", "established", f"( sport = :{served.port} )").stdout
             workers |= set(re.findall(r"pid=(\d+)", owners))
         finally:
@@ -319,7 +284,7 @@ def test_the_lean_path_answers_bad_input_with_protocol_errors_never_a_500(one_wo
     def status_of(raw: bytes) -> ocsp.OCSPResponseStatus:
         (answer,) = exchange(served, raw)
         assert answer.status == 200, answer
-        return answer.ocsp().response_status
+        return ocsp_of(answer).response_status
 
     assert status_of(post(b"garbage")) is MALFORMED
     assert status_of(post(valid[: len(valid) // 2])) is MALFORMED
@@ -335,16 +300,16 @@ def test_the_lean_path_answers_bad_input_with_protocol_errors_never_a_500(one_wo
     chunked = b"POST /ocsp/citizen HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     chunked += b"%x\r\n" % len(valid) + valid + b"\r\n0\r\n\r\n"
     (answer,) = exchange(served, chunked)
-    assert answer.status == 200 and answer.ocsp().certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert answer.status == 200 and ocsp_of(answer).certificate_status is ocsp.OCSPCertStatus.GOOD
     (answer,) = exchange(served, b"POST /ocsp/citizen HTTP/1.1\r\nBroken header line\r\n\r\n")
     assert 400 <= answer.status < 500
 
     # odd but valid HTTP: a request in many small writes, two pipelined, HTTP/1.0 with and without keep-alive
     (answer,) = exchange(served, post(valid), pieces=9)
-    assert answer.ocsp().certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert ocsp_of(answer).certificate_status is ocsp.OCSPCertStatus.GOOD
     first, second = exchange(served, post(b"junk") + post(valid), answers=2)
-    assert first.ocsp().response_status is MALFORMED
-    assert second.ocsp().certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert ocsp_of(first).response_status is MALFORMED
+    assert ocsp_of(second).certificate_status is ocsp.OCSPCertStatus.GOOD
     with socket.create_connection(("127.0.0.1", served.port), timeout=30) as sock:
         buffer = bytearray()
         sock.sendall(post(valid, version="1.0") + post(valid))  # HTTP/1.0 closes: the second goes unanswered
@@ -355,7 +320,7 @@ def test_the_lean_path_answers_bad_input_with_protocol_errors_never_a_500(one_wo
         sock.sendall(post(valid, version="1.0", extra="Connection: keep-alive\r\n"))
         assert read_answer(sock, buffer).headers["connection"] == "keep-alive"
         sock.sendall(post(valid))
-        assert read_answer(sock, buffer).ocsp().certificate_status is ocsp.OCSPCertStatus.GOOD
+        assert ocsp_of(read_answer(sock, buffer)).certificate_status is ocsp.OCSPCertStatus.GOOD
 
     # connections that say nothing, or stop mid-request, are closed after the keep-alive timeout (5 s)
     time.sleep(max(0.0, opened + 9 - time.monotonic()))

@@ -17,7 +17,7 @@ from cryptography.x509 import ocsp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api import ocsp_protocol
+from api import fast_protocol
 from api.ocsp_fastpath import decode_get, route
 from ca import ocsp as ca_ocsp
 from ca import tsa
@@ -125,8 +125,8 @@ HEADS = st.sampled_from(
 @example(b"GET /ocsp/citizen/%ZZ%00 HTTP/1.1\r\n\r\n")
 @example(b"POST /ocsp/citizen HTTP/1.1\r\nContent-Length: 1\r\n folded\r\n\r\nx")
 def test_the_ocsp_connection_parser_parses_hands_off_or_waits(buffer: bytes) -> None:
-    parsed = ocsp_protocol.parse(buffer)
-    if parsed is None or isinstance(parsed, ocsp_protocol._Foreign):
+    parsed = fast_protocol.parse(buffer)
+    if parsed is None or isinstance(parsed, fast_protocol._Foreign):
         return
     assert 0 < parsed.size <= len(buffer)
     assert parsed.der is None or len(parsed.der) <= ca_ocsp.MAX_REQUEST_BYTES * 2

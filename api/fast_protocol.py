@@ -1,4 +1,5 @@
-"""``kyso serve``'s connection handler: OCSP requests answered straight from the socket, the rest by uvicorn.
+"""``kyso serve``'s connection handler: OCSP requests and desk check-ins answered straight from the socket,
+the rest by uvicorn.
 
 A relying party's OCSP request is a few hundred bytes on a new connection; building an ASGI request,
 a task and a response object for it costs several times what answering it from memory does. So each
@@ -8,6 +9,10 @@ one write, with the same bytes and headers as ``api.ocsp_fastpath``. Anything el
 chunked bodies, ``Expect``, upgrades, oversized heads or bodies — hands the connection, with every byte
 read so far, to uvicorn's own HTTP protocol at a request boundary, the way uvicorn itself switches a
 connection to its WebSocket or HTTP/2 protocol; the application sees it as any other connection.
+
+A complete ``POST /api/v1/checkins`` with a bearer token and the plain JSON body goes to this process's
+check-in ``Decider`` (``api.checkin_fastpath``), which decides the scans waiting in one transaction; when
+it cannot (bad credentials, an unknown desk …) the connection is handed over with the request unread.
 
 Keep-alive follows HTTP: HTTP/1.1 stays open unless the client says ``Connection: close``, HTTP/1.0
 closes unless it says ``keep-alive``; an idle connection closes after uvicorn's keep-alive timeout. No
@@ -26,10 +31,14 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from uvicorn.config import Config
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
+from api import checkin_fastpath
+from api.checkin_fastpath import CheckinRequest, Decider
 from api.metrics import OCSP_MISS, OCSP_TALLY
+from api.observability import new_id
 from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route, timed_answer
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
@@ -41,7 +50,7 @@ MAX_HEAD = 8 * 1024
 _HEADERS = re.compile(rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade):|[ \t])([^\r]*)")
 _STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
-_CONFIG_KEY = "_kyso_ocsp"
+_CONFIG_KEY = "_kyso_fast_path"
 
 
 class _Request(NamedTuple):
@@ -119,22 +128,36 @@ def _remember(raw: bytes, request: _Request) -> None:
     _PARSED[raw] = request
 
 
-def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
-    """The OCSP cache ``api.ocsp_fastpath.install`` put on the app, through uvicorn's wrappers."""
+def application_of(app: Any) -> Any:
+    """Kyso's FastAPI application (the one with a ``runtime``), through uvicorn's wrappers."""
     while app is not None:
-        responder = getattr(getattr(app, "state", None), "ocsp", None)
-        if responder is not None:
-            return responder
+        if getattr(getattr(app, "state", None), "runtime", None) is not None:
+            return app
         app = getattr(app, "app", None)
     return None
 
 
-class OcspFirstProtocol(asyncio.Protocol):
-    """An asyncio protocol for uvicorn (``http=``): OCSP here, everything else to uvicorn's protocol."""
+def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
+    """The OCSP cache ``api.ocsp_fastpath.install`` put on the app."""
+    return getattr(getattr(application_of(app), "state", None), "ocsp", None)
+
+
+class _PerProcess(NamedTuple):
+    """What every connection of one worker shares, found once for uvicorn's Config and loop."""
+
+    loop: asyncio.AbstractEventLoop
+    responder: CachingOcspResponder[RenderedOcsp] | None
+    decider: Decider | None
+    proxies: Any  # uvicorn's trusted-proxy matcher, when proxy headers are honoured
+    sweeper: _IdleSweeper
+
+
+class FastPathProtocol(asyncio.Protocol):
+    """A protocol for uvicorn (``http=``): OCSP and check-ins here, the rest to uvicorn's own protocol."""
 
     __slots__ = (
-        "app_state", "buffer", "busy", "closing", "config", "idle_since", "loop", "responder", "server_state",
-        "sweeper", "transport",
+        "app_state", "buffer", "busy", "closing", "config", "idle_since", "loop", "server_state", "shared",
+        "transport",
     )  # fmt: skip
 
     def __init__(
@@ -152,15 +175,19 @@ class OcspFirstProtocol(asyncio.Protocol):
         self.loop = loop = _loop or asyncio.get_event_loop()
         # uvicorn's Config and loop are per process: what is found for them once is remembered on the config
         found = config.__dict__.get(_CONFIG_KEY)
-        if found is None or found[0] is not loop:
-            found = (
+        if found is None or found.loop is not loop:
+            app = application_of(config.loaded_app)
+            found = _PerProcess(
                 loop,
-                responder_of(config.loaded_app),
+                responder_of(app),
+                Decider(app) if app is not None else None,
+                ProxyHeadersMiddleware(app, config.forwarded_allow_ips).trusted_hosts
+                if config.proxy_headers
+                else None,
                 _IdleSweeper(loop, config.timeout_keep_alive, server_state),
             )
             config.__dict__[_CONFIG_KEY] = found
-        self.responder: CachingOcspResponder[RenderedOcsp] | None = found[1]
-        self.sweeper = found[2]
+        self.shared: _PerProcess = found
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.busy = False  # an answer is being produced in a thread; later requests wait in the buffer
@@ -172,7 +199,7 @@ class OcspFirstProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         self.server_state.connections.add(self)  # type: ignore[arg-type]
         self.idle_since = self.loop.time()
-        self.sweeper.start()
+        self.shared.sweeper.start()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)  # type: ignore[arg-type]
@@ -197,17 +224,17 @@ class OcspFirstProtocol(asyncio.Protocol):
         while self.buffer and self.transport is not None:
             request = _PARSED.get(self.buffer)
             if request is None:
-                request = parse(self.buffer) if self.responder is not None else FOREIGN
+                request = parse(self.buffer) if self.shared.responder is not None else FOREIGN
                 if request is None:
                     return
                 if isinstance(request, _Foreign):
-                    self._hand_off()
+                    self._not_ocsp()
                     return
                 if request.size == len(self.buffer) <= _MEMO_MAX_BYTES and request.der is not None:
                     _remember(self.buffer, request)
             self.buffer = self.buffer[request.size :]
             self.server_state.total_requests += 1
-            responder = self.responder
+            responder = self.shared.responder
             assert responder is not None
             if request.der is None:
                 rendered: RenderedOcsp | None = responder.malformed
@@ -224,6 +251,54 @@ class OcspFirstProtocol(asyncio.Protocol):
             OCSP_TALLY[rendered.tally] += 1  # a plain int; api.metrics folds it into Prometheus
             if not self._write(request, rendered):
                 return
+
+    def _not_ocsp(self) -> None:
+        """A check-in for the decider, or anything else for uvicorn."""
+        decider = self.shared.decider
+        scan = checkin_fastpath.parse(self.buffer) if decider is not None else checkin_fastpath.FOREIGN
+        if scan is None:
+            return  # more bytes to come
+        if isinstance(scan, CheckinRequest):
+            assert decider is not None
+            self.busy = True
+            self.idle_since = None
+            answer = decider.submit(scan, self._client_host(scan))
+            answer.add_done_callback(
+                lambda done: self.loop.call_soon_threadsafe(self._checked_in, scan, done)
+            )
+            return
+        self._hand_off()
+
+    def _checked_in(self, scan: CheckinRequest, done: Future[bytes | None]) -> None:
+        self.busy = False
+        if self.transport is None:
+            return  # the desk hung up; the decision stands in the database and the audit log
+        body = done.result()
+        if body is None:  # the application answers this one (401, 404, 503 …): hand over, request unread
+            self._hand_off()
+            return
+        self.buffer = self.buffer[scan.size :]
+        self.server_state.total_requests += 1
+        keep_alive = scan.keep_alive and not self.closing
+        date = _http_date(int(time.time()))
+        request_id = scan.request_id or new_id().encode()
+        self.transport.write(checkin_fastpath.render(body, request_id, keep_alive, date))
+        if not keep_alive:
+            self.transport.close()
+            return
+        self.idle_since = self.loop.time()
+        self._serve()
+
+    def _client_host(self, scan: CheckinRequest) -> str | None:
+        """The client's address as the application would see it (uvicorn's proxy-header rules)."""
+        assert self.transport is not None
+        peer = self.transport.get_extra_info("peername")
+        host = peer[0] if isinstance(peer, tuple) else None
+        proxies = self.shared.proxies
+        if proxies is not None and scan.forwarded_for is not None and host in proxies:
+            forwarded, _ = proxies.get_trusted_client_address(scan.forwarded_for.decode("latin-1"))
+            return forwarded or host
+        return host
 
     def _answered(
         self, request: _Request, future: Future[RenderedOcsp] | asyncio.Future[RenderedOcsp]
@@ -300,7 +375,7 @@ class _IdleSweeper:
 
     def _sweep(self) -> None:
         oldest = self.loop.time() - self.timeout
-        ours = [p for p in self.connections if isinstance(p, OcspFirstProtocol)]
+        ours = [p for p in self.connections if isinstance(p, FastPathProtocol)]
         for protocol in ours:
             if protocol.idle_since is not None and protocol.idle_since < oldest:
                 protocol.timed_out()

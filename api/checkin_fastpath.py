@@ -1,54 +1,55 @@
-"""``POST /api/v1/checkins`` answered by ``kyso serve``'s connection handler, decisions committed in groups.
+"""``POST /api/v1/checkins`` answered by ``kyso serve``'s connection handler, decided in groups.
 
 A desk's scan is a few hundred bytes and the answer a small JSON object; the application's layers
-(routing, dependencies, middleware, a thread hop and two transactions) cost several times the decision
-itself. So ``api.fast_protocol`` reads a complete check-in request from the socket (``parse``) and gives
-it to this process's ``Decider``: one thread with one database session that takes every scan waiting and
-decides them in one transaction — authenticate the bearer tokens, find the desks, read the passes, consume
-the entries in invitation order, append the audit entries, commit once. The answer has the same JSON as
-the application's route (``api.routers.checkins``), and the same security headers and request id.
+(routing, dependencies, middleware, a thread hop, a transaction of six statements) cost several times
+the decision itself. So ``api.fast_protocol`` reads a complete check-in request from the socket
+(``parse``) and gives it to its process's ``Decider``, which decides every scan waiting in one
+transaction on the event loop: passes verified in memory, then three pipelined round trips to
+PostgreSQL (``store.checkin_groups``) — tokens and invitations; entries consumed and check-ins recorded;
+audit entries appended and committed. The decision is ``invitations.checkin``'s (``plan``,
+``Entering``), the audit chain ``identity.audit``'s; the answer is the route's JSON byte for byte
+(``api.routers.checkins``), with the same security headers and request id, and its audit entry the same.
 
 Whatever is not the plain case goes to the application, untouched: API keys and cookies, a card QR to
-compare, an unknown desk or a desk of another venue, a token that does not authenticate, a body that is
-not the expected JSON — the handler then hands the connection to uvicorn with the request unread, and the
-route answers (401, 403, 404, 422 …) as for any other request. If the group's transaction fails (the
-database went away, a deadlock), nothing of it was kept and each of its scans goes to the route the same
-way, which decides it alone or answers 503.
-
-Order of locks: each transaction consumes entries sorted by invitation and occurrence, then takes the
-audit head last, as a single decision does — so groups decided at once by several workers never wait on
-each other in a cycle, and N desks scanning one single-entry pass still admit it exactly once.
+compare, a body that is not the expected JSON, a token that does not authenticate, a desk or a desk
+account's venue or a seal key this process has not looked up yet (the route looks it up and remembers
+it for the next scans), a database other than PostgreSQL. The handler then hands the connection to
+uvicorn with the request unread and the route answers (401, 403, 404, 422 …) as for any other request.
+If a group's transaction fails (the database went away, a deadlock), nothing of it was kept and each of
+its scans goes to the route the same way, which decides it alone or answers 503.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-import queue
 import re
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy.orm import Session
-
 from api.metrics import process_metrics
-from api.routers.checkins import JSON_LIMIT, context_of, desk_venue_of
+from api.routers.checkins import JSON_LIMIT, context_of
 from api.security_headers import ALWAYS
 from ca.runtime import CaRuntime
 from core.errors import ServiceError
 from identity import audit
-from identity.permissions import Permission
-from identity.sessions import API_KEY_PREFIX, Principal, authenticate
-from invitations import checkin
-from invitations.checkin import Decision, DeskRef
+from identity.permissions import Permission, permissions_of
+from identity.sessions import API_KEY_PREFIX, digest
+from invitations import checkin, notify, token
+from invitations.checkin import RELOAD_KEYS_AFTER, Decision, DeskRef
+from invitations.keys import KeySet
+from invitations.reasons import Reason
 from invitations.service import InvitationContext
+from invitations.token import Verdict
+from store.checkin_groups import GroupConnection
 
 log = logging.getLogger("kyso.checkins")
 ROUTE = b"POST /api/v1/checkins HTTP/1."
+ROUTE_TEMPLATE = "/api/v1/checkins"
 MAX_HEAD = 8 * 1024
 GROUP_LIMIT = 64  # scans decided in one transaction, at most
 _HEADER_LINE = re.compile(rb"\r\n([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
@@ -177,43 +178,63 @@ def answer_json(decision: Decision) -> bytes:
 class Scan:
     request: CheckinRequest
     source: str | None  # the client's address, for the audit entry
-    answer: Future[bytes | None]  # the JSON body, or None: the application is to answer
+    answer: asyncio.Future[bytes | None]  # the JSON body, or None: the application is to answer
     arrived: float  # perf_counter() when the request was complete
 
 
-class Decider:
-    """One thread per process deciding the scans that arrive, as many as are waiting, in one transaction."""
+class _HandOff(Exception):
+    """The group cannot be decided here (no audit head yet); nothing was kept."""
 
-    def __init__(self, app: Any) -> None:
+
+class Decider:
+    """The scans of one worker process, decided in groups on its event loop (PostgreSQL only).
+
+    The first scan to arrive starts a task that decides every scan waiting, then those that arrived
+    meanwhile, until none is left: a group per database transaction, as large as the load makes it.
+    """
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
         self.runtime: CaRuntime = app.state.runtime
-        self.waiting: queue.SimpleQueue[Scan] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="kyso-checkins", daemon=True)
-        self.thread.start()
+        self.loop = loop
+        self.connection = GroupConnection(self.runtime.db.libpq_url())
+        self.waiting: list[Scan] = []
+        self.draining = False
 
-    def submit(self, request: CheckinRequest, source: str | None) -> Future[bytes | None]:
-        answer: Future[bytes | None] = Future()
-        self.waiting.put(Scan(request, source, answer, time.perf_counter()))
+    @classmethod
+    def for_app(cls, app: Any, loop: asyncio.AbstractEventLoop) -> Decider | None:
+        """A decider when the database is PostgreSQL; on SQLite (one process, no round trips) the route
+        decides every scan."""
+        runtime = getattr(getattr(app, "state", None), "runtime", None)
+        return cls(app, loop) if runtime is not None and runtime.db.dialect == "postgresql" else None
+
+    def submit(self, request: CheckinRequest, source: str | None) -> asyncio.Future[bytes | None]:
+        answer: asyncio.Future[bytes | None] = self.loop.create_future()
+        self.waiting.append(Scan(request, source, answer, time.perf_counter()))
+        if not self.draining:
+            self.draining = True
+            self.loop.create_task(self._drain())
         return answer
 
-    def _run(self) -> None:
-        while True:
-            group = [self.waiting.get()]
-            while len(group) < GROUP_LIMIT:
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                group, self.waiting = self.waiting[:GROUP_LIMIT], self.waiting[GROUP_LIMIT:]
                 try:
-                    group.append(self.waiting.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                answers = self.decide(group)
-            except Exception:  # nothing of the group was kept: the route decides each scan on its own
-                log.warning(
-                    "a group of %d check-ins failed; the route decides them", len(group), exc_info=True
-                )
-                answers = [None] * len(group)
-            self._count(group, answers)
-            for scan, answer in zip(group, answers, strict=True):
-                scan.answer.set_result(answer)
+                    answers = await self.decide(group)
+                except _HandOff:
+                    answers = [None] * len(group)
+                except Exception:  # nothing of the group was kept: the route decides each scan on its own
+                    log.warning(
+                        "a group of %d check-ins failed; the route decides them", len(group), exc_info=True
+                    )
+                    answers = [None] * len(group)
+                self._count(group, answers)
+                for scan, answer in zip(group, answers, strict=True):
+                    if not scan.answer.done():
+                        scan.answer.set_result(answer)
+        finally:
+            self.draining = False
 
     def _count(self, group: Sequence[Scan], answers: Sequence[bytes | None]) -> None:
         """The HTTP metrics the application's middleware keeps for the route (not for scans handed to it,
@@ -221,63 +242,106 @@ class Decider:
         metrics, now = process_metrics(), time.perf_counter()
         answered = [scan for scan, answer in zip(group, answers, strict=True) if answer is not None]
         if answered:
-            metrics.http_requests.labels("POST", "/api/v1/checkins", "200").inc(len(answered))
-            seconds = metrics.http_seconds.labels("POST", "/api/v1/checkins")
+            metrics.http_requests.labels("POST", ROUTE_TEMPLATE, "200").inc(len(answered))
+            seconds = metrics.http_seconds.labels("POST", ROUTE_TEMPLATE)
             for scan in answered:
                 seconds.observe(now - scan.arrived)
 
-    def decide(self, group: Sequence[Scan]) -> list[bytes | None]:
-        context = context_of(self.app)
-        clock = self.runtime.ca.clock
+    async def decide(self, group: Sequence[Scan]) -> list[bytes | None]:
+        """The answers to a group: a JSON body per scan decided here, None for each left to the route."""
         answers: list[bytes | None] = [None] * len(group)
-        with self.runtime.db.transaction() as session:
-            now = clock.now()
-            principals: dict[str, Principal | None] = {}
-            ready: list[tuple[int, Principal, checkin.Scan]] = []
-            for index, scan in enumerate(group):
-                request = scan.request
-                if request.credential not in principals:
-                    principals[request.credential] = _principal(session, clock, request.credential)
-                principal = principals[request.credential]
-                desk = _desk(session, context, principal, request.desk) if principal is not None else None
-                if principal is None or desk is None:
-                    continue  # the route answers 401/403/404
-                verdict = checkin.read_pass(session, context, request.payload, now)
-                ready.append((index, principal, checkin.Scan(verdict, desk, principal.username)))
-            # the entries first (in invitation order, see the module's text), the audit head last
-            decisions = checkin.decide_all(session, context, [scan for _, _, scan in ready], now)
-            audit.append_all(
-                session,
-                clock=clock,
-                entries=[
-                    _audit_entry(principal, group[index].source, decision)
-                    for (index, principal, _), decision in zip(ready, decisions, strict=True)
-                ],
+        codes = {scan.request.desk.strip() for scan in group}
+        context, keys = await self._context(codes)
+        now = self.runtime.ca.clock.now()
+        verdicts = [token.verify(scan.request.payload, keys, now) for scan in group]
+        if any(v.reason is Reason.UNKNOWN_KEY for v in verdicts) and context.keys_older_than(
+            RELOAD_KEYS_AFTER
+        ):
+            context.forget_keys()  # a seal registered by another process since: load the keys once more
+            context, keys = await self._context(codes)
+            verdicts = [token.verify(scan.request.payload, keys, now) for scan in group]
+        read: list[tuple[int, DeskRef, Verdict]] = []
+        for index, (scan, verdict) in enumerate(zip(group, verdicts, strict=True)):
+            desk = context.peek(("desk", scan.request.desk.strip()))
+            if desk is not None:  # else no such desk: the route answers 404
+                read.append((index, desk, verdict))
+        if not read:
+            return answers
+        hashes = {index: digest(group[index].request.credential) for index, _, _ in read}
+        invitation_ids = {v.claims.invitation_id for _, _, v in read if v.claims is not None}
+        async with await self.connection.begin() as transaction:
+            tokens, invitations = await transaction.read(
+                sorted(set(hashes.values())), now, sorted(invitation_ids)
             )
-            for (index, _, _), decision in zip(ready, decisions, strict=True):
-                answers[index] = answer_json(decision)
+            scans = []
+            for index, desk, verdict in read:
+                username = _desk_user(tokens.get(hashes[index]), desk)
+                if username is not None:  # else the route answers 401, 403
+                    scans.append((index, checkin.Scan(verdict, desk, username)))
+            decisions, entering = checkin.plan(context, [scan for _, scan in scans], invitations, now)
+            rows = [entry.checkin_row(now) for entry in entering]
+            consumed, head = await transaction.consume([e.wanted for e in entering], rows, now, audit.HEAD_ID)
+            if head is None:
+                raise _HandOff  # a fresh instance: the route creates the audit head
+            outbox: list[dict[str, Any]] = []
+            for entry, result in zip(entering, consumed, strict=True):
+                if result is not None:
+                    decision = entry.admitted(*result)
+                    outbox += notify.arrival_messages(entry.invitation, decision.as_json(), now)
+                    decisions[entry.index] = decision
+            used = [entry for entry, result in zip(entering, consumed, strict=True) if result is None]
+            if used:
+                last = await transaction.last_checkins(sorted({entry.invitation.id for entry in used}))
+                for entry in used:
+                    decisions[entry.index] = entry.used(last.get((entry.invitation.id, entry.number)))
+            entries = [
+                audit.checked_entry(_audit_entry(scan.actor, group[index].source, decision))  # type: ignore[arg-type]
+                for (index, scan), decision in zip(scans, decisions, strict=True)
+            ]
+            records, audit_rows = audit.chain(entries, *head, now)
+            await transaction.finish(audit_rows, audit.HEAD_ID, outbox)
+        for record in records:
+            audit.counted(record)
+        for (index, _), decision in zip(scans, decisions, strict=True):
+            answers[index] = answer_json(decision)  # type: ignore[arg-type]
         return answers
 
+    async def _context(self, desk_codes: set[str]) -> tuple[InvitationContext, KeySet]:
+        """This process's invitation context with its trusted keys and these desks loaded — in a thread,
+        as the route loads them, when they are not in memory (at start, then every 30 s)."""
+        context: InvitationContext | None = getattr(self.app.state, "invitations", None)
+        keys = context.cached_keys() if context is not None else None
+        if (
+            context is None
+            or keys is None
+            or any(context.peek(("desk", code)) is None for code in desk_codes)
+        ):
+            context, keys = await asyncio.to_thread(self._load, desk_codes)
+        return context, keys
 
-def _principal(session: Session, clock: Any, credential: str) -> Principal | None:
-    try:
-        principal = authenticate(session, clock, credential, via="bearer")
-    except ServiceError:
+    def _load(self, desk_codes: set[str]) -> tuple[InvitationContext, KeySet]:
+        context = context_of(self.app)
+        with self.runtime.db.reading() as session:
+            keys = context.keys(session)
+            for code in desk_codes:
+                with contextlib.suppress(ServiceError):  # no such desk: the route answers 404
+                    checkin.desk_for(session, code, None, context)
+        return context, keys
+
+
+def _desk_user(account: Any, desk: DeskRef) -> str | None:
+    """The username, when the token's account may check in at this desk as the route allows it."""
+    if account is None or Permission.CHECKINS_CREATE not in permissions_of(account.role):
         return None
-    return principal if principal.can(Permission.CHECKINS_CREATE) else None
-
-
-def _desk(session: Session, context: InvitationContext, principal: Principal, code: str) -> DeskRef | None:
-    try:
-        return checkin.desk_for(session, code, desk_venue_of(session, principal, context), context)
-    except ServiceError:
+    if account.role == "desk" and account.venue != desk.venue_code:  # a desk account works at its venue
         return None
+    return account.username
 
 
-def _audit_entry(principal: Principal, source: str | None, decision: Decision) -> audit.Entry:
+def _audit_entry(actor: str, source: str | None, decision: Decision) -> audit.Entry:
     """The entry the route writes for a decision (``api.routers.checkins``)."""
     return audit.Entry(
-        actor=principal.username,
+        actor=actor,
         action="checkin.decide",
         target=decision.invitation_id,
         outcome="admit" if decision.admitted else "deny",

@@ -180,7 +180,7 @@ class FastPathProtocol(asyncio.Protocol):
             found = _PerProcess(
                 loop,
                 responder_of(app),
-                Decider(app) if app is not None else None,
+                Decider.for_app(app, loop),
                 ProxyHeadersMiddleware(app, config.forwarded_allow_ips).trusted_hosts
                 if config.proxy_headers
                 else None,
@@ -263,13 +263,11 @@ class FastPathProtocol(asyncio.Protocol):
             self.busy = True
             self.idle_since = None
             answer = decider.submit(scan, self._client_host(scan))
-            answer.add_done_callback(
-                lambda done: self.loop.call_soon_threadsafe(self._checked_in, scan, done)
-            )
+            answer.add_done_callback(functools.partial(self._checked_in, scan))
             return
         self._hand_off()
 
-    def _checked_in(self, scan: CheckinRequest, done: Future[bytes | None]) -> None:
+    def _checked_in(self, scan: CheckinRequest, done: asyncio.Future[bytes | None]) -> None:
         self.busy = False
         if self.transport is None:
             return  # the desk hung up; the decision stands in the database and the audit log

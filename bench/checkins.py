@@ -33,7 +33,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.http_load import group_cpu
+from bench.http_load import command_cpu, group_cpu
 
 VENV_BIN = Path(sys.executable).parent
 VENUE, DESKS = "UBND-BT", ["gate-1", "gate-2", "gate-3", "gate-4"]
@@ -383,11 +383,12 @@ def http_run(args: argparse.Namespace) -> dict[str, object] | None:
                 _progress(
                     f"{args.invitations} check-ins, {args.clients} connections, {args.workers} workers …"
                 )
-                server_before = group_cpu(process.pid)
+                server_before, database_before = group_cpu(process.pid), command_cpu("postgres")
                 latencies, outcomes, elapsed, generator_cpu = _load(
                     port, requests[args.warmup :], args.clients
                 )
                 server_cpu = group_cpu(process.pid) - server_before
+                database_cpu = command_cpu("postgres") - database_before
             finally:
                 _stop(process)
             stored = _count_checkins(url)
@@ -417,6 +418,7 @@ def http_run(args: argparse.Namespace) -> dict[str, object] | None:
         "mean_ms": statistics.fmean(latencies) * 1000,
         "server_cpu_ms_per_checkin": server_cpu / len(latencies) * 1000,
         "generator_cpu_ms_per_checkin": generator_cpu / len(latencies) * 1000,
+        "database_cpu_ms_per_checkin": database_cpu / len(latencies) * 1000,
         "workers": args.workers,
         "clients": args.clients,
         "stored_checkins": stored,
@@ -470,8 +472,9 @@ def main(argv: list[str] | None = None) -> int:
             f"(target < 50 ms: {'met' if http['p99_ms'] < 50 else 'not met'}), max {http['max_ms']:.1f} ms"
         )
         print(
-            f"  CPU per check-in: kyso serve {http['server_cpu_ms_per_checkin']:.2f} ms, "
-            f"load generator {http['generator_cpu_ms_per_checkin']:.2f} ms; {http['stored_checkins']} check-ins stored"
+            f"  CPU per check-in: kyso serve {http['server_cpu_ms_per_checkin']:.2f} ms, PostgreSQL "
+            f"{http['database_cpu_ms_per_checkin']:.2f} ms, load generator "
+            f"{http['generator_cpu_ms_per_checkin']:.2f} ms; {http['stored_checkins']} check-ins stored"
         )
     return 0
 

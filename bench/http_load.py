@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,15 +63,25 @@ def compile_loadgen(directory: Path) -> Path | None:
 
 def group_cpu(pgid: int) -> float:
     """CPU seconds (user + system) of the live processes in process group ``pgid``."""
+    return _cpu(lambda command, fields: int(fields[2]) == pgid)
+
+
+def command_cpu(name: str) -> float:
+    """CPU seconds (user + system) of the live processes whose command is ``name`` (e.g. ``postgres``)."""
+    return _cpu(lambda command, fields: command == name)
+
+
+def _cpu(matches: Callable[[str, list[str]], bool]) -> float:
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command, _, rest = Path(f"/proc/{entry}/stat").read_text().partition(" (")[2].rpartition(")")
         except OSError:
             continue
-        if int(fields[2]) == pgid:
+        fields = rest.split()
+        if matches(command, fields):
             total += int(fields[11]) + int(fields[12])
     return total / _TICKS
 

@@ -275,11 +275,29 @@ def append(
 def append_all(session: Session, *, clock: Clock, entries: Sequence[Entry]) -> list[AuditRecord]:
     """Append several entries, in order, with one lock of the head and one write of it (a desk's group of
     decisions). Every entry is checked as ``append`` checks it before anything is written."""
-    checked = [_checked(entry) for entry in entries]
+    checked = [checked_entry(entry) for entry in entries]
     if not checked:
         return []
     occurred_at = as_utc(clock.now())
-    head_seq, head_hash = _locked_head(session)
+    records, rows = chain(checked, *_locked_head(session), occurred_at)
+    connection = session.connection()  # Core on the connection: no ORM execution layer per entry
+    connection.execute(_INSERT_ENTRY, rows)
+    connection.execute(_MOVE_HEAD, {"new_seq": records[-1].seq, "new_hash": records[-1].entry_hash})
+    for record in records:
+        after_commit(session, functools.partial(counted, record))
+    return records
+
+
+def counted(record: AuditRecord) -> None:
+    """Tell the metrics about an entry that was kept (call after the commit)."""
+    metrics.audited(record.action, record.outcome, record.details)
+
+
+def chain(
+    checked: Sequence[tuple[dict[str, Any], str]], head_seq: int, head_hash: str, occurred_at: dt.datetime
+) -> tuple[list[AuditRecord], list[dict[str, Any]]]:
+    """The records that follow the head (seq, hash) for entries made by ``checked_entry``, and the rows
+    to insert for them (details as their canonical JSON). The caller holds the head's lock."""
     records: list[AuditRecord] = []
     rows: list[dict[str, Any]] = []
     for fields, details_json in checked:
@@ -288,17 +306,10 @@ def append_all(session: Session, *, clock: Clock, entries: Sequence[Entry]) -> l
         records.append(record)
         rows.append({**fields, "entry_hash": record.entry_hash, "details": details_json})
         head_seq, head_hash = record.seq, record.entry_hash
-    connection = session.connection()  # Core on the connection: no ORM execution layer per entry
-    connection.execute(_INSERT_ENTRY, rows)
-    connection.execute(_MOVE_HEAD, {"new_seq": head_seq, "new_hash": head_hash})
-    for record in records:  # counted if kept
-        after_commit(
-            session, functools.partial(metrics.audited, record.action, record.outcome, record.details)
-        )
-    return records
+    return records, rows
 
 
-def _checked(entry: Entry) -> tuple[dict[str, Any], str]:
+def checked_entry(entry: Entry) -> tuple[dict[str, Any], str]:
     """The fields as hashed and stored (clipped, details canonical), and the details' JSON."""
     actor, action, outcome = entry.actor, entry.action, entry.outcome
     if not actor:

@@ -40,8 +40,16 @@ MailBuilder = Callable[[Session, str, str], mail.InvitationMail | None]
 def enqueue_arrival(
     session: Session, invitation: Invitation | Row[Any], decision: dict[str, object], now: dt.datetime
 ) -> None:
+    for message in arrival_messages(invitation, decision, now):
+        repo.add_outbox(session, OutboxMessage(**message))
+
+
+def arrival_messages(
+    invitation: Invitation | Row[Any], decision: dict[str, object], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The outbox rows telling the host (webhook, email, both or neither) that the guest arrived."""
     if not (invitation.notify_webhook or invitation.notify_email):
-        return
+        return []
     payload = {
         "event": "guest.arrived",
         "invitation_id": invitation.id,
@@ -52,22 +60,21 @@ def enqueue_arrival(
         "at": now.astimezone(VIETNAM).isoformat(timespec="seconds"),
     }
     text = json.dumps(payload, ensure_ascii=False)
-    for kind, target in (("webhook", invitation.notify_webhook), ("email", invitation.notify_email)):
-        if target:
-            repo.add_outbox(
-                session,
-                OutboxMessage(
-                    invitation_id=invitation.id,
-                    kind=kind,
-                    purpose="arrival",
-                    target=target,
-                    payload=text,
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                    due_at=now,
-                ),
-            )
+    return [
+        {
+            "invitation_id": invitation.id,
+            "kind": kind,
+            "purpose": "arrival",
+            "target": target,
+            "payload": text,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "due_at": now,
+        }
+        for kind, target in (("webhook", invitation.notify_webhook), ("email", invitation.notify_email))
+        if target
+    ]
 
 
 def enqueue_invitation_email(session: Session, invitation: Invitation, now: dt.datetime) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -90,6 +90,16 @@ class InvitationContext:
         with self._lock:
             self._keys, self._loaded = keys, time.monotonic()
         return keys
+
+    def peek(self, key: object, ttl: float = 30.0) -> Any:
+        """What ``remember`` keeps under ``key`` if still fresh, else None (nothing is loaded)."""
+        found = self._remembered.get(key)
+        return found[1] if found is not None and time.monotonic() - found[0] < ttl else None
+
+    def cached_keys(self) -> KeySet | None:
+        """The trusted keys if loaded less than ``keys_ttl`` ago, else None (nothing is loaded)."""
+        cached = self._keys
+        return cached if cached is not None and time.monotonic() - self._loaded < self.keys_ttl else None
 
     def keys_older_than(self, seconds: float) -> bool:
         return self._keys is None or time.monotonic() - self._loaded > seconds

@@ -96,6 +96,10 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def libpq_url(self) -> str:
+        """The PostgreSQL URL without SQLAlchemy's driver name, for a connection of psycopg's own."""
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed when the block ends and rolled back if it raises."""

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -245,74 +245,12 @@ def consume_entry(
     return (row.entries_used, row.ends_at) if row is not None else None
 
 
-# Several (invitation, occurrence, allowed, token) at once on PostgreSQL. The rows are first locked in
-# (invitation, occurrence) order — a joined UPDATE locks in whatever order its plan visits them, and two
-# groups locking two rows in opposite orders would deadlock; then one UPDATE consumes them, re-checking
-# ``entries_used < allowed`` on each row as the single UPDATE above does.
-_LOCK_MANY = text(
-    """
-    SELECT 1 FROM invitation_occurrences AS o
-    JOIN unnest(CAST(:ids AS text[]), CAST(:numbers AS integer[])) AS v(invitation_id, number)
-      ON o.invitation_id = v.invitation_id AND o.number = v.number
-    ORDER BY o.invitation_id, o.number
-    FOR UPDATE OF o
-    """
-)
-_CONSUME_MANY = text(
-    """
-    UPDATE invitation_occurrences AS o SET entries_used = o.entries_used + 1
-    FROM unnest(CAST(:ids AS text[]), CAST(:numbers AS integer[]), CAST(:allowed AS integer[]),
-                CAST(:tokens AS text[])) AS v(invitation_id, number, allowed, token_id)
-    WHERE o.invitation_id = v.invitation_id AND o.number = v.number AND o.entries_used < v.allowed
-      AND EXISTS (SELECT 1 FROM invitations AS i
-                  WHERE i.id = v.invitation_id AND i.status = 'active' AND i.token_id = v.token_id)
-    RETURNING o.invitation_id, o.number, o.entries_used, o.ends_at
-    """
-)
-Wanted = tuple[str, int, int, str]  # invitation id, occurrence number, entries allowed, token id
+_ADD_CHECKIN = insert(CheckIn).returning(CheckIn.id)
 
 
-def consume_entries(session: Session, wanted: Sequence[Wanted]) -> list[tuple[int, dt.datetime] | None]:
-    """``consume_entry`` for each of ``wanted``, in order, as if one after the other: the same occurrence
-    twice is consumed in a second statement, which sees the first's update."""
-    results: list[tuple[int, dt.datetime] | None] = [None] * len(wanted)
-    remaining = list(range(len(wanted)))
-    while remaining:
-        keys: set[tuple[str, int]] = set()
-        now, later = [], []
-        for index in remaining:
-            key = wanted[index][:2]
-            (later if key in keys else now).append(index)
-            keys.add(key)
-        for index, result in zip(now, _consume_distinct(session, [wanted[i] for i in now]), strict=True):
-            results[index] = result
-        remaining = later
-    return results
-
-
-def _consume_distinct(session: Session, wanted: Sequence[Wanted]) -> list[tuple[int, dt.datetime] | None]:
-    if len(wanted) == 1 or session.get_bind().dialect.name != "postgresql":
-        return [consume_entry(session, *item) for item in wanted]
-    connection = session.connection()
-    keys = {"ids": [item[0] for item in wanted], "numbers": [item[1] for item in wanted]}
-    connection.execute(_LOCK_MANY, keys)
-    rows = connection.execute(
-        _CONSUME_MANY,
-        {**keys, "allowed": [item[2] for item in wanted], "tokens": [item[3] for item in wanted]},
-    )
-    found = {(row.invitation_id, row.number): (row.entries_used, row.ends_at) for row in rows}
-    return [found.get(item[:2]) for item in wanted]
-
-
-_ADD_CHECKINS = insert(CheckIn).returning(CheckIn.id, sort_by_parameter_order=True)
-
-
-def add_checkin_rows(session: Session, rows: Sequence[dict[str, object]]) -> list[int]:
-    """Insert check-ins without the ORM's unit of work (the hot path of a desk), in one statement where
-    the database allows; returns their ids in the order of ``rows``."""
-    if not rows:
-        return []
-    return list(session.connection().execute(_ADD_CHECKINS, list(rows)).scalars())
+def add_checkin_row(session: Session, **values: object) -> int:
+    """Insert a check-in without the ORM's unit of work (the hot path of a desk); returns its id."""
+    return session.connection().execute(_ADD_CHECKIN, values).scalar_one()
 
 
 def revoked_for_venue(

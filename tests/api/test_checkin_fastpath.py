@@ -68,9 +68,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     with instance.db.transaction() as session:
         key = create_api_key(session, instance.ca.clock, integrator.username, "gates", ["checkins:create"],
                              actor="test")  # fmt: skip
-    served = cluster.start(
-        instance, workers=2 if kind == "postgresql" else 1, env={"KYSO_LOG_FORMAT": "json"}
-    )
+    served = cluster.start(instance, workers=2, env={"KYSO_LOG_FORMAT": "json"})
     try:
         yield Desk(instance, served, cluster.token(served.url, gate), key.key, official, gate.username)
     finally:

@@ -204,21 +204,6 @@ def start(world: World, directory: Path, workers: int) -> tuple[subprocess.Popen
     raise RuntimeError("kyso serve did not start")
 
 
-def worker_pids(supervisor: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat[1]) == supervisor and b"resource_tracker" not in cmdline:
-            found.append(int(entry))
-    return sorted(found)
-
-
 def rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -353,8 +338,10 @@ async def _signing(client: httpx.AsyncClient, world: World, tally: Tally, end: f
 
 
 async def _memory(supervisor: int, end: float, every: float, series: dict[int, list[float]]) -> None:
+    from tests.support.cluster import children_of
+
     while True:
-        for pid in worker_pids(supervisor):
+        for pid in children_of(supervisor):
             series.setdefault(pid, []).append(rss_mib(pid))
         if time.monotonic() >= end:
             return
@@ -385,7 +372,9 @@ async def run_load(
         pool: asyncio.Queue[Official] = asyncio.Queue()
         for official in world.officials:
             pool.put_nowait(official)
-        workers = worker_pids(supervisor)
+        from tests.support.cluster import children_of, cpu_seconds
+
+        workers = children_of(supervisor)
         cpu_before = {pid: cpu_seconds(pid) for pid in workers}
         started = time.perf_counter()
         end = time.monotonic() + args.seconds
@@ -406,14 +395,6 @@ async def run_load(
     finally:
         for client in clients:
             await client.aclose()
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _login(base: str, username: str, code: str | None) -> str:

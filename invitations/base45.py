@@ -47,9 +47,10 @@ def decode(text: str) -> bytes:
         a + b * 45 + c * 2025
         for a, b, c in zip(values[0:full:3], values[1:full:3], values[2:full:3], strict=True)
     ]
-    if words and max(words) > 0xFFFF:
-        raise Base45Error("a base45 triple encodes more than two bytes")
-    out = struct.pack(f">{len(words)}H", *words)
+    try:
+        out = struct.pack(f">{len(words)}H", *words)
+    except struct.error:  # a word over 0xFFFF
+        raise Base45Error("a base45 triple encodes more than two bytes") from None
     if full < len(values):
         value = values[full] + values[full + 1] * 45
         if value > 0xFF:

@@ -234,16 +234,34 @@ def _cose(body: str) -> tuple[bytes, dict[object, object], bytes, bytes]:
     if not isinstance(parts, list | tuple) or len(parts) != 4:
         raise _Refused(Reason.MALFORMED, "a COSE_Sign1 is an array of four items")
     protected, unprotected, payload, signature = parts
-    if not isinstance(protected, bytes) or not isinstance(unprotected, Mapping):
+    if not isinstance(protected, bytes) or type(unprotected) not in _MAPS:
         raise _Refused(Reason.MALFORMED, "COSE headers: a protected byte string and an unprotected map")
     if not isinstance(payload, bytes) or not isinstance(signature, bytes):
         raise _Refused(Reason.MALFORMED, "the COSE payload and signature must be byte strings")
     return protected, unprotected, payload, signature
 
 
+def _protected_header(protected: bytes) -> object:
+    """The decoded protected header. Every pass of one seal carries the same bytes here (alg and kid), so
+    the few seen are remembered (decoding is a pure function of the bytes; only well-formed ones are kept)."""
+    header = _PROTECTED.get(protected)
+    if header is None:
+        header = _loads(protected, "the protected header") if protected else {}
+        if len(_PROTECTED) >= _PROTECTED_LIMIT:
+            _PROTECTED.clear()
+        _PROTECTED[protected] = header
+    return header
+
+
+_PROTECTED: dict[bytes, object] = {}
+# what cbor2 decodes a map to (a frozendict inside a tag): exact types, no ABC instance check per field
+_MAPS = (dict, cbor2.frozendict)
+_PROTECTED_LIMIT = 64
+
+
 def _header(protected: bytes, unprotected: Mapping[object, object]) -> tuple[int, bytes]:
-    header = _loads(protected, "the protected header") if protected else {}
-    if not isinstance(header, Mapping):
+    header = _protected_header(protected)
+    if type(header) not in _MAPS:
         raise _Refused(Reason.MALFORMED, "the protected header is not a map")
     alg = header.get(HEADER_ALG)
     if alg is None:
@@ -301,7 +319,7 @@ def _text(value: object, name: str, limit: int = 200) -> str:
 
 def _claims(payload: bytes) -> InvitationClaims:
     claims = _loads(payload, "the CWT claims")
-    if not isinstance(claims, Mapping):
+    if type(claims) not in _MAPS:
         raise _Refused(Reason.MALFORMED, "the CWT claims are not a map")
     if claims.get(CLAIM_ISS) != ISSUER:
         raise _Refused(Reason.MALFORMED, f"the issuer claim is {claims.get(CLAIM_ISS)!r}, not {ISSUER!r}")
@@ -309,7 +327,7 @@ def _claims(payload: bytes) -> InvitationClaims:
     if not isinstance(token_id, bytes) or len(token_id) != TOKEN_ID_LENGTH:
         raise _Refused(Reason.MALFORMED, "the token id (cti) must be 8 bytes")
     invitation = claims.get(CLAIM_INVITATION)
-    if not isinstance(invitation, Mapping):
+    if type(invitation) not in _MAPS:
         raise _Refused(Reason.MALFORMED, "the invitation claim is missing")
     digest = invitation.get(_FIELD_CCCD)
     if digest is not None and (not isinstance(digest, bytes) or len(digest) != CCCD_HASH_LENGTH):

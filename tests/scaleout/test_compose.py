@@ -47,4 +47,4 @@ def test_postgresql_accepts_every_connection_the_default_replicas_may_open() -> 
     workers = int(re.search(r":-(\d+)", services["kyso"]["command"][-1]).group(1))
     command = " ".join(services["db"]["command"])
     max_connections = int(re.search(r"max_connections=(\d+)", command).group(1))
-    assert replicas * workers * 30 + 20 <= max_connections  # 20 for the CLI and an administrator
+    assert replicas * workers * 31 + 20 <= max_connections  # 20 for the CLI and an administrator

@@ -106,7 +106,7 @@ class GroupConnection:
         self.connection: psycopg.AsyncConnection[Any] | None = None
 
     async def begin(self) -> GroupTransaction:
-        if self.connection is None or self.connection.closed:
+        if self.connection is None or self.connection.closed or self.connection.broken:
             self.connection = await psycopg.AsyncConnection.connect(
                 self.conninfo, autocommit=True, row_factory=namedtuple_row
             )

@@ -12,8 +12,10 @@ the connection handler none.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,12 +23,17 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import VIETNAM
 from identity import audit
 from identity.sessions import create_api_key
+from invitations import service
+from invitations.checkin import RELOAD_KEYS_AFTER
 from invitations.reasons import ADMIT_VIETNAMESE
+from invitations.service import InvitationInput
 from store.models import AuditEntry, CheckIn
 from tests.conftest import Instance, make_account, make_instance, new_database_url
 from tests.support import cluster, raw_http
+from tests.support.invitations import instance_context, make_seal
 
 pytestmark = pytest.mark.postgres  # on SQLite (one process, no round trips) the route decides every scan
 ROUTE = "/api/v1/checkins"
@@ -242,3 +249,22 @@ def test_many_desks_at_once_admit_each_pass_once_and_the_chain_has_no_gap(desk: 
         assert {count for _, count in per_pass} == {1}
         assert audit.verify(session).ok
     cluster.assert_audit_linear(desk.instance)
+
+
+def test_a_pass_sealed_by_a_key_registered_in_another_process_is_admitted(desk: Desk) -> None:
+    (warm,) = desk.passes(1)
+    raw_http.exchange(desk.port, scan(desk, warm))  # the workers have loaded the trusted keys by now
+    elsewhere = instance_context(desk.instance, seal=make_seal(name="Seal of another server"))  # registers it
+    now = dt.datetime.now(VIETNAM)
+    with desk.instance.db.transaction() as session:
+        host = service.host_of(session, desk.official.username)  # type: ignore[attr-defined]
+        created = service.create(session, elsewhere, host, InvitationInput(
+            guest_name="Lê Thị Riêng", venue=cluster.VENUE, starts_at=now, ends_at=now + dt.timedelta(hours=1),
+        ))  # fmt: skip
+    time.sleep(RELOAD_KEYS_AFTER)
+    lines_before = desk.access_lines()
+
+    (answer,) = raw_http.exchange(desk.port, scan(desk, created.payload))  # type: ignore[arg-type]
+
+    assert answer.json()["decision"] == "admit", answer.json()
+    assert desk.access_lines() == lines_before, "decided by the connection handler, which reloaded the keys"

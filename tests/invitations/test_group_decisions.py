@@ -19,7 +19,7 @@ from invitations.reasons import Reason
 from store.models import CheckIn
 from tests.conftest import Instance, make_account
 from tests.support import cluster
-from tests.support.invitations import instance_context
+from tests.support.invitations import instance_context, make_seal
 
 THREADS = 6
 PASSES = 8
@@ -61,23 +61,10 @@ def test_each_scan_of_a_group_is_decided_as_it_would_be_alone(instance: Instance
 
 
 def test_a_pass_with_two_entries_scanned_three_times_in_one_group_admits_twice(instance: Instance) -> None:
-    import datetime as dt
-
-    from core.clock import VIETNAM
-    from invitations import service
-    from invitations.service import InvitationInput
-
     cluster.add_venue(instance)
     official = make_account(instance, "official")
     context = instance_context(instance)
-    now = dt.datetime.now(VIETNAM)
-    with instance.db.transaction() as session:
-        created = service.create(session, context, service.host_of(session, official.username), InvitationInput(
-            guest_name="Trần Văn Ơn", venue=cluster.VENUE, starts_at=now, ends_at=now + dt.timedelta(hours=1),
-            entries=2,
-        ))  # fmt: skip
-    payload = created.payload
-    assert payload is not None
+    payload = _invite(instance, context, official, entries=2)
     other = cluster.make_passes(instance, 1, host=official)[0]
 
     decisions = _decide(instance, context, [payload, other, payload, payload])
@@ -85,7 +72,44 @@ def test_a_pass_with_two_entries_scanned_three_times_in_one_group_admits_twice(i
     assert [d.admitted for d in decisions] == [True, True, True, False]
     assert [d.entries_left for d in decisions[::2]] == [1, 0]
     assert decisions[3].reason is Reason.USED
-    assert _checkins(instance)[created.id] == 2
+    assert _checkins(instance)[decisions[0].invitation_id] == 2
+
+
+def _invite(instance: Instance, context, official, **extra) -> str:
+    import datetime as dt
+
+    from core.clock import VIETNAM
+    from invitations import service
+    from invitations.service import InvitationInput
+
+    now = dt.datetime.now(VIETNAM)
+    with instance.db.transaction() as session:
+        created = service.create(session, context, service.host_of(session, official.username), InvitationInput(
+            guest_name="Trần Văn Ơn", venue=cluster.VENUE, starts_at=now, ends_at=now + dt.timedelta(hours=1),
+            **extra,
+        ))  # fmt: skip
+    assert created.payload is not None
+    return created.payload
+
+
+def test_a_seal_registered_by_another_process_is_trusted_without_waiting(
+    instance: Instance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster.add_venue(instance)
+    official = make_account(instance, "official")
+    desk_context = instance_context(instance)
+    with instance.db.reading() as session:
+        desk_context.keys(session)  # this process has loaded the trusted keys
+    other_process = instance_context(instance, seal=make_seal(name="A new invitation seal"))
+    first, second = _invite(instance, other_process, official), _invite(instance, other_process, official)
+
+    monkeypatch.setattr(checkin, "RELOAD_KEYS_AFTER", 3600.0)  # keys loaded less than an hour ago
+    (stale,) = _decide(instance, desk_context, [first])
+    monkeypatch.setattr(checkin, "RELOAD_KEYS_AFTER", 0.0)
+    (fresh,) = _decide(instance, desk_context, [second])
+
+    assert stale.reason is Reason.UNKNOWN_KEY, "within the reload interval the key set is not reloaded"
+    assert fresh.admitted, fresh.detail
 
 
 @pytest.mark.postgres

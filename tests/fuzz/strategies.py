@@ -1,4 +1,4 @@
-"""Hypothesis settings and a byte-mutation strategy shared by the fuzz tests.
+"""Hypothesis settings, a byte-mutation strategy and seed inputs shared by the fuzz tests.
 
 ``KYSO_FUZZ_EXAMPLES`` sets how many inputs each property tries (default 150: the whole fuzz set runs in
 about a minute on a busy 2-core machine); set it to tens of thousands for a long run.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from asn1crypto import algos, tsp
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,19 @@ FUZZ = settings(
     derandomize=EXAMPLES <= 150,  # the default run in `make test` is reproducible; long runs explore
     database=None,
 )
+
+# a well-formed RFC 3161 request (SHA-256, a nonce, certReq): the seed of the TSA's mutated inputs
+TSA_REQUEST = tsp.TimeStampReq(
+    {
+        "version": 1,
+        "message_imprint": {
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+            "hashed_message": b"\x07" * 32,
+        },
+        "nonce": 12345,
+        "cert_req": True,
+    }
+).dump()
 
 _INTERESTING = (0x00, 0x01, 0x7F, 0x80, 0x81, 0x82, 0x84, 0xFF)
 

@@ -10,20 +10,19 @@ from __future__ import annotations
 import datetime as dt
 
 import cbor2
-from asn1crypto import algos, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api import fast_protocol
+from api import checkin_fastpath, fast_protocol
 from api.ocsp_fastpath import decode_get, route
 from ca import ocsp as ca_ocsp
 from ca import tsa
 from invitations import base45, token
 from invitations.keys import KeySet
-from tests.fuzz.strategies import FUZZ, mutated
+from tests.fuzz.strategies import FUZZ, TSA_REQUEST, mutated
 from tests.support.invitations import make_seal
 
 NOW = dt.datetime(2026, 11, 24, 1, 50, tzinfo=dt.UTC)
@@ -56,17 +55,6 @@ def _ocsp_request(nonce: bool = False) -> bytes:
 
 
 OCSP_REQUEST = _ocsp_request(nonce=True)
-TSA_REQUEST = tsp.TimeStampReq(
-    {
-        "version": 1,
-        "message_imprint": {
-            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "hashed_message": b"\x07" * 32,
-        },
-        "nonce": 12345,
-        "cert_req": True,
-    }
-).dump()
 
 
 # --- the QR payload -------------------------------------------------------------------------------------
@@ -130,6 +118,31 @@ def test_the_ocsp_connection_parser_parses_hands_off_or_waits(buffer: bytes) -> 
         return
     assert 0 < parsed.size <= len(buffer)
     assert parsed.der is None or len(parsed.der) <= ca_ocsp.MAX_REQUEST_BYTES * 2
+
+
+_CHECKIN_BODY = b'{"payload": "KY1:6BFOXN*TS0BI$ZDFRH", "desk": "gate-1"}'
+CHECKIN_SEEDS = [
+    b"POST /api/v1/checkins HTTP/1.1\r\nHost: k\r\nAuthorization: Bearer kyso_x\r\n"
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(_CHECKIN_BODY), _CHECKIN_BODY),
+    b"POST /api/v1/checkins HTTP/1.0\r\nauthorization: bearer kyso_y\r\nX-Forwarded-For: 203.0.113.9\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_CHECKIN_BODY), _CHECKIN_BODY),
+]
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=2000), st.sampled_from(CHECKIN_SEEDS).flatmap(mutated)))
+@example(CHECKIN_SEEDS[0])
+@example(CHECKIN_SEEDS[1] + CHECKIN_SEEDS[0])  # pipelined: the first request only
+@example(b"POST /api/v1/checkins HTTP/1.1\r\nAuthorization: Bearer \r\nContent-Length: 2\r\n\r\n{}")
+@example(b"POST /api/v1/checkins HTTP/1.1\r\nAuthorization: Bearer a\r\nContent-Length: 4\r\n\r\n[1]x")
+@example(b"POST /api/v1/checkins HTTP/1.1\r\nAuthorization: Bearer a\r\nContent-Length: 99999999999\r\n\r\n")
+def test_the_checkin_connection_parser_parses_hands_off_or_waits(buffer: bytes) -> None:
+    parsed = checkin_fastpath.parse(buffer)
+    if parsed is None or isinstance(parsed, checkin_fastpath._Foreign):
+        return
+    assert 0 < parsed.size <= len(buffer)
+    assert parsed.credential and not parsed.credential.startswith("kysk_")
+    assert 1 <= len(parsed.desk) <= 40 and len(parsed.payload) <= 4000
 
 
 @FUZZ

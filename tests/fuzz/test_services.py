@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from asn1crypto import algos, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -24,7 +23,7 @@ from ca.ocsp_cache import CachingOcspResponder
 from signing.pades import Level
 from store import repositories
 from tests.conftest import Instance, bearer, make_account, make_instance
-from tests.fuzz.strategies import EXAMPLES, FUZZ, mutated
+from tests.fuzz.strategies import EXAMPLES, FUZZ, TSA_REQUEST, mutated
 from tests.support.pdfs import sample_pdf
 from tests.support.signing import issue_in_custody, sign_bytes, signing_service
 
@@ -82,19 +81,6 @@ def test_the_ocsp_responder_answers_every_request_with_an_ocsp_response(world: W
     response = ocsp.load_der_ocsp_response(rendered.body)
     if response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
         assert response.certificate_status in (ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.UNKNOWN)
-
-
-TSA_REQUEST = tsp.TimeStampReq(
-    {
-        "version": 1,
-        "message_imprint": {
-            "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "hashed_message": b"\x07" * 32,
-        },
-        "nonce": 12345,
-        "cert_req": True,
-    }
-).dump()
 
 
 @FUZZ

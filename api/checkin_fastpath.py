@@ -278,6 +278,8 @@ class Decider:
                 username = _desk_user(tokens.get(hashes[index]), desk)
                 if username is not None:  # else the route answers 401, 403
                     scans.append((index, checkin.Scan(verdict, desk, username)))
+            if not scans:
+                return answers  # rolled back: nothing was written
             decisions, entering = checkin.plan(context, [scan for _, scan in scans], invitations, now)
             rows = [entry.checkin_row(now) for entry in entering]
             consumed, head = await transaction.consume([e.wanted for e in entering], rows, now, audit.HEAD_ID)

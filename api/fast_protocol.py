@@ -190,7 +190,7 @@ class FastPathProtocol(asyncio.Protocol):
         self.shared: _PerProcess = found
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
-        self.busy = False  # an answer is being produced in a thread; later requests wait in the buffer
+        self.busy = False  # an answer is being produced (a thread, the decider); later requests wait
         self.closing = False
         self.idle_since: float | None = None  # loop time since when nothing is in progress
 

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 
 _LIVE_TOKENS = """
@@ -118,7 +119,7 @@ class GroupConnection:
 
 
 class GroupTransaction:
-    """``async with await connection.begin() as group:`` — rolled back if the block raises."""
+    """``async with await connection.begin() as group:`` — rolled back unless ``finish`` committed it."""
 
     def __init__(self, connection: psycopg.AsyncConnection[Any]) -> None:
         self.connection = connection
@@ -129,8 +130,8 @@ class GroupTransaction:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        if error is None:
-            return
+        if error is None and self.connection.info.transaction_status == TransactionStatus.IDLE:
+            return  # committed (or nothing begun)
         try:
             if not self.connection.broken:
                 await self.connection.execute("ROLLBACK")

@@ -31,7 +31,7 @@ from invitations import service
 from invitations.checkin import RELOAD_KEYS_AFTER
 from invitations.reasons import ADMIT_VIETNAMESE
 from invitations.service import InvitationInput
-from store.models import AuditEntry, CheckIn
+from store.models import AuditEntry, CheckIn, OutboxMessage
 from tests.conftest import Instance, make_account, make_instance, new_database_url
 from tests.support import cluster, raw_http
 from tests.support.invitations import instance_context, make_seal
@@ -260,18 +260,52 @@ def test_a_pass_sealed_by_a_key_registered_in_another_process_is_admitted(desk: 
     (warm,) = desk.passes(1)
     raw_http.exchange(desk.port, scan(desk, warm))  # the workers have loaded the trusted keys by now
     elsewhere = instance_context(desk.instance, seal=make_seal(name="Seal of another server"))  # registers it
-    now = dt.datetime.now(VIETNAM)
-    with desk.instance.db.transaction() as session:
-        host = service.host_of(session, desk.official.username)  # type: ignore[attr-defined]
-        created = service.create(session, elsewhere, host, InvitationInput(
-            guest_name="Lê Thị Riêng", venue=cluster.VENUE, starts_at=now, ends_at=now + dt.timedelta(hours=1),
-        ))  # fmt: skip
+    payload, _ = invite(desk, elsewhere)
     time.sleep(RELOAD_KEYS_AFTER)
     lines_before = desk.access_lines()
 
-    (answer,) = raw_http.exchange(desk.port, scan(desk, created.payload))  # type: ignore[arg-type]
+    (answer,) = raw_http.exchange(desk.port, scan(desk, payload))
 
     assert answer.json()["decision"] == "admit", answer.json()
     assert desk.access_lines(lines_before + 1) == lines_before, (
         "the connection handler decided, keys reloaded"
     )
+
+
+def invite(desk: Desk, context, **extra: str) -> tuple[str, str]:
+    """A single-entry pass at the venue, valid now, sealed by ``context``'s seal: (QR text, invitation id)."""
+    now = dt.datetime.now(VIETNAM)
+    with desk.instance.db.transaction() as session:
+        host = service.host_of(session, desk.official.username)  # type: ignore[attr-defined]
+        created = service.create(session, context, host, InvitationInput(
+            guest_name="Lê Thị Riêng", venue=cluster.VENUE, starts_at=now, ends_at=now + dt.timedelta(hours=1),
+            **extra,  # type: ignore[arg-type]
+        ))  # fmt: skip
+    assert created.payload is not None
+    return created.payload, created.id
+
+
+def test_the_host_is_told_of_the_arrival_by_webhook_and_email(desk: Desk) -> None:
+    payload, invitation_id = invite(
+        desk, instance_context(desk.instance),
+        notify_webhook="https://hooks.example.gov.vn/arrivals", notify_email="lan.pham@example.gov.vn",
+    )  # fmt: skip
+    lines_before = desk.access_lines()
+
+    (answer,) = raw_http.exchange(desk.port, scan(desk, payload, gate=cluster.DESKS[2]))
+
+    assert answer.json()["decision"] == "admit"
+    assert desk.access_lines(lines_before + 1) == lines_before, "decided by the connection handler"
+    with desk.instance.db.reading() as session:
+        queued = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.invitation_id == invitation_id)
+            .order_by(OutboxMessage.kind)
+        ).all()
+        assert [(m.kind, m.purpose, m.target, m.status) for m in queued] == [
+            ("email", "arrival", "lan.pham@example.gov.vn", "pending"),
+            ("webhook", "arrival", "https://hooks.example.gov.vn/arrivals", "pending"),
+        ]
+        sent = json.loads(queued[0].payload)
+    assert sent["event"] == "guest.arrived" and sent["guest"] == "Lê Thị Riêng"
+    assert sent["desk"] == cluster.DESKS[2] and sent["venue"] == cluster.VENUE

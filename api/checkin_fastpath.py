@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from api.metrics import process_metrics
+from api.observability import sane_id
 from api.routers.checkins import JSON_LIMIT, context_of
 from api.security_headers import ALWAYS
 from ca.runtime import CaRuntime
@@ -53,7 +54,6 @@ ROUTE_TEMPLATE = "/api/v1/checkins"
 MAX_HEAD = 8 * 1024
 GROUP_LIMIT = 64  # scans decided in one transaction, at most
 _HEADER_LINE = re.compile(rb"\r\n([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
-_SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 # Headers that make a request the application's business (its body framing, or its own auth or parsing)
 _NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade", b"cookie"})
 _JSON = (b"", b"application/json", b"application/json; charset=utf-8")
@@ -69,14 +69,20 @@ class CheckinRequest(NamedTuple):
     forwarded_for: bytes | None  # X-Forwarded-For, for the audit entry's source behind a proxy
 
 
-class _Foreign:
-    """A request this handler leaves to the application."""
+class Foreign:
+    """A request the connection handler leaves to the application (``api.fast_protocol``)."""
 
 
-FOREIGN = _Foreign()
+FOREIGN = Foreign()
 
 
-def parse(buffer: bytes) -> CheckinRequest | _Foreign | None:
+def keeps_alive(http_1_1: bool, connection: bytes) -> bool:
+    """HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless told to stay (``connection``: the
+    Connection header, lowercased)."""
+    return b"close" not in connection if http_1_1 else b"keep-alive" in connection
+
+
+def parse(buffer: bytes) -> CheckinRequest | Foreign | None:
     """The check-in request at the start of ``buffer``; None if more bytes are needed."""
     if not buffer.startswith(ROUTE):
         return None if ROUTE.startswith(buffer) else FOREIGN
@@ -116,16 +122,13 @@ def parse(buffer: bytes) -> CheckinRequest | _Foreign | None:
     body = _body(buffer[end + 4 : size])
     if body is None:
         return FOREIGN
-    connection = headers.get(b"connection", b"").lower()
-    keep_alive = b"close" not in connection if version == b"1" else b"keep-alive" in connection
-    request_id = headers.get(b"x-request-id")
     return CheckinRequest(
         credential,
         body[1],
         body[0],
-        keep_alive,
+        keeps_alive(version == b"1", headers.get(b"connection", b"").lower()),
         size,
-        request_id if request_id is not None and _SANE_ID.fullmatch(request_id) else None,
+        sane_id(headers.get(b"x-request-id")),
         headers.get(b"x-forwarded-for"),
     )
 

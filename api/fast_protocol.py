@@ -36,7 +36,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from api import checkin_fastpath
-from api.checkin_fastpath import CheckinRequest, Decider
+from api.checkin_fastpath import FOREIGN, CheckinRequest, Decider, Foreign, keeps_alive
 from api.metrics import OCSP_MISS, OCSP_TALLY
 from api.observability import new_id
 from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route, timed_answer
@@ -61,14 +61,7 @@ class _Request(NamedTuple):
     size: int  # bytes of the buffer it took
 
 
-class _Foreign:
-    """A request this handler leaves to uvicorn."""
-
-
-FOREIGN = _Foreign()
-
-
-def parse(buffer: bytes) -> _Request | _Foreign | None:
+def parse(buffer: bytes) -> _Request | Foreign | None:
     """The OCSP request at the start of ``buffer``; None if more bytes are needed."""
     end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
     if end < 0:
@@ -109,9 +102,9 @@ def parse(buffer: bytes) -> _Request | _Foreign | None:
             return FOREIGN
         size = end + 4
         der = decode_get(encoded)
-    # HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless told to stay
-    keep_alive = b"close" not in connection if version == b"HTTP/1.1" else b"keep-alive" in connection
-    return _Request(authority, der, encoded is not None, keep_alive, size)
+    return _Request(
+        authority, der, encoded is not None, keeps_alive(version == b"HTTP/1.1", connection), size
+    )
 
 
 # A relying party's software sends the same bytes for the same certificate every time: parsing them once
@@ -227,7 +220,7 @@ class FastPathProtocol(asyncio.Protocol):
                 request = parse(self.buffer) if self.shared.responder is not None else FOREIGN
                 if request is None:
                     return
-                if isinstance(request, _Foreign):
+                if isinstance(request, Foreign):
                     self._not_ocsp()
                     return
                 if request.size == len(self.buffer) <= _MEMO_MAX_BYTES and request.der is not None:
@@ -255,7 +248,7 @@ class FastPathProtocol(asyncio.Protocol):
     def _not_ocsp(self) -> None:
         """A check-in for the decider, or anything else for uvicorn."""
         decider = self.shared.decider
-        scan = checkin_fastpath.parse(self.buffer) if decider is not None else checkin_fastpath.FOREIGN
+        scan = checkin_fastpath.parse(self.buffer) if decider is not None else FOREIGN
         if scan is None:
             return  # more bytes to come
         if isinstance(scan, CheckinRequest):
@@ -280,12 +273,8 @@ class FastPathProtocol(asyncio.Protocol):
         keep_alive = scan.keep_alive and not self.closing
         date = _http_date(int(time.time()))
         request_id = scan.request_id or new_id().encode()
-        self.transport.write(checkin_fastpath.render(body, request_id, keep_alive, date))
-        if not keep_alive:
-            self.transport.close()
-            return
-        self.idle_since = self.loop.time()
-        self._serve()
+        if self._send(checkin_fastpath.render(body, request_id, keep_alive, date), keep_alive):
+            self._serve()
 
     def _client_host(self, scan: CheckinRequest) -> str | None:
         """The client's address as the application would see it (uvicorn's proxy-header rules)."""
@@ -316,7 +305,7 @@ class FastPathProtocol(asyncio.Protocol):
         assert self.transport is not None
         now = time.time()
         keep_alive = request.keep_alive and not self.closing
-        self.transport.write(
+        return self._send(
             b"".join(
                 (
                     _STATUS_LINE,
@@ -328,8 +317,14 @@ class FastPathProtocol(asyncio.Protocol):
                     b"\r\nconnection: keep-alive\r\n\r\n" if keep_alive else b"\r\nconnection: close\r\n\r\n",
                     rendered.body,
                 )
-            )
+            ),
+            keep_alive,
         )
+
+    def _send(self, answer: bytes, keep_alive: bool) -> bool:
+        """Write an answer; True if the connection stays open for another request."""
+        assert self.transport is not None
+        self.transport.write(answer)
         if not keep_alive:
             self.transport.close()
             return False

@@ -33,8 +33,14 @@ UNMATCHED = "<unmatched>"
 def incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == HEADER:
-            return value.decode("ascii") if _SANE_ID.fullmatch(value) else None
+            sane = sane_id(value)
+            return sane.decode("ascii") if sane is not None else None
     return None
+
+
+def sane_id(value: bytes | None) -> bytes | None:
+    """A caller's request id when it is short and plain (it goes into log lines), else None."""
+    return value if value is not None and _SANE_ID.fullmatch(value) else None
 
 
 def new_id() -> str:

@@ -69,9 +69,9 @@ class InvitationContext:
     def remember(self, key: object, load: Callable[[], T | None], ttl: float = 30.0) -> T | None:
         """``load()``, kept for ``ttl`` seconds when it found something (desks and venues change rarely;
         a check-in should not pay a database round trip for them)."""
-        found = self._remembered.get(key)
-        if found is not None and time.monotonic() - found[0] < ttl:
-            return found[1]  # type: ignore[return-value]
+        value = self.peek(key, ttl)
+        if value is not None:
+            return value  # type: ignore[no-any-return]
         value = load()
         if value is not None:
             self._remembered[key] = (time.monotonic(), value)
@@ -83,8 +83,8 @@ class InvitationContext:
         return self.seal
 
     def keys(self, session: Session) -> KeySet:
-        cached = self._keys
-        if cached is not None and time.monotonic() - self._loaded < self.keys_ttl:
+        cached = self.cached_keys()
+        if cached is not None:
             return cached
         keys = load_keys(session)
         with self._lock:

@@ -114,7 +114,7 @@ HEADS = st.sampled_from(
 @example(b"POST /ocsp/citizen HTTP/1.1\r\nContent-Length: 1\r\n folded\r\n\r\nx")
 def test_the_ocsp_connection_parser_parses_hands_off_or_waits(buffer: bytes) -> None:
     parsed = fast_protocol.parse(buffer)
-    if parsed is None or isinstance(parsed, fast_protocol._Foreign):
+    if parsed is None or isinstance(parsed, checkin_fastpath.Foreign):
         return
     assert 0 < parsed.size <= len(buffer)
     assert parsed.der is None or len(parsed.der) <= ca_ocsp.MAX_REQUEST_BYTES * 2
@@ -138,7 +138,7 @@ CHECKIN_SEEDS = [
 @example(b"POST /api/v1/checkins HTTP/1.1\r\nAuthorization: Bearer a\r\nContent-Length: 99999999999\r\n\r\n")
 def test_the_checkin_connection_parser_parses_hands_off_or_waits(buffer: bytes) -> None:
     parsed = checkin_fastpath.parse(buffer)
-    if parsed is None or isinstance(parsed, checkin_fastpath._Foreign):
+    if parsed is None or isinstance(parsed, checkin_fastpath.Foreign):
         return
     assert 0 < parsed.size <= len(buffer)
     assert parsed.credential and not parsed.credential.startswith("kysk_")

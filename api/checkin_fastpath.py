@@ -11,9 +11,10 @@ audit entries appended and committed. The decision is ``invitations.checkin``'s 
 (``api.routers.checkins``), with the same security headers and request id, and its audit entry the same.
 
 Whatever is not the plain case goes to the application, untouched: API keys and cookies, a card QR to
-compare, a body that is not the expected JSON, a token that does not authenticate, a desk or a desk
-account's venue or a seal key this process has not looked up yet (the route looks it up and remembers
-it for the next scans), a database other than PostgreSQL. The handler then hands the connection to
+compare, a body that is not the expected JSON, a token that does not authenticate or may not use the
+desk, a desk that does not exist, a database other than PostgreSQL. (Seal keys and desks this process
+has not loaded yet are loaded in a thread as the route loads them; a desk account's venue is read with
+its token.) The handler then hands the connection to
 uvicorn with the request unread and the route answers (401, 403, 404, 422 …) as for any other request.
 If a group's transaction fails (the database went away, a deadlock), nothing of it was kept and each of
 its scans goes to the route the same way, which decides it alone or answers 503.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import metrics, ocsp_fastpath, problems, ratelimit
+from api import inputs, metrics, ocsp_fastpath, problems, ratelimit
 from api.body_limits import BodyLimits
 from api.observability import Observability
 from api.pages import install as install_pages
@@ -55,7 +55,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     runtime = CaRuntime.from_settings(settings, clock=clock)
     if settings.production:
         runtime.check_ready()
-    app = FastAPI(title="Kyso", version="0.1.0", description=DESCRIPTION, docs_url="/docs")
+    app = FastAPI(
+        title="Kyso",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        dependencies=[Depends(inputs.refuse_nul)],  # no NUL in any parameter, on every route (422)
+    )
     app.state.runtime = runtime
     app.state.secret_box = SecretBox(settings.master_key_bytes())
     app.state.signing = signing_service(runtime)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
 from api.deps import RuntimeDep
+from api.inputs import AuditSeq
 from ca import service_signers
 from core.errors import ServiceError
 from identity import audit
@@ -31,7 +32,7 @@ def verify(runtime: RuntimeDep) -> dict[str, object]:
 @router.get("/entries", summary="Entries in order, with their hashes")
 def entries(
     runtime: RuntimeDep,
-    after: Annotated[int, Query(ge=0, description="return entries after this sequence number")] = 0,
+    after: AuditSeq = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
     with runtime.db.reading() as session:

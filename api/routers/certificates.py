@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
+from api.inputs import Offset
 from api.schemas import CertificateOut, CertificatePage, IssuedOut, IssueIn, RenewIn, RevokeIn
 from ca import lifecycle
 from ca.issuance import Issued, IssueRequest
@@ -89,7 +90,7 @@ def search(
     status: str | None = None,
     profile: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CertificatePage:
     with runtime.db.reading() as session:
         items, total = lifecycle.search(

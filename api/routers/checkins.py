@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
+from api.inputs import CheckInId, ConflictId, refuse_nul_in
 from api.limits import read_body
 from ca import service_signers
 from ca.runtime import CaRuntime
@@ -96,14 +97,22 @@ def record(
     )
 
 
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads and parses its JSON itself (``parse``)."""
+    schema = {"content": {"application/json": {"schema": model.model_json_schema()}}, "required": True}
+    return {"requestBody": schema}
+
+
 def parse(model: type[Model], body: bytes) -> Model:
     try:
-        return model.model_validate_json(body)
+        parsed = model.model_validate_json(body)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
         )
         raise malformed(problems or "the request body is not valid JSON") from None
+    refuse_nul_in(parsed.model_dump())  # read here, not by FastAPI: api.inputs.refuse_nul did not see it
+    return parsed
 
 
 def desk_venue_of(session: Session, principal: Principal, context: InvitationContext) -> str | None:
@@ -151,7 +160,11 @@ def _decide(
     return decision
 
 
-@router.post("", summary="Scan a pass at a desk → admit or deny, with the reason in Vietnamese")
+@router.post(
+    "",
+    summary="Scan a pass at a desk → admit or deny, with the reason in Vietnamese",
+    openapi_extra=json_body(CheckinIn),
+)
 async def check_in(request: Request, principal: DeskCaller) -> JSONResponse:
     data = parse(CheckinIn, await read_body(request, JSON_LIMIT))
     decision = await run_in_threadpool(_decide, request, principal, data.desk, data.payload, data.card_qr)
@@ -179,7 +192,7 @@ class CheckoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     desk: str = Field(min_length=1, max_length=40)
-    checkin_id: int | None = Field(None, ge=1)
+    checkin_id: CheckInId | None = None
     payload: str | None = Field(None, max_length=4000, description="or scan the pass again")
 
 
@@ -234,7 +247,11 @@ def _sync(request: Request, principal: Principal, data: SyncIn) -> list[dict[str
     return [o.as_json() for o in outcomes]
 
 
-@router.post("/sync", summary="An offline desk's journal, on reconnecting; conflicts are flagged")
+@router.post(
+    "/sync",
+    summary="An offline desk's journal, on reconnecting; conflicts are flagged",
+    openapi_extra=json_body(SyncIn),
+)
 async def sync(request: Request, principal: DeskCaller) -> JSONResponse:
     data = parse(SyncIn, await read_body(request, SYNC_LIMIT))
     outcomes = await run_in_threadpool(_sync, request, principal, data)
@@ -278,7 +295,9 @@ def conflicts(runtime: RuntimeDep, principal: Manager, reviewed: bool = False) -
 
 
 @router.post("/conflicts/{conflict_id}/review", summary="Mark a conflict as reviewed")
-def review(conflict_id: int, runtime: RuntimeDep, principal: Manager, request: Request) -> dict[str, object]:
+def review(
+    conflict_id: ConflictId, runtime: RuntimeDep, principal: Manager, request: Request
+) -> dict[str, object]:
     with runtime.db.transaction() as session:
         row = offline.review(session, conflict_id, principal.username, runtime.ca.clock.now())
         record(

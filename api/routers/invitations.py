@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.deps import RuntimeDep
+from api.inputs import Offset
 from api.routers import checkins
 from api.routers.checkins import ContextDep, context_of, record
 from ca.runtime import CaRuntime
@@ -217,7 +218,7 @@ def search(
     day: Annotated[dt.date | None, Query(description="a day with an occurrence, YYYY-MM-DD")] = None,
     status: Annotated[str | None, Query(pattern="^(active|cancelled)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, object]:
     with runtime.db.reading() as session:
         items, total = service.search(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
+from api.inputs import ApiKeyId
 from core.errors import malformed
 from identity import accounts, audit, totp
 from identity.permissions import ROLES, Permission
@@ -128,6 +129,6 @@ def list_api_keys(runtime: RuntimeDep, principal: KeyAdmin) -> list[dict[str, ob
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke an API key")
-def delete_api_key(key_id: int, runtime: RuntimeDep, principal: KeyAdmin) -> None:
+def delete_api_key(key_id: ApiKeyId, runtime: RuntimeDep, principal: KeyAdmin) -> None:
     with runtime.db.transaction() as session:
         revoke_api_key(session, runtime.ca.clock, key_id, actor=principal.username)

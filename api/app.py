@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         title="Kyso",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # /docs is api/pages/api_docs.py: Swagger UI served from /static, no CDN
+        redoc_url=None,
         dependencies=[Depends(inputs.refuse_nul)],  # no NUL in any parameter, on every route (422)
     )
     app.state.runtime = runtime

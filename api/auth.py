@@ -44,10 +44,9 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/static/{name}"),  # the pages' CSS, scripts and sounds
         ("POST", "/api/v1/auth/token"),
         ("POST", "/api/v1/auth/session"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/"),  # the landing page: four links
+        ("GET", "/docs"),  # Swagger UI, served locally (api/pages/api_docs.py)
         ("GET", "/openapi.json"),
-        ("GET", "/redoc"),
         # Prometheus scrapes without credentials; api.metrics answers only addresses in KYSO_METRICS_ALLOW
         ("GET", "/metrics"),
     }

@@ -20,9 +20,6 @@ ALWAYS = [
     (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
 ]
 _NAMES = {name for name, _ in ALWAYS} | {b"content-security-policy"}
-# FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN with inline bootstraps: they keep the
-# other headers but not this policy (they show the API, never user data).
-_CSP_EXEMPT = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
@@ -36,14 +33,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        exempt = scope["path"].startswith(_CSP_EXEMPT)
-
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NAMES]
                 headers += ALWAYS
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if content_type.startswith(b"text/html") and not exempt:
+                if content_type.startswith(b"text/html"):
                     headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
                 message = {**message, "headers": headers}
             await send(message)

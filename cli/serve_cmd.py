@@ -40,11 +40,14 @@ def serve(
     runtime().db.dispose()  # checks the schema and the master key before a worker starts
     if workers > 1:
         _metrics_directory(config.data_dir)
+    bind_host, bind_port = host or config.host, port or config.port
+    base_url = config.base_url if "base_url" in config.model_fields_set else None
+    typer.echo(startup_message(bind_host, bind_port, base_url))  # stdout, flushed; the logs go to stderr
     uvicorn.run(
         "api.app:create_app",
         factory=True,
-        host=host or config.host,
-        port=port or config.port,
+        host=bind_host,
+        port=bind_port,
         workers=workers,
         proxy_headers=True,
         http="api.fast_protocol:FastPathProtocol",
@@ -56,6 +59,31 @@ def serve(
         log_config=logging_config(resolve_format(config.log_format)),
         access_log=False,
     )
+
+
+PAGES = (
+    ("/verify", "verify a signed document (citizens)"),
+    ("/portal", "officials' portal"),
+    ("/desk", "security desk"),
+    ("/docs", "API docs (integrators)"),
+)
+
+
+def startup_message(host: str, port: int, base_url: str | None = None) -> str:
+    """What `kyso serve` prints as it starts: the address it listens on and the pages' URLs — under
+    KYSO_BASE_URL when that is set (the address people use, behind a proxy), else the local one."""
+    listen_all = host in ("", "0.0.0.0", "::")  # noqa: S104  (recognising it, not binding)
+    local_host = "127.0.0.1" if listen_all else host
+    if ":" in local_host:
+        local_host = f"[{local_host}]"  # an IPv6 address in a URL
+    local = f"http://{local_host}:{port}"
+    public = base_url.rstrip("/") if base_url else local
+    where = f"{local}/" + (" (listening on all addresses)" if listen_all else "")
+    lines = [f"Kyso is running: {where}"]
+    if public != local:
+        lines.append(f"  public address (KYSO_BASE_URL): {public}/")
+    lines += [f"  {public}{path:<8} {what}" for path, what in PAGES]
+    return "\n".join(lines)
 
 
 def _metrics_directory(data_dir: Path) -> None:

@@ -1,4 +1,5 @@
-"""The pages people use: citizen verification, the security desk, the officials' portal, the guest pass.
+"""The pages people use: the landing page, citizen verification, the security desk, the officials' portal,
+the guest pass, and the API documentation (Swagger UI served locally).
 
 Server-rendered (Jinja2, autoescaped), Vietnamese first with an English switch, no inline script or style
 (api/security_headers.py sends a strict CSP). ``install(app)`` wires them into the application.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from api.pages import desk, guest_pass, portal, static, verify
+from api.pages import api_docs, desk, guest_pass, landing, portal, static, verify
 from api.pages.access import PageRefused
 from api.pages.render import page
 from api.security_headers import SecurityHeaders
@@ -32,5 +33,5 @@ async def _refused(request: Request, exc: Exception) -> HTMLResponse:
 def install(app: FastAPI) -> None:
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(PageRefused, _refused)
-    for module in (static, verify, desk, portal, guest_pass):
+    for module in (static, landing, verify, desk, portal, guest_pass, api_docs):
         app.include_router(module.router)

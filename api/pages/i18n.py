@@ -19,6 +19,31 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav_desk": ("Bàn tiếp đón", "Security desk"),
     "logout": ("Đăng xuất", "Log out"),
     "footer": ("Kyso — chữ ký số và xác thực điện tử", "Kyso — digital signatures and e-authentication"),
+    # the landing page (/): Vietnamese first, the other language on a second, smaller line
+    "home_title": ("Trang chủ", "Home"),
+    "home_heading": ("Chữ ký số và xác thực điện tử", "Digital signatures and e-authentication"),
+    "home_intro": ("Chọn việc bạn cần làm.", "Choose what you need to do."),
+    "door_verify": ("Kiểm tra văn bản đã ký", "Check a signed document"),
+    "door_verify_text": (
+        "Dành cho người dân: tệp PDF có chữ ký số có hợp lệ không, ai ký, có bị sửa sau khi ký không.",
+        "For citizens: is a signed PDF valid, who signed it, was it changed after signing.",
+    ),
+    "door_portal": ("Cổng cán bộ", "Officials' portal"),
+    "door_portal_text": (
+        "Cán bộ, văn thư: ký số văn bản, gửi và quản lý thư mời.",
+        "Officials and clerks: sign documents, send and manage invitations.",
+    ),
+    "door_desk": ("Bàn tiếp đón", "Security desk"),
+    "door_desk_text": (
+        "Bảo vệ: quét mã QR trên thư mời của khách, danh sách khách hôm nay.",
+        "Guards: scan the QR code of a guest's invitation, today's guest list.",
+    ),
+    "door_docs": ("Tài liệu API", "API documentation"),
+    "door_docs_text": (
+        "Cho đơn vị tích hợp: các API của dịch vụ, thử trực tiếp (tiếng Anh).",
+        "For integrators: the service's API, to read and try out.",
+    ),
+    "sign_in_needed": ("Cần đăng nhập", "Sign-in required"),
     # login and refusals
     "login_title": ("Đăng nhập", "Log in"),
     "login_intro": (

@@ -147,6 +147,8 @@ def _body(raw: bytes) -> tuple[str, str] | None:
         return None
     if len(payload) > 4000 or not 1 <= len(desk) <= 40:
         return None
+    if "\x00" in payload or "\x00" in desk:  # PostgreSQL text holds none: the route refuses it (422)
+        return None
     return payload, desk
 
 

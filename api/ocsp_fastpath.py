@@ -100,7 +100,7 @@ def route(method: str, path: bytes) -> tuple[str, bytes | None] | None:
     if not path.startswith(PREFIX):
         return None
     authority, slash, encoded = path[len(PREFIX) :].partition(b"/")
-    if not authority:
+    if not authority or b"\x00" in authority:  # a raw NUL (no HTTP parser lets one through): not ours
         return None
     if method == "POST" and not slash:
         return authority.decode("latin-1"), None

@@ -10,6 +10,7 @@ Each case sends the required parameters with plain values and one parameter at a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from fastapi import params
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from api import checkin_fastpath, fast_protocol, ocsp_fastpath
 from api.app import create_app
+from api.checkin_fastpath import FOREIGN
 from tests.conftest import DATABASES, Instance, bearer, make_account, make_instance, new_database_url
 
 NUL = "a\x00b"
@@ -280,3 +283,27 @@ def test_no_parameter_causes_a_server_error(served) -> None:
             if (failure := _failure(case, response)) is not None:
                 failures.append(failure)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:80])
+
+
+# --- the fast paths read some requests before FastAPI: a NUL there goes to the route (or to uvicorn) ------
+def _checkin(body: dict[str, str]) -> bytes:
+    data = json.dumps(body).encode()
+    head = (
+        b"POST /api/v1/checkins HTTP/1.1\r\nHost: kyso\r\nAuthorization: Bearer some-token\r\n"
+        b"Content-Type: application/json\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n"
+    )
+    return head + data
+
+
+@pytest.mark.parametrize("name", ["desk", "payload"])
+def test_the_check_in_fast_path_leaves_a_nul_to_the_route(name: str) -> None:
+    plain = {"desk": "gate-1", "payload": "KY1:abc"}
+    assert isinstance(checkin_fastpath.parse(_checkin(plain)), checkin_fastpath.CheckinRequest)
+    assert checkin_fastpath.parse(_checkin({**plain, name: NUL})) is checkin_fastpath.FOREIGN
+
+
+def test_the_ocsp_fast_path_leaves_a_raw_nul_in_the_authority_to_uvicorn() -> None:
+    assert ocsp_fastpath.route("GET", b"/ocsp/citizen/MEE=") == ("citizen", b"MEE=")
+    assert ocsp_fastpath.route("GET", b"/ocsp/a\x00b/MEE=") is None
+    assert ocsp_fastpath.route("POST", b"/ocsp/a\x00b") is None
+    assert fast_protocol.parse(b"POST /ocsp/a\x00b HTTP/1.1\r\nContent-Length: 0\r\n\r\n") is FOREIGN

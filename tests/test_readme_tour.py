@@ -259,3 +259,27 @@ def test_the_readme_tour_runs_as_written(tour: Tour) -> None:
         assert (tour.work / made).stat().st_size > 0, made
     results = (tour.work / "citizens.results.csv").read_text(encoding="utf-8").splitlines()
     assert len(results) == 1 + 4 and all(",issued," in row for row in results[1:]), results
+
+
+def test_stand_ins_are_filled_from_earlier_output(tmp_path: Path) -> None:
+    tour = Tour(port=4321, work=tmp_path, env={}, server_log=tmp_path / "log")
+    secret = pyotp.random_base32()
+    tour.learn(
+        "account lan.nguyen (official) created\none-time password: pw-Lan_1\n"
+        f"otpauth://totp/Kyso:lan.nguyen?secret={secret}&issuer=Kyso\n"
+    )
+    login = tour.fill(
+        "LAN_TOKEN=$(curl -fsS http://127.0.0.1:8000/api/v1/auth/token -d username=lan.nguyen "
+        "-d password='…' -d totp=123456 | jq -r .access_token)"
+    )
+    assert "127.0.0.1:4321" in login and "password=pw-Lan_1" in login
+    first = tour.people["lan.nguyen"].last_step
+    assert first is not None and f"totp={pyotp.TOTP(secret).at(first * 30)}" in login
+    confirm = tour.fill(r'curl -H "Authorization: Bearer $LAN_TOKEN" -d "{\"code\": \"123456\"}" x')
+    # the login spent the current code: the next one is sent
+    assert tour.people["lan.nguyen"].last_step == first + 1
+    assert rf"\"code\": \"{pyotp.TOTP(secret).at((first + 1) * 30)}\"" in confirm
+    tour.last_output = "serial      " + "ab" * 20 + "\nprofile     official\n"
+    assert tour.fill("LAN_CERT=SERIAL                  # the serial printed above") == "LAN_CERT=" + "ab" * 20
+    with pytest.raises(AssertionError, match="does not know how to fill"):
+        tour.fill("kyso user add x --password='…'")

@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Every benchmark module of this package, in the order `make bench` runs them. Each has main(argv) -> int.
-BENCHMARKS = ["bulk_issue", "status_services", "signing", "verification", "checkins", "mixed"]
+BENCHMARKS = ["cli_startup", "bulk_issue", "status_services", "signing", "verification", "checkins", "mixed"]
 
 USAGE = f"""usage: python -m bench [NAME [OPTIONS...]]
 

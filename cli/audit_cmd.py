@@ -7,23 +7,21 @@ database administrator cannot re-sign a rewritten history) and timestamped by th
 from __future__ import annotations
 
 import base64
-import hashlib
-import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.orm import Session
 
-from ca import service_signers
-from ca.runtime import CaRuntime
-from ca.tsa import TimestampAuthority
 from cli.common import JsonOption, err, handles_errors, out, print_json, runtime
 from core.clock import display
 from core.errors import ServiceError, malformed
-from core.ids import serial_hex
-from identity import audit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ca.runtime import CaRuntime
+    from identity import audit
 
 app = typer.Typer(help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
 
@@ -33,6 +31,8 @@ SEAL_SIGNER = "tsa"
 def _seal_verifier(session: Session, rt: CaRuntime) -> audit.SealVerifier | None:
     """Verifies seal signatures with the public half of the key the master key unwraps (not a key read
     from a table anyone with database access could replace). None when the instance has no TSA signer."""
+    from ca import service_signers
+
     try:
         return service_signers.load(session, rt.ca, SEAL_SIGNER).signer.verify
     except ServiceError:
@@ -43,6 +43,8 @@ def _seal_verifier(session: Session, rt: CaRuntime) -> audit.SealVerifier | None
 @handles_errors
 def verify(json_output: JsonOption = False) -> None:
     """Walk the chain; exit 0 if intact, 1 naming the first entry altered, deleted or reordered."""
+    from identity import audit
+
     rt = runtime()
     try:
         with rt.db.reading() as session:
@@ -74,6 +76,8 @@ def export(
     ] = None,
 ) -> None:
     """Write every entry, hashes included, as one JSON object per line."""
+    from identity import audit
+
     rt = runtime()
     try:
         with rt.db.reading() as session:
@@ -108,6 +112,14 @@ def _seal_json(record: audit.SealRecord) -> dict[str, Any]:
 @handles_errors
 def seal(json_output: JsonOption = False) -> None:
     """Sign the chain head with the service key and timestamp it (run periodically, e.g. from cron)."""
+    import hashlib
+    import secrets
+
+    from ca import service_signers
+    from ca.tsa import TimestampAuthority
+    from core.ids import serial_hex
+    from identity import audit
+
     rt = runtime()
     try:
         with rt.db.transaction() as session:

@@ -5,19 +5,40 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from ca import authorities, bulk, crl, lifecycle, status
-from ca.issuance import Issued, IssueRequest
-from ca.records import REVOCATION_REASONS, CertificateInfo
-from ca.subjects import SubjectFields
-from cli.common import JsonOption, err, handles_errors, out, print_json, record, runtime
+from cli.common import (
+    JsonOption,
+    confirm_or_refuse,
+    err,
+    handles_errors,
+    out,
+    print_json,
+    record,
+    resolve_serial,
+    runtime,
+)
 from core.clock import display
 from core.errors import malformed
+
+if TYPE_CHECKING:  # the domain modules are imported by the commands that use them (`kyso --help` stays fast)
+    from ca.issuance import Issued
+    from ca.records import CertificateInfo
+    from ca.runtime import CaRuntime
+
+# ca.records.REVOCATION_REASONS (which imports cryptography); a test keeps the two the same
+REVOCATION_REASON_NAMES = (
+    "unspecified",
+    "key-compromise",
+    "ca-compromise",
+    "affiliation-changed",
+    "superseded",
+    "cessation-of-operation",
+    "privilege-withdrawn",
+    "aa-compromise",
+)
 
 app = typer.Typer(help="Certificate authority: issue, list, revoke, suspend, renew, bulk enrolment.")
 
@@ -30,6 +51,9 @@ P12Option = Annotated[
 ]
 P12PasswordOption = Annotated[
     Path | None, typer.Option("--p12-password-file", help="file whose first line is the PKCS#12 password")
+]
+SerialArgument = Annotated[
+    str, typer.Argument(help="the serial or a unique prefix of it (4+ hex digits)", show_default=False)
 ]
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="write the certificate (PEM) here")]
 
@@ -143,6 +167,9 @@ def issue(
     json_output: JsonOption = False,
 ) -> None:
     """Issue a citizen, official or agency-seal certificate (key generated in custody unless --csr/--p12)."""
+    from ca.issuance import IssueRequest
+    from ca.subjects import SubjectFields
+
     csr_bytes, algorithm, delivery, password = _key_source(csr, keygen, p12, p12_password_file)
     request = IssueRequest(
         profile=profile,
@@ -184,6 +211,11 @@ def list_certificates(
     json_output: JsonOption = False,
 ) -> None:
     """List and search certificates, newest first."""
+    from rich import box
+    from rich.table import Table
+
+    from ca import lifecycle
+
     rt = runtime()
     with rt.db.reading() as session:
         items, total = lifecycle.search(
@@ -201,9 +233,17 @@ def list_certificates(
     if json_output:
         print_json({"total": total, "items": [i.as_json() for i in items]})
         return
-    table = Table("serial", "profile", "status", "name", "not after")
+    # narrow borders and padding, the expiry as a date: room for the rest beside the serial at 80 columns
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False)
+    # the whole serial, never cut (it is what the other commands take): the other columns wrap instead
+    widest = max((len(info.serial) for info in items), default=6)
+    table.add_column("serial", no_wrap=True, overflow="fold", min_width=widest)
+    table.add_column("profile", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("name", overflow="fold")
+    table.add_column("not after", no_wrap=True)
     for info in items:
-        table.add_row(info.serial, info.profile, info.status, info.common_name, display(info.not_after))
+        table.add_row(info.serial, info.profile, info.status, info.common_name, display(info.not_after)[:10])
     out.print(table)
     out.print(f"{len(items)} of {total} shown")
 
@@ -211,14 +251,16 @@ def list_certificates(
 @app.command("show")
 @handles_errors
 def show(
-    serial: str,
+    serial: SerialArgument,
     pem: Annotated[bool, typer.Option("--pem", help="print only the certificate in PEM")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Show one certificate."""
+    from ca import lifecycle
+
     rt = runtime()
     with rt.db.reading() as session:
-        info = lifecycle.show(rt.ca, session, serial)
+        info = lifecycle.show(rt.ca, session, resolve_serial(session, serial))
     if json_output:
         print_json(info.as_json())
     elif pem:
@@ -230,47 +272,66 @@ def show(
 @app.command("revoke")
 @handles_errors
 def revoke(
-    serial: str,
-    reason: Annotated[str, typer.Option(help=" | ".join(REVOCATION_REASONS))] = "unspecified",
+    serial: SerialArgument,
+    reason: Annotated[str, typer.Option(help=" | ".join(REVOCATION_REASON_NAMES))] = "unspecified",
     invalidity_date: Annotated[
         dt.datetime | None, typer.Option(help="when the key is known or suspected to have been compromised")
     ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Revoke a certificate for good, with an RFC 5280 reason."""
+    """Revoke a certificate for good, with an RFC 5280 reason. Asks first, unless --yes."""
+    from ca import lifecycle
+
     if invalidity_date is not None and invalidity_date.tzinfo is None:
         invalidity_date = invalidity_date.replace(tzinfo=dt.UTC)
+    rt = runtime()
+    with rt.db.reading() as session:
+        info = lifecycle.show(rt.ca, session, resolve_serial(session, serial))
+    # an unknown reason or an already revoked certificate is refused below, without asking first
+    if not yes and info.status != "revoked" and reason in REVOCATION_REASON_NAMES:
+        confirm_or_refuse(
+            f"Revoke certificate {info.serial} ({info.subject}) for good, reason {reason}?", "the revocation"
+        )
     _change(
-        lambda rt, s: lifecycle.revoke(rt.ca, s, serial, reason, invalidity_date),
+        lambda rt, s: lifecycle.revoke(rt.ca, s, info.serial, reason, invalidity_date),
         json_output,
         "revoked",
         "certificate.revoke",
+        rt,
     )
 
 
 @app.command("suspend")
 @handles_errors
-def suspend(serial: str, json_output: JsonOption = False) -> None:
+def suspend(serial: SerialArgument, json_output: JsonOption = False) -> None:
     """Suspend a certificate (certificateHold); `reinstate` lifts it."""
+    from ca import lifecycle
+
     _change(
-        lambda rt, s: lifecycle.suspend(rt.ca, s, serial), json_output, "suspended", "certificate.suspend"
+        lambda rt, s: lifecycle.suspend(rt.ca, s, resolve_serial(s, serial)),
+        json_output,
+        "suspended",
+        "certificate.suspend",
     )
 
 
 @app.command("reinstate")
 @handles_errors
-def reinstate(serial: str, json_output: JsonOption = False) -> None:
+def reinstate(serial: SerialArgument, json_output: JsonOption = False) -> None:
     """Lift a suspension. Revoked or expired certificates can never be reinstated."""
+    from ca import lifecycle
+
     _change(
-        lambda rt, s: lifecycle.reinstate(rt.ca, s, serial),
+        lambda rt, s: lifecycle.reinstate(rt.ca, s, resolve_serial(s, serial)),
         json_output,
         "reinstated",
         "certificate.reinstate",
     )
 
 
-def _change(action, json_output: bool, verb: str, event: str) -> None:
-    rt = runtime()
+def _change(action, json_output: bool, verb: str, event: str, rt: CaRuntime | None = None) -> None:
+    rt = rt or runtime()
     with rt.db.transaction() as session:
         info = action(rt, session)
         record(session, rt, event, info.serial, reason=info.revocation_reason)
@@ -283,7 +344,7 @@ def _change(action, json_output: bool, verb: str, event: str) -> None:
 @app.command("renew")
 @handles_errors
 def renew(
-    serial: str,
+    serial: SerialArgument,
     keygen: KeygenOption = None,
     csr: CsrOption = None,
     p12: P12Option = None,
@@ -292,13 +353,15 @@ def renew(
     json_output: JsonOption = False,
 ) -> None:
     """Re-key: a new certificate and key for the same subject; the old certificate is revoked (superseded)."""
+    from ca import lifecycle
+
     _check_key_options(csr, keygen, p12, p12_password_file)
     rt = runtime()
     with rt.db.transaction() as session:
         issued = lifecycle.renew(
             rt.ca,
             session,
-            serial,
+            resolve_serial(session, serial),
             csr=_read(csr, "CSR") if csr else None,
             keygen=keygen,
             pkcs12_password=_password(p12_password_file) if p12 else None,
@@ -317,6 +380,10 @@ def renew(
 @handles_errors
 def list_authorities(json_output: JsonOption = False) -> None:
     """The CA hierarchy."""
+    from rich.table import Table
+
+    from ca import authorities
+
     rt = runtime()
     with rt.db.reading() as session:
         infos = authorities.list_authorities(session)
@@ -340,6 +407,8 @@ def chain(
     ] = None,
 ) -> None:
     """PEM certificates: that CA first, then its parents up to the root."""
+    from ca import authorities
+
     rt = runtime()
     with rt.db.reading() as session:
         pem = authorities.chain_pem(rt.ca, session, ca)
@@ -363,6 +432,10 @@ def bulk_issue(
     json_output: JsonOption = False,
 ) -> None:
     """Enrol many citizens at once. Resumable: run the same file again to finish an interrupted run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ca import bulk
+
     rt = runtime()
     source = bulk.read_csv(file)
     with rt.db.transaction() as session:
@@ -419,6 +492,8 @@ def write_crl(
     json_output: JsonOption = False,
 ) -> None:
     """Publish a fresh CRL for a CA (the service also does it on every revocation) and write it as DER."""
+    from ca import crl
+
     rt = runtime()
     with rt.db.transaction() as session:
         info = crl.publish(session, rt.ca, ca)
@@ -442,11 +517,13 @@ def write_crl(
 
 @app.command("status")
 @handles_errors
-def certificate_status(serial: str, json_output: JsonOption = False) -> None:
+def certificate_status(serial: SerialArgument, json_output: JsonOption = False) -> None:
     """A certificate's current status, and the CRL and OCSP URLs relying parties check."""
+    from ca import status
+
     rt = runtime()
     with rt.db.reading() as session:
-        current = status.certificate_status(session, rt.ca, serial)
+        current = status.certificate_status(session, rt.ca, resolve_serial(session, serial))
     if json_output:
         print_json(current.as_json())
         return

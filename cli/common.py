@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,19 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from ca.runtime import CaRuntime
-from core.errors import Kind, ServiceError, malformed
-from core.settings import Settings, load_settings
-from identity import audit
-from keystore.secretbox import SecretBox
+from core.errors import Kind, ServiceError, malformed, not_found
 
+# Only typer, rich and core.errors at import time: `kyso --help` must not pay for pyHanko, pkilint,
+# SQLAlchemy or pydantic (tests/cli/test_startup.py). Each command imports its domain modules when it runs.
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ca.runtime import CaRuntime
+    from core.settings import Settings
+    from keystore.secretbox import SecretBox
     from signing.service import SigningService
 
 EXIT_CODES = {
@@ -47,6 +48,10 @@ R = TypeVar("R")
 
 
 def settings() -> Settings:
+    from pydantic import ValidationError
+
+    from core.settings import load_settings
+
     try:
         return load_settings()
     except ValidationError as exc:
@@ -56,11 +61,90 @@ def settings() -> Settings:
 
 
 def runtime(*, create_master_key: bool = False, check: bool = True) -> CaRuntime:
-    """The instance the environment names; checked ready (schema, master key) unless ``check`` is off."""
-    rt = CaRuntime.from_settings(settings(), create_master_key=create_master_key)
+    """The instance the environment names; checked ready (schema, master key) unless ``check`` is off.
+    Only `kyso init` (``create_master_key``) may start from nothing: any other command refuses, creating
+    nothing, when the data directory holds no instance."""
+    from ca.runtime import CaRuntime
+
+    config = settings()
+    if not create_master_key:
+        require_instance(config)
+    rt = CaRuntime.from_settings(config, create_master_key=create_master_key)
     if check:
         rt.check_ready()
     return rt
+
+
+def require_instance(config: Settings) -> None:
+    """Refuse, naming where it looked, when there is no instance: without this an empty SQLite file was
+    left behind, and the hint to run `kyso init` would have started a second CA beside the real one."""
+    if config.database_url is None:
+        database = config.data_dir / "kyso.db"
+        if not database.is_file():
+            raise ServiceError(
+                Kind.UNAVAILABLE,
+                f"no Kyso instance in {config.data_dir.resolve()} (set KYSO_DATA_DIR or run from the "
+                "instance's directory; `kyso init` creates a new one)",
+            )
+        return
+    url = config.database_url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        if not path.is_file():
+            raise ServiceError(
+                Kind.UNAVAILABLE,
+                f"no Kyso database at {path.resolve()} "
+                "(check KYSO_DATABASE_URL; `kyso init` creates a new one)",
+            )
+
+
+MIN_SERIAL_PREFIX = 4  # hex digits, as `git` asks of a commit prefix
+SHOWN_CANDIDATES = 5
+
+
+def resolve_serial(session: Session, text: str) -> str:
+    """The full serial ``text`` names: the serial itself, or a unique prefix of at least
+    ``MIN_SERIAL_PREFIX`` hex digits (any case, ``:`` and spaces ignored). The one place every command
+    taking a serial resolves it; the store is asked with a LIKE prefix, never loaded whole."""
+    from sqlalchemy import select
+
+    from core.ids import clean_serial_text, serial_hex
+    from store.models import Certificate
+
+    cleaned = clean_serial_text(text)
+    exact = serial_hex(int(cleaned, 16))
+    if session.scalar(select(Certificate.serial).where(Certificate.serial == exact)) is not None:
+        return exact
+    if len(cleaned) < MIN_SERIAL_PREFIX:
+        raise malformed(
+            f"serial {cleaned} matches no certificate (a prefix needs {MIN_SERIAL_PREFIX} hex digits or more)"
+        )
+    rows = session.execute(
+        select(Certificate.serial, Certificate.common_name)
+        .where(Certificate.serial.startswith(cleaned, autoescape=True), Certificate.status != "reserved")
+        .order_by(Certificate.serial)
+        .limit(SHOWN_CANDIDATES + 1)
+    ).all()
+    if not rows:
+        raise not_found(f"no certificate with serial {cleaned} or a serial starting with it")
+    if len(rows) > 1:
+        shown = ", ".join(f"{serial} ({name})" for serial, name in rows[:SHOWN_CANDIDATES])
+        more = ", …" if len(rows) > SHOWN_CANDIDATES else ""
+        raise malformed(f"serial prefix {cleaned} is ambiguous: {shown}{more}; give more digits")
+    return rows[0][0]
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm_or_refuse(question: str, action: str) -> None:
+    """Ask on the terminal (default no); without one, refuse at once rather than wait for an answer."""
+    if not stdin_is_terminal():
+        raise malformed(f"not asking to confirm {action}: standard input is not a terminal; pass --yes")
+    if not typer.confirm(question, default=False, err=True):
+        err.print(f"{action} cancelled")
+        raise typer.Exit(1)
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -75,7 +159,9 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             for finding in exc.details.get("findings", []):
                 err.print(escape(f"  {finding['severity']} {finding['code']} {finding.get('message') or ''}"))
             raise typer.Exit(EXIT_CODES[exc.kind]) from None
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            if not _is_database_error(exc):
+                raise
             err.print(
                 f"[red]error:[/red] database error: {type(exc).__name__}; is the schema migrated "
                 "(`kyso init`) and KYSO_DATABASE_URL right?"
@@ -86,6 +172,68 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """An SQLAlchemy error (SQLAlchemy is imported only by commands that touch the database)."""
+    exc_module = sys.modules.get("sqlalchemy.exc")
+    return exc_module is not None and isinstance(exc, exc_module.SQLAlchemyError)
+
+
+CLI_LOG = "kyso-cli.log"
+
+
+class _DataDirLog(logging.Handler):
+    """Library log lines (pyHanko's warnings, a traceback it logs for a damaged file, Python warnings) go
+    to ``CLI_LOG`` in the instance's data directory, opened on the first line; where no data directory
+    exists they are dropped, as nothing may be created outside an instance."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self._file: logging.Handler | None = None
+        self._resolved = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._resolved:
+            self._resolved = True
+            try:
+                from core.logs import TextFormatter
+
+                data_dir = Path(os.environ.get("KYSO_DATA_DIR") or "./var")
+                if data_dir.is_dir():
+                    self._file = logging.FileHandler(data_dir / CLI_LOG, encoding="utf-8")
+                    self._file.setFormatter(TextFormatter())
+            except OSError:
+                self._file = None
+        if self._file is not None:
+            self._file.emit(record)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        super().close()
+
+
+def route_library_logs(verbose: bool) -> None:
+    """Keep library logging and warnings off the terminal: only Kyso's own output reaches it. With
+    ``--verbose`` they are printed on stderr; otherwise they go to the data directory's ``CLI_LOG``."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "kyso_cli", False):
+            root.removeHandler(handler)
+            handler.close()
+    handler: logging.Handler
+    if verbose:
+        from core.logs import TextFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(TextFormatter())
+    else:
+        handler = _DataDirLog()
+    handler.kyso_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)  # a handler on the root also keeps logging's last-resort printer quiet
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.captureWarnings(True)  # warnings.warn(...) becomes a py.warnings log line
 
 
 def print_json(data: Any) -> None:
@@ -104,6 +252,8 @@ def read_secret_file(path: Path) -> str:
 
 
 def secret_box(rt: CaRuntime) -> SecretBox:
+    from keystore.secretbox import SecretBox
+
     return SecretBox(rt.settings.master_key_bytes())
 
 
@@ -117,6 +267,8 @@ def cli_actor() -> str:
 
 def record(session: Session, rt: CaRuntime, action: str, target: str | None, **details: object) -> None:
     """Append an audit entry for a CLI action, in the transaction of the action itself."""
+    from identity import audit
+
     audit.append(session, clock=rt.ca.clock, actor=cli_actor(), action=action, target=target,
                  source="cli", details=details or None)  # fmt: skip
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ca.hierarchy import initialise
-from ca.runtime import CaRuntime, is_loopback_url
 from cli.common import handles_errors, out, print_json, runtime, secret_box, settings
-from identity import accounts, totp
-from store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from ca.runtime import CaRuntime
 
 
 @handles_errors
@@ -22,6 +21,10 @@ def init(
     json_output: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
 ) -> None:
     """Create the schema, the test CA hierarchy and the first admin. Running it again changes nothing."""
+    from ca.hierarchy import initialise
+    from ca.runtime import is_loopback_url
+    from store.migrate import upgrade
+
     config = settings()
     rt = runtime(create_master_key=True, check=False)
     if rt.settings.production and is_loopback_url(rt.settings.resolved_pki_base_url):
@@ -59,6 +62,8 @@ FIRST_ADMIN = "admin"
 
 def _first_admin(rt: CaRuntime) -> dict[str, str] | None:
     """The first admin, with a one-time password and a TOTP enrolment, when no admin exists yet."""
+    from identity import accounts, totp
+
     with rt.db.transaction() as session:
         if accounts.list_accounts(session, "admin"):
             return None

@@ -8,15 +8,10 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from cryptography import x509
-from sqlalchemy.orm import Session
 
-from ca import service_signers
-from ca.runtime import CaRuntime
-from ca.signing_keys import CaKeySource
 from cli.common import (
     JsonOption,
     cli_actor,
@@ -31,22 +26,33 @@ from cli.common import (
 )
 from core.clock import VIETNAM, SystemClock, display
 from core.errors import Kind, ServiceError, malformed
-from identity import audit
-from invitations import checkin, mail, notify, offline, pass_links, qr, reports, retention, service
-from invitations import letter as letters
-from invitations.checkin import Decision
-from invitations.keys import Seal
-from invitations.reasons import Reason
-from invitations.service import Amendment, InvitationContext, InvitationInput
-from signing.seals import DocumentSealer
-from store import invitations_repo as repo
+
+if TYPE_CHECKING:  # the domain modules are imported by the commands that use them
+    from cryptography import x509
+    from sqlalchemy.orm import Session
+
+    from ca.runtime import CaRuntime
+    from invitations import letter as letters
+    from invitations import notify, service
+    from invitations.checkin import Decision
+    from invitations.service import InvitationContext
+    from signing.seals import DocumentSealer
+
+# invitations.service.MAX_DAYS / MAX_ENTRIES, for the options' bounds without importing the domain at
+# `kyso --help` (tests/cli/test_startup.py keeps them the same)
+MAX_DAYS = 31
+MAX_ENTRIES = 50
 
 app = typer.Typer(help="QR e-invitations: invite guests, check passes at the desk (online or offline).")
-MAX_IMAGE = qr.MAX_IMAGE_BYTES
 
 
 def context(rt: CaRuntime) -> InvitationContext:
     """The invitation seal from the keystore, handed to invitations/ as a signing callable."""
+    from ca import service_signers
+    from invitations import service
+    from invitations.keys import Seal
+    from invitations.service import InvitationContext
+
     with rt.db.transaction() as session:
         delegated = service_signers.load(session, rt.ca, "invitation-seal")
         seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
@@ -89,6 +95,8 @@ def _describe(view: service.InvitationView) -> None:
 
 
 def _write_qr(payload: str | None, png: Path | None, svg: Path | None) -> None:
+    from invitations import qr
+
     if not payload or not (png or svg):
         return
     code = qr.render(payload)
@@ -112,9 +120,9 @@ def create(
     cccd: Annotated[str | None, typer.Option(help="the guest's CCCD (stored hashed, shown masked)")] = None,
     email: Annotated[str | None, typer.Option(help="the guest's email")] = None,
     phone: Annotated[str | None, typer.Option(help="the guest's phone")] = None,
-    entries: Annotated[int, typer.Option(min=1, max=service.MAX_ENTRIES, help="entries per day")] = 1,
+    entries: Annotated[int, typer.Option(min=1, max=MAX_ENTRIES, help="entries per day")] = 1,
     companion: Annotated[list[str] | None, typer.Option("--companion", help="an accompanying guest")] = None,
-    days: Annotated[int, typer.Option(min=1, max=service.MAX_DAYS, help="same hours on N days")] = 1,
+    days: Annotated[int, typer.Option(min=1, max=MAX_DAYS, help="same hours on N days")] = 1,
     rotating: Annotated[bool, typer.Option(help="require the live rotating code (anti-sharing)")] = False,
     notify_webhook: Annotated[str | None, typer.Option(help="URL told of the guest's arrival")] = None,
     notify_email: Annotated[str | None, typer.Option(help="email told of the guest's arrival")] = None,
@@ -124,6 +132,10 @@ def create(
     json_output: JsonOption = False,
 ) -> None:
     """Invite a guest; prints the invitation and its QR text."""
+    from invitations import notify, service
+    from invitations.service import InvitationInput
+    from store import invitations_repo as repo
+
     rt = runtime()
     ctx = context(rt)
     data = InvitationInput(
@@ -169,6 +181,8 @@ def list_invitations(
     json_output: JsonOption = False,
 ) -> None:
     """List invitations, latest first."""
+    from invitations import service
+
     rt = runtime()
     try:
         on_day = dt.date.fromisoformat(day) if day else None
@@ -199,6 +213,8 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """One invitation with its current QR text."""
+    from invitations import service
+
     rt = runtime()
     ctx = context(rt)
     with rt.db.reading() as session:
@@ -215,13 +231,16 @@ def amend(
     title: Annotated[str | None, typer.Option()] = None,
     start: Annotated[str | None, typer.Option()] = None,
     end: Annotated[str | None, typer.Option()] = None,
-    days: Annotated[int | None, typer.Option(min=1, max=service.MAX_DAYS)] = None,
-    entries: Annotated[int | None, typer.Option(min=1, max=service.MAX_ENTRIES)] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=MAX_DAYS)] = None,
+    entries: Annotated[int | None, typer.Option(min=1, max=MAX_ENTRIES)] = None,
     cccd: Annotated[str | None, typer.Option(help='a new CCCD, or "" to remove it')] = None,
     qr_png: Annotated[Path | None, typer.Option(help="write the new QR code as PNG here")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Change an invitation: a new QR is issued and the old one is refused from now on."""
+    from invitations import service
+    from invitations.service import Amendment
+
     rt = runtime()
     ctx = context(rt)
     changes = Amendment(
@@ -244,6 +263,8 @@ def amend(
 @handles_errors
 def cancel(invitation_id: Annotated[str, typer.Argument()], json_output: JsonOption = False) -> None:
     """Cancel an invitation: its QR is refused from now on (offline desks after their next bundle)."""
+    from invitations import service
+
     rt = runtime()
     ctx = context(rt)
     with rt.db.transaction() as session:
@@ -279,11 +300,13 @@ def _print_decision(decision: Decision, json_output: bool) -> None:
 
 def _scanned_text(payload: str | None, image: Path | None) -> str | None:
     """The QR text to check; None when the image holds no QR code."""
+    from invitations import qr
+
     if (payload is None) == (image is None):
         raise malformed("give the scanned text or --image FILE (one of them)")
     if payload is not None:
         return payload
-    texts = qr.read(_read(image, "image", MAX_IMAGE))  # type: ignore[arg-type]
+    texts = qr.read(_read(image, "image", qr.MAX_IMAGE_BYTES))  # type: ignore[arg-type]
     ours = [t for t in texts if t.startswith(("KY1:", "KR1:"))] or texts
     return ours[0] if ours else None
 
@@ -322,6 +345,11 @@ def check(
 
 
 def _check_online(scanned: str | None, desk_code: str, card_qr: str | None) -> Decision:
+    from identity import audit
+    from invitations import checkin
+    from invitations.checkin import Decision
+    from invitations.reasons import Reason
+
     rt = runtime()
     ctx = context(rt)
     with rt.db.transaction() as session:
@@ -344,6 +372,8 @@ def _check_online(scanned: str | None, desk_code: str, card_qr: str | None) -> D
 
 
 def _roots(trust: Path) -> list[x509.Certificate]:
+    from cryptography import x509
+
     data = _read(trust, "trust file", 1024 * 1024)
     try:
         return x509.load_pem_x509_certificates(data)
@@ -354,6 +384,10 @@ def _roots(trust: Path) -> list[x509.Certificate]:
 def _check_offline(
     scanned: str | None, desk: str, bundle: Path | None, trust: Path | None, journal: Path | None
 ) -> Decision:
+    from invitations import offline
+    from invitations.checkin import Decision
+    from invitations.reasons import Reason
+
     if bundle is None or trust is None:
         raise malformed("--offline needs --bundle FILE and --trust ROOT.pem")
     clock = SystemClock()
@@ -375,6 +409,8 @@ def checkout(
     json_output: JsonOption = False,
 ) -> None:
     """Check a guest out."""
+    from invitations import checkin
+
     if not desk:
         raise malformed("--desk is required")
     rt = runtime()
@@ -397,6 +433,8 @@ def bundle(
     hours: Annotated[int, typer.Option(min=1, max=72, help="how long it stays usable")] = 24,
 ) -> None:
     """Write the signed offline bundle for a venue's desks (keys, cancellations, venue config)."""
+    from invitations import offline
+
     rt = runtime()
     ctx = context(rt)
     with rt.db.transaction() as session:
@@ -414,6 +452,9 @@ def sync(
     json_output: JsonOption = False,
 ) -> None:
     """Record an offline desk's journal; a pass admitted twice is flagged as a conflict."""
+    from identity import audit
+    from invitations import checkin, offline
+
     records = offline.read_journal(journal)
     rt = runtime()
     ctx = context(rt)
@@ -442,6 +483,9 @@ def sync(
 @handles_errors
 def conflicts(json_output: JsonOption = False) -> None:
     """Passes admitted at two offline desks, waiting for review."""
+    from invitations import offline
+    from store import invitations_repo as repo
+
     rt = runtime()
     with rt.db.reading() as session:
         rows = [
@@ -460,6 +504,8 @@ def conflicts(json_output: JsonOption = False) -> None:
 @handles_errors
 def review(conflict_id: Annotated[int, typer.Argument(help="the id `kyso invite conflicts` shows")]) -> None:
     """Mark a conflict as reviewed (after talking to the desks and the host)."""
+    from invitations import offline
+
     rt = runtime()
     with rt.db.transaction() as session:
         row = offline.review(session, conflict_id, cli_actor(), rt.ca.clock.now())
@@ -476,6 +522,8 @@ def report(
     json_output: JsonOption = False,
 ) -> None:
     """Today's expected guests, arrivals and no-shows at a venue."""
+    from invitations import reports
+
     rt = runtime()
     now = rt.ca.clock.now()
     try:
@@ -499,6 +547,10 @@ def report(
 
 
 def _letter_sealer(rt: CaRuntime) -> DocumentSealer:
+    from ca.signing_keys import CaKeySource
+    from invitations import letter as letters
+    from signing.seals import DocumentSealer
+
     agency_seal = CaKeySource(rt.db, rt.ca).agency_seal
     return DocumentSealer(
         signing_service(rt), agency_seal, reason=letters.LETTER_REASON, name=letters.LETTER_FILE
@@ -506,6 +558,7 @@ def _letter_sealer(rt: CaRuntime) -> DocumentSealer:
 
 
 def _audit_letter(rt: CaRuntime) -> Callable[[Session, letters.SealedLetter], None]:
+
     def on_sealed(session: Session, letter: letters.SealedLetter) -> None:
         record(session, rt, "invitation.letter", letter.invitation_id,
                document=letter.document_id, organization=letter.organization)  # fmt: skip
@@ -526,6 +579,8 @@ def letter(
     is the organisation on a certificate bound to the host (`kyso user bind-cert`); this service must hold
     that agency's seal certificate (`kyso ca issue agency-seal --organization … --keygen ec-p256`).
     """
+    from invitations import letter as letters
+
     rt = runtime()
     sealed = letters.issue(rt.db, context(rt), invitation_id.strip(), _letter_sealer(rt), _audit_letter(rt))
     output.write_bytes(sealed.pdf)
@@ -540,6 +595,9 @@ def letter(
 
 
 def _deliver_now(rt: CaRuntime, ctx: InvitationContext) -> notify.Delivery:
+    from invitations import letter as letters
+    from invitations import mail, notify, pass_links
+
     attach = letters.for_mail(rt.db, ctx, _letter_sealer(rt), _audit_letter(rt))
     build = notify.invitation_mail_builder(ctx, attach, pass_links.url_builder(rt.settings))
     result = notify.deliver_due(rt.db, rt.ca.clock.now, mail.config_from(rt.settings), build)
@@ -563,6 +621,8 @@ def deliver() -> None:
 @handles_errors
 def housekeeping(json_output: JsonOption = False) -> None:
     """End-of-day check-out and guest-data anonymisation (KYSO_INVITATION_RETENTION_DAYS)."""
+    from invitations import checkin, retention
+
     rt = runtime()
     ctx = context(rt)
     days = rt.settings.invitation_retention_days
@@ -580,6 +640,8 @@ def housekeeping(json_output: JsonOption = False) -> None:
 @handles_errors
 def retire_key(kid: Annotated[str, typer.Argument(help="the 8-byte key id, hex")]) -> None:
     """Stop trusting an old seal key: its passes are refused as "unknown key"."""
+    from invitations import service
+
     rt = runtime()
     ctx = context(rt)
     with rt.db.transaction() as session:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli import audit_cmd, ca_cmd, invite_cmd, user_cmd, venue_cmd
+from cli.common import route_library_logs
 from cli.init_cmd import init
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
@@ -18,6 +21,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="print library log lines and warnings on stderr")
+    ] = False,
+) -> None:
+    route_library_logs(verbose)
+
+
 app.command("init")(init)
 app.command("serve")(serve)
 app.command("sign")(sign)

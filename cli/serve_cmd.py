@@ -5,15 +5,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from cli.common import handles_errors, runtime, settings
-from core.logs import logging_config, resolve_format
 
 
 @handles_errors
@@ -36,6 +33,10 @@ def serve(
     OCSP requests and desk check-ins are answered by a lean connection handler ahead of the
     application (api.fast_protocol); everything else goes through uvicorn and FastAPI.
     """
+    import uvicorn
+
+    from core.logs import logging_config, resolve_format
+
     config = settings()
     runtime().db.dispose()  # checks the schema and the master key before a worker starts
     if workers > 1:
@@ -92,6 +93,8 @@ def _metrics_directory(data_dir: Path) -> None:
     it. The directory is this server's own (host name and process id): another `kyso serve` on the same
     data directory — a second container on the volume, a new server started beside the old — neither adds
     its counters in nor deletes these files; it is new at every start and removed when the server stops."""
+    import socket
+
     directory = (data_dir / "prometheus" / f"{socket.gethostname()}-{os.getpid()}").resolve()
     shutil.rmtree(directory, ignore_errors=True)  # a pid reused after a crash
     directory.mkdir(parents=True, mode=0o700)

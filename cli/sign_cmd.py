@@ -6,7 +6,6 @@ command is the local operator's tool, and every signature it makes is in the aud
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
@@ -15,19 +14,27 @@ from typing import Annotated
 
 import typer
 
-from cli.common import JsonOption, err, handles_errors, print_json, record, runtime, signing_service
+from cli.common import (
+    JsonOption,
+    err,
+    handles_errors,
+    print_json,
+    record,
+    resolve_serial,
+    runtime,
+    signing_service,
+)
 from core.clock import display
 from core.errors import malformed
-from signing import registry
-from signing.pades import Level
-from signing.service import Appearance, DocumentIn, SignRequest
 
 
 @handles_errors
 def sign(
     source: Annotated[Path, typer.Argument(help="the PDF to sign", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="where to write the signed PDF")],
-    cert: Annotated[str, typer.Option("--cert", help="serial of a signing certificate held in custody")],
+    cert: Annotated[
+        str, typer.Option("--cert", help="serial (or unique prefix) of a signing certificate in custody")
+    ],
     level: Annotated[str, typer.Option(help="PAdES level: b-b, b-t, b-lt or b-lta")] = "b-lt",
     appearance: Annotated[
         str, typer.Option(help="official (blue block), seal (red, over the official's), attachment")
@@ -43,6 +50,12 @@ def sign(
     as_json: JsonOption = False,
 ) -> None:
     """Sign a PDF (PAdES B-B … B-LTA) with a key this service holds."""
+    import asyncio
+
+    from signing import registry
+    from signing.pades import Level
+    from signing.service import Appearance, DocumentIn, SignRequest
+
     if not source.is_file():
         raise malformed(f"{source} is not a readable file")
     if output.exists() and not force:
@@ -59,7 +72,9 @@ def sign(
     )
     rt = runtime()
     service = signing_service(rt)
-    key = service.keys.signing_key(cert.strip().lower())
+    with rt.db.reading() as session:
+        serial = resolve_serial(session, cert)
+    key = service.keys.signing_key(serial)
     with source.open("rb") as stream:
         [signed] = asyncio.run(service.sign(key, [DocumentIn(source.name, stream)], request))
     # all or nothing: the file appears complete, under its name, only once it is registered

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from ca.signing_keys import bindable_certificate
 from cli.common import (
     JsonOption,
     cli_actor,
@@ -17,14 +15,15 @@ from cli.common import (
     print_json,
     read_secret_file,
     record,
+    resolve_serial,
     runtime,
     secret_box,
 )
 from core.errors import malformed
-from identity import accounts, totp
 from identity.permissions import ROLES
-from identity.sessions import create_api_key
-from signing import credentials
+
+if TYPE_CHECKING:
+    from identity import totp
 
 app = typer.Typer(help="Accounts, roles, passwords, second factors and API keys.")
 
@@ -52,6 +51,8 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Create an account. Without --password-file a one-time password is printed once."""
+    from identity import accounts, totp
+
     rt = runtime()
     password = read_secret_file(password_file) if password_file else None
     with rt.db.transaction() as session:
@@ -80,6 +81,10 @@ def list_users(
     role: Annotated[str | None, typer.Option(help="only this role")] = None, json_output: JsonOption = False
 ) -> None:
     """List accounts."""
+    from rich.table import Table
+
+    from identity import accounts
+
     rt = runtime()
     with rt.db.reading() as session:
         infos = [accounts.AccountInfo.of(a, rt.ca.clock.now()) for a in accounts.list_accounts(session, role)]
@@ -99,6 +104,8 @@ def disable(
     username: str, enable: Annotated[bool, typer.Option("--enable", help="enable instead")] = False
 ) -> None:
     """Disable an account (its sessions end at once), or --enable it again."""
+    from identity import accounts
+
     rt = runtime()
     with rt.db.transaction() as session:
         accounts.disable(session, rt.ca.clock, username, actor=cli_actor(), enabled=enable)
@@ -109,6 +116,8 @@ def disable(
 @handles_errors
 def role(username: str, new_role: Annotated[str, typer.Argument(help=" | ".join(ROLES))]) -> None:
     """Change an account's role; its sessions end."""
+    from identity import accounts
+
     rt = runtime()
     with rt.db.transaction() as session:
         accounts.set_role(session, rt.ca.clock, username, new_role, actor=cli_actor())
@@ -124,6 +133,8 @@ def reset_password(
     ] = None,
 ) -> None:
     """Set a new password (a one-time one is printed when no file is given); sessions end, the lock lifts."""
+    from identity import accounts
+
     rt = runtime()
     password = read_secret_file(password_file) if password_file else None
     with rt.db.transaction() as session:
@@ -140,6 +151,8 @@ def reset_totp(
     qr_png: Annotated[Path | None, typer.Option(help="also write the QR code as PNG here")] = None,
 ) -> None:
     """Start a new second-factor enrolment for an account (replaces the old one)."""
+    from identity import accounts, totp
+
     rt = runtime()
     with rt.db.transaction() as session:
         account = accounts.get(session, username)
@@ -160,6 +173,8 @@ def api_key(
     json_output: JsonOption = False,
 ) -> None:
     """Create an API key for a service account; the key is printed once."""
+    from identity.sessions import create_api_key
+
     rt = runtime()
     with rt.db.transaction() as session:
         key = create_api_key(session, rt.ca.clock, username, name, scope, actor=cli_actor())
@@ -175,15 +190,22 @@ def api_key(
 def bind_cert(
     username: str,
     serial: Annotated[
-        str, typer.Argument(help="a citizen, official or agency-seal certificate held in custody")
+        str,
+        typer.Argument(
+            help="a citizen, official or agency-seal certificate in custody: its serial or a unique prefix"
+        ),
     ],
     as_json: JsonOption = False,
 ) -> None:
     """Let an account sign (or seal) through the API with a certificate whose key the service holds."""
+    from ca.signing_keys import bindable_certificate
+    from identity import accounts
+    from signing import credentials
+
     rt = runtime()
     with rt.db.transaction() as session:
         account = accounts.get(session, username)
-        target = bindable_certificate(session, serial, account.cccd)
+        target = bindable_certificate(session, resolve_serial(session, serial), account.cccd)
         bound = credentials.bind(
             session,
             account_id=account.id,

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from cli.common import JsonOption, handles_errors, out, print_json, record, runtime
-from invitations import venues
 
 app = typer.Typer(help="Venues (offices, buildings) and their security desks.")
 
@@ -24,6 +23,8 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Add a venue with its desks (desk codes are unique across venues)."""
+    from invitations import venues
+
     rt = runtime()
     with rt.db.transaction() as session:
         added = venues.add(session, rt.ca.clock, code, name, address=address, desks=desk or [])
@@ -44,6 +45,8 @@ def add_desk(
     name: Annotated[str | None, typer.Option(help='its name, e.g. "Cổng 2"')] = None,
 ) -> None:
     """Add a desk to a venue."""
+    from invitations import venues
+
     rt = runtime()
     with rt.db.transaction() as session:
         added = venues.add_desk(session, rt.ca.clock, venue, code, name)
@@ -55,6 +58,8 @@ def add_desk(
 @handles_errors
 def list_venues(json_output: JsonOption = False) -> None:
     """Venues and their desks."""
+    from invitations import venues
+
     rt = runtime()
     with rt.db.reading() as session:
         found = venues.all_venues(session)

@@ -6,41 +6,36 @@ printed); 2 for input that is not a readable PDF.
 
 from __future__ import annotations
 
-import asyncio
-import io
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from cryptography.hazmat.primitives import serialization
-from sqlalchemy.orm import Session
 
-from ca.hierarchy import report_seal
-from ca.ocsp import OcspResponder
-from ca.runtime import CaRuntime
 from cli.common import JsonOption, handles_errors, out, print_json, record, runtime, signing_service
 from core.clock import display
 from core.errors import malformed
-from core.ids import serial_hex
-from signing import registry
-from signing.pades import Level
-from signing.service import Appearance, DocumentIn, SignRequest
-from verification import anchors, render
-from verification.isolation import verify_bounded
-from verification.pdf_report import report_pdf
-from verification.report import IssuedRecord, VerificationReport
-from verification.trust import TrustStore
-from verification.validate import Limits, Verifier
+
+if TYPE_CHECKING:  # imported by the commands that use them: `kyso verify --help` needs none of them
+    from sqlalchemy.orm import Session
+
+    from ca.runtime import CaRuntime
+    from verification.report import IssuedRecord, VerificationReport
+    from verification.validate import Limits
 
 trust_app = typer.Typer(help="Trust anchors for verification (Kyso's own root is always trusted).",
                         no_args_is_help=True)  # fmt: skip
 
 
 def own_roots(session: Session, rt: CaRuntime) -> list[bytes]:
+    from cryptography.hazmat.primitives import serialization
+
     return [rt.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)]
 
 
 def issued_by_us(session: Session, sha256: str) -> list[IssuedRecord]:
+    from signing import registry
+    from verification.report import IssuedRecord
+
     return [
         IssuedRecord(r.id, r.signer_name, r.organization, r.reference_number, r.level, display(r.signed_at))
         for r in registry.find_by_hash(session, sha256)
@@ -49,6 +44,9 @@ def issued_by_us(session: Session, sha256: str) -> list[IssuedRecord]:
 
 def ocsp_fetcher(rt: CaRuntime):
     """The service's own responder, asked in-process (the CLI runs beside the database)."""
+    from ca.ocsp import OcspResponder
+    from core.ids import serial_hex
+
     responder = OcspResponder(rt.ca)
 
     def fetch(certificate, issuer) -> bytes | None:
@@ -63,6 +61,8 @@ def ocsp_fetcher(rt: CaRuntime):
 
 
 def limits_of(rt: CaRuntime) -> Limits:
+    from verification.validate import Limits
+
     s = rt.settings
     return Limits(max_bytes=s.verify_max_mb << 20, timeout_seconds=s.verify_timeout_seconds,
                   memory_bytes=s.verify_memory_mb << 20)  # fmt: skip
@@ -87,6 +87,13 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check every signature of a PDF and print the report (Vietnamese and English)."""
+    import asyncio
+
+    from verification import anchors, render
+    from verification.isolation import verify_bounded
+    from verification.trust import TrustStore
+    from verification.validate import Verifier
+
     if not source.is_file():
         raise malformed(f"{source} is not a readable file")
     data = source.read_bytes()
@@ -116,6 +123,14 @@ def verify(
 
 def sealed_report(rt: CaRuntime, report: VerificationReport) -> bytes:
     """The report as a PDF, sealed PAdES B-LT with the report-seal certificate (issued on first use)."""
+    import asyncio
+    import io
+
+    from ca.hierarchy import report_seal
+    from signing.pades import Level
+    from signing.service import Appearance, DocumentIn, SignRequest
+    from verification.pdf_report import report_pdf
+
     with rt.db.transaction() as session:
         serial = report_seal(session, rt.ca)
     service = signing_service(rt)
@@ -142,6 +157,8 @@ def trust_add(
     as_json: JsonOption = False,
 ) -> None:
     """Trust another root (for example the national root) when verifying."""
+    from verification import anchors
+
     if not certificate.is_file():
         raise malformed(f"{certificate} is not a readable file")
     rt = runtime()
@@ -155,6 +172,8 @@ def trust_add(
 @handles_errors
 def trust_remove(key: Annotated[str, typer.Argument(help="label or SHA-256 fingerprint")]) -> None:
     """Stop trusting an anchor an operator added."""
+    from verification import anchors
+
     rt = runtime()
     with rt.db.transaction() as session:
         info = anchors.remove(session, key)
@@ -166,6 +185,8 @@ def trust_remove(key: Annotated[str, typer.Argument(help="label or SHA-256 finge
 @handles_errors
 def trust_list(as_json: JsonOption = False) -> None:
     """The trust list verification uses: Kyso's root and the anchors operators added."""
+    from verification import anchors
+
     rt = runtime()
     with rt.db.reading() as session:
         store = anchors.trust_list(session, own_roots(session, rt))

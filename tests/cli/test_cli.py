@@ -203,7 +203,7 @@ def test_revoke_then_refuse_to_revoke_again_or_reinstate(instance: Instance) -> 
             IssueRequest("citizen", SubjectFields(surname="Lê", given_name="Thị Hoa", cccd="079185001235")),
         ).certificate.serial
 
-    revoked = kyso(instance, "ca", "revoke", serial, "--reason", "key-compromise", "--json")
+    revoked = kyso(instance, "ca", "revoke", serial, "--reason", "key-compromise", "--yes", "--json")
     assert revoked.returncode == 0, revoked.stderr
     assert (json.loads(revoked.stdout)["status"], json.loads(revoked.stdout)["revocation_reason"]) == (
         "revoked",

@@ -1,0 +1,76 @@
+"""CLI start-up: `kyso --help` and `kyso verify --help` beside a bare `python -c "import typer, rich"`.
+
+Each command is a fresh process of the virtual environment's interpreter, run ``--runs`` times; the best
+(shortest) wall time of each is kept, as the least disturbed by other work on the machine. The figure
+that matters is the ratio to the bare import: help must cost at most ``--max-ratio`` times it, which it
+only does while the command modules import their domain modules (pyHanko, pkilint, SQLAlchemy, …) inside
+the commands. "typer floor" is a two-command Typer app importing nothing else: what any Typer CLI pays
+for the same help. tests/cli/test_startup.py checks the same by the modules imported, never by the clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+KYSO = str(Path(sys.executable).with_name("kyso"))
+
+# The least any Typer app pays for the same help: two commands, nothing imported. Typer 0.29 coerces the
+# group's own (absent) --help flag through a pydantic TypeAdapter before it reaches a subcommand, so every
+# `APP SUB --help` imports pydantic (typer._adapters) — about 100 ms no command module can avoid.
+FLOOR_APP = """
+import sys
+from pathlib import Path
+import typer
+app = typer.Typer(context_settings={"help_option_names": ["-h", "--help"]})
+@app.command()
+def verify(source: Path, json_output: bool = False) -> None:
+    "Check a file."
+@app.command()
+def other() -> None:
+    "Something else."
+app(sys.argv[1:], prog_name="floor")
+"""
+
+COMMANDS = {
+    "import typer, rich": [PYTHON, "-c", "import typer, rich"],
+    "typer floor --help": [PYTHON, "-c", FLOOR_APP, "--help"],
+    "typer floor verify -h": [PYTHON, "-c", FLOOR_APP, "verify", "--help"],
+    "kyso --help": [KYSO, "--help"],
+    "kyso verify --help": [KYSO, "verify", "--help"],
+}
+CHECKED = ("kyso --help", "kyso verify --help")
+
+
+def best_of(command: list[str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench cli_startup", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="runs of each command; the best is kept")
+    parser.add_argument("--max-ratio", type=float, default=4.0, help="exit 1 when help costs more than this")
+    args = parser.parse_args(argv)
+    times = {name: best_of(command, args.runs) for name, command in COMMANDS.items()}
+    baseline = times["import typer, rich"]
+    print(f"best of {args.runs} runs each (wall time of a fresh process)")
+    for name, seconds in times.items():
+        print(f"  {name:<22} {seconds * 1000:7.0f} ms  {seconds / baseline:4.1f}× the bare import")
+    over = [name for name in CHECKED if times[name] / baseline > args.max_ratio]
+    for name in over:
+        print(f"{name} costs more than {args.max_ratio}× the bare import", file=sys.stderr)
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -226,8 +226,9 @@ def test_bad_requests_are_problems_not_500s(site: Site) -> None:
     assert_problem(
         site.client.post("/api/v1/checkins", json={"desk": site.desks[0]}, headers=site.guard), 422, "payload"
     )
+    naive = (now() + dt.timedelta(hours=1)).replace(tzinfo=None)  # an hour ahead, but without an offset
     bad = site.client.post("/api/v1/invitations", json={"guest_name": "x", "venue": site.venue,
-                           "starts_at": "2026-11-24T09:00:00", "ends_at": "2026-11-24T10:00:00"},
+                           "starts_at": naive.isoformat(), "ends_at": (naive + dt.timedelta(hours=1)).isoformat()},
                            headers=site.official)  # fmt: skip
     assert_problem(bad, 422, "timezone")
     assert_problem(site.client.get("/api/v1/invitations/nope", headers=site.official), 404)

@@ -25,9 +25,10 @@ from ca import tsa
 from invitations import base45, token
 from invitations.keys import KeySet
 from tests.fuzz.strategies import FUZZ, TSA_REQUEST, mutated
+from tests.support.clock import upcoming
 from tests.support.invitations import make_seal
 
-NOW = dt.datetime(2026, 11, 24, 1, 50, tzinfo=dt.UTC)
+NOW = upcoming(8, 50).astimezone(dt.UTC)  # 08:50 in Hồ Chí Minh City, inside the seal's validity
 SEAL = make_seal()
 KEYS = KeySet.of([SEAL.trusted_key()])
 GENUINE_TOKEN = token.encode(

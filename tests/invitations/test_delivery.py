@@ -19,14 +19,15 @@ import zxingcpp
 from aiosmtpd.controller import Controller
 from PIL import Image
 
-from core.clock import VIETNAM, FrozenClock
+from core.clock import FrozenClock
 from invitations import checkin, mail, notify, service, token, venues
 from invitations.service import InvitationInput
 from store import invitations_repo as repo
 from tests.conftest import Instance, free_port, make_account
+from tests.support.clock import TUESDAY, upcoming
 from tests.support.invitations import instance_context
 
-T0 = dt.datetime(2026, 11, 24, 8, 30, tzinfo=VIETNAM)
+T0 = upcoming(8, 30, weekday=TUESDAY)  # a Tuesday 08:30 in Hồ Chí Minh City; the meeting is at 09:00
 _numbers = itertools.count(1)
 
 
@@ -120,7 +121,8 @@ def test_the_invitation_email_carries_the_qr_inline_and_a_calendar(shared_instan
     assert ics.get_param("method") == "PUBLISH"
     text = ics.get_content() if isinstance(ics.get_content(), str) else ics.get_content().decode()
     assert text.count("BEGIN:VEVENT") == 2
-    assert "DTSTART:20261124T020000Z" in text and "DTSTART:20261125T020000Z" in text
+    first, second = T0.date(), T0.date() + dt.timedelta(days=1)  # 09:00 in Vietnam is 02:00 UTC
+    assert f"DTSTART:{first:%Y%m%d}T020000Z" in text and f"DTSTART:{second:%Y%m%d}T020000Z" in text
     assert "SUMMARY:Tiếp công dân\\; hồ sơ\\, đất đai" in text.replace("\r\n ", "")
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from core.clock import VIETNAM, FrozenClock
+from core.clock import FrozenClock
 from core.errors import Kind, ServiceError
 from invitations import checkin, offline, service, venues
 from invitations.reasons import Reason
@@ -18,9 +18,11 @@ from invitations.service import Amendment, InvitationInput
 from store import invitations_repo as repo
 from store import repositories
 from tests.conftest import Instance, make_account
+from tests.support.clock import TUESDAY, upcoming
 from tests.support.invitations import instance_context, make_seal
 
-T0 = dt.datetime(2026, 11, 24, 8, 30, tzinfo=VIETNAM)
+# Tuesday 08:30 in Hồ Chí Minh City, after the shared hierarchy was issued: its seal chains at T0
+T0 = upcoming(8, 30, weekday=TUESDAY)
 _numbers = itertools.count(1)
 
 

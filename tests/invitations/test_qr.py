@@ -3,7 +3,6 @@ scaled down to 3 pixels per module, JPEG-compressed, slightly rotated (a phone h
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 import shutil
@@ -17,10 +16,11 @@ from PIL import Image, ImageDraw
 from core.errors import Kind, ServiceError
 from invitations import qr, token
 from tests.conftest import run_tool
+from tests.support.clock import upcoming
 from tests.support.invitations import make_seal
 
 SEAL = make_seal()
-NOW = int(dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC).timestamp())
+NOW = int(upcoming(8, 0).timestamp())  # 08:00 in Hồ Chí Minh City, inside the seal's validity
 
 
 def typical_token(cccd: bool = True) -> str:

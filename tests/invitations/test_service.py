@@ -17,9 +17,10 @@ from invitations.reasons import Reason
 from invitations.service import Amendment, Host, InvitationContext, InvitationInput
 from store import invitations_repo as repo
 from tests.conftest import Instance, make_account
+from tests.support.clock import TUESDAY, upcoming
 from tests.support.invitations import instance_context, make_seal
 
-T0 = dt.datetime(2026, 11, 24, 8, 0, tzinfo=VIETNAM)  # Tuesday 08:00 in Hồ Chí Minh City
+T0 = upcoming(8, 0, weekday=TUESDAY)  # Tuesday 08:00 in Hồ Chí Minh City, after the hierarchy was issued
 MEETING = (T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=2))  # 09:00 – 10:00
 _codes = itertools.count(1)
 
@@ -138,7 +139,10 @@ def test_another_hosts_invitation_is_not_found_for_an_owner(world: World) -> Non
 
 def test_a_recurring_pass_admits_once_each_day(world: World) -> None:
     created = invite(world, days=3)
-    assert [o.day.isoformat() for o in created.occurrences] == ["2026-11-24", "2026-11-25", "2026-11-26"]
+    tuesday = T0.date()  # the meeting's day in Vietnam: Tuesday, Wednesday, Thursday
+    expected = [(tuesday + dt.timedelta(days=d)).isoformat() for d in range(3)]
+    assert [o.day.isoformat() for o in created.occurrences] == expected
+    assert [o.day.weekday() for o in created.occurrences] == [TUESDAY, TUESDAY + 1, TUESDAY + 2]
     for day in range(3):
         world.clock.set(MEETING[0] + dt.timedelta(days=day))
         decision = scan(world, created.payload)  # type: ignore[arg-type]

@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from invitations import base45, token
 from invitations.keys import ALG_ES256, ALG_ES384, KeySet, Seal, TrustedKey
 from invitations.reasons import ENGLISH, VIETNAMESE, Reason
+from tests.support.clock import upcoming
 from tests.support.invitations import make_seal
 
-NOW = dt.datetime(2026, 11, 24, 1, 50, tzinfo=dt.UTC)  # 08:50 in Hồ Chí Minh City
+NOW = upcoming(8, 50).astimezone(dt.UTC)  # 08:50 in Hồ Chí Minh City, inside the seals' validity
 START = int(NOW.timestamp()) - 600
 END = int(NOW.timestamp()) + 3600
 

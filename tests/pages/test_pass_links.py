@@ -7,6 +7,7 @@ import datetime as dt
 
 from core.settings import Settings
 from invitations import mail, pass_links
+from tests.support.clock import upcoming
 
 
 def test_a_link_is_bound_to_its_id_and_version() -> None:
@@ -21,7 +22,7 @@ def test_a_link_is_bound_to_its_id_and_version() -> None:
 
 
 def test_the_invitation_email_links_the_pass_page() -> None:
-    start = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    start = upcoming(9).astimezone(dt.UTC)  # 09:00 in Hồ Chí Minh City
     url = "https://kyso.example.vn/pass/abc.def"
     about = mail.InvitationMail(
         invitation_id="abc", to="khach@example.vn", guest_name="<b>Khách</b>", host_name="Host",

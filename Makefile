@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= auto
 help:
 	@echo "make run    - install into .venv, kyso init, kyso serve on http://127.0.0.1:8000 (SQLite in ./var)"
 	@echo "make test   - install what the suite needs (Debian tools too) and run it all"
-	@echo "make lint   - ruff, the import-linter dependency contracts and pip-audit"
+	@echo "make lint   - ruff, the import-linter dependency contracts, mypy and pip-audit"
 	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md by hand"
 
 $(STAMP): pyproject.toml
@@ -48,6 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy  # the product packages; settings in pyproject.toml [tool.mypy]
 	$(BIN)/python .ci/audit_dependencies.py  # fails on a known vulnerability; says so if PyPI is unreachable
 
 bench: $(STAMP)

@@ -311,7 +311,7 @@ class Decider:
         for record in records:
             audit.counted(record)
         for (index, _), decision in zip(scans, decisions, strict=True):
-            answers[index] = answer_json(decision)  # type: ignore[arg-type]
+            answers[index] = answer_json(decision)
         return answers
 
     async def _context(self, desk_codes: set[str]) -> tuple[InvitationContext, KeySet]:

@@ -189,13 +189,13 @@ class FastPathProtocol(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.server_state.connections.add(self)  # type: ignore[arg-type]
+        self.transport = transport
+        self.server_state.connections.add(self)
         self.idle_since = self.loop.time()
         self.shared.sweeper.start()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server_state.connections.discard(self)  # type: ignore[arg-type]
+        self.server_state.connections.discard(self)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -335,7 +335,7 @@ class FastPathProtocol(asyncio.Protocol):
         """Give the connection, with what was read of it, to uvicorn's HTTP protocol."""
         transport = self.transport
         assert transport is not None
-        self.server_state.connections.discard(self)  # type: ignore[arg-type]
+        self.server_state.connections.discard(self)
         protocol = AutoHTTPProtocol(  # type: ignore[call-arg]
             config=self.config, server_state=self.server_state, app_state=self.app_state, _loop=self.loop
         )

@@ -24,7 +24,7 @@ def list_authorities(session: Session) -> list[AuthorityInfo]:
                 id=row.id,
                 parent=row.parent_id,
                 subject=row.subject,
-                key_algorithm=algorithm_of(certificate.public_key()),  # type: ignore[arg-type]
+                key_algorithm=algorithm_of(certificate.public_key()),
                 not_before=certificate.not_valid_before_utc,
                 not_after=certificate.not_valid_after_utc,
                 serial=serial_hex(certificate.serial_number),

@@ -36,7 +36,7 @@ def public_key_from_csr(
         public_key = csr.public_key()
     except Exception as exc:
         raise malformed(f"the CSR's public key cannot be read: {exc}") from None
-    algorithm = algorithm_of(public_key)  # type: ignore[arg-type]
+    algorithm = algorithm_of(public_key)
     if algorithm not in allowed_algorithms:
         raise malformed(f"{algorithm} keys are not allowed here; use one of {', '.join(allowed_algorithms)}")
     try:
@@ -45,4 +45,4 @@ def public_key_from_csr(
         valid = False
     if not valid:
         raise malformed("the CSR's signature does not verify: it was not signed by its own key")
-    return public_key, algorithm  # type: ignore[return-value]
+    return public_key, algorithm

@@ -84,7 +84,7 @@ def _create_service_signer(
         profile,
         subject,
         signer.public_key(),
-        signer.algorithm,  # type: ignore[arg-type]
+        signer.algorithm,
         key_id=signer.key_id,
         authority_id=authority_id,
     )
@@ -108,7 +108,7 @@ def _create_root(session: Session, ca: CertificateAuthority, algorithm: str) -> 
         profile=profile,
         subject=name,
         public_key=signer.public_key(),
-        serial=int(serial, 16),  # type: ignore[arg-type]
+        serial=int(serial, 16),
         not_before=not_before,
         not_after=not_after,
         issuer=None,
@@ -160,7 +160,7 @@ def _create_issuing_ca(
         profile,
         subject,
         signer.public_key(),
-        algorithm,  # type: ignore[arg-type]
+        algorithm,
         key_id=signer.key_id,
         authority_id="root",
     )

@@ -35,7 +35,7 @@ from core import metrics
 from core.clock import Clock
 from core.errors import Kind, ServiceError, conflict, malformed
 from core.ids import new_certificate_serial, serial_hex
-from keystore import EphemeralKey, KeySigner, SoftwareKeystore
+from keystore import EphemeralKey, KeySigner, Keystore
 from keystore.algorithms import algorithm_of, generate_private_key
 from store import repositories
 from store.db import after_commit
@@ -107,7 +107,7 @@ class CertificateAuthority:
 
     def __init__(
         self,
-        keystore: SoftwareKeystore,
+        keystore: Keystore,
         clock: Clock,
         urls: PkiUrls,
         linter: CertificateLinter,
@@ -332,7 +332,7 @@ class CertificateAuthority:
             )
         certificate = x509.load_der_x509_certificate(row.certificate_der)
         loaded = _Authority(
-            Issuer.from_certificate(authority_id, certificate, algorithm_of(certificate.public_key())),  # type: ignore[arg-type]
+            Issuer.from_certificate(authority_id, certificate, algorithm_of(certificate.public_key())),
             certificate,
             row.key_id,
         )

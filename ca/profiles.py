@@ -92,8 +92,8 @@ def _check(name: str, raw: dict[str, object]) -> Profile:
             issuer=str(raw["issuer"]),
             subject=str(raw["subject"]),
             lint=str(raw["lint"]),
-            validity_days=int(raw["validity_days"]),  # type: ignore[arg-type]
-            key_usage=frozenset(raw["key_usage"]),  # type: ignore[arg-type]
+            validity_days=int(raw["validity_days"]),
+            key_usage=frozenset(raw["key_usage"]),
             policies=tuple(raw.get("policies", ())),  # type: ignore[arg-type]
             key_algorithms=tuple(raw["key_algorithms"]),  # type: ignore[arg-type]
             extended_key_usage=tuple(raw.get("extended_key_usage", ())),  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ca.issuance import CertificateAuthority
 from core.errors import Kind, ServiceError
 from core.ids import serial_hex
-from keystore import KeySigner
+from keystore import Signer
 from store import repositories
 from store.models import ServiceSigner
 from store.status_versions import StatusVersions, status_version
@@ -23,7 +23,7 @@ from store.status_versions import StatusVersions, status_version
 class DelegatedSigner:
     id: str
     authority_id: str
-    signer: KeySigner
+    signer: Signer
     certificate: x509.Certificate
     chain: list[x509.Certificate]  # the issuing CA first, up to the root
 

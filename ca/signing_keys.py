@@ -14,7 +14,7 @@ from ca.issuance import CertificateAuthority
 from ca.ocsp import OcspResponder
 from core.clock import display
 from core.errors import Kind, ServiceError, malformed, not_found
-from keystore import KeySigner
+from keystore import Signer
 from store import repositories
 from store.db import Database
 from store.models import ServiceSigner
@@ -27,7 +27,7 @@ class SigningKey:
     serial: str
     purpose: str  # sign | seal
     profile: str
-    signer: KeySigner
+    signer: Signer  # a software key or one in the HSM
     certificate_der: bytes
     chain_der: list[bytes]  # the issuing CA first, up to the root
     common_name: str

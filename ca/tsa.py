@@ -35,7 +35,7 @@ from ca.issuance import CertificateAuthority
 from core import metrics
 from core.clock import as_utc
 from core.errors import Kind, ServiceError
-from keystore import KeySigner
+from keystore import Signer
 from keystore.algorithms import signature_hash
 from store.db import Database
 
@@ -95,7 +95,7 @@ def _digest_algorithm(name: str) -> algos.DigestAlgorithm:
     return algos.DigestAlgorithm({"algorithm": name})
 
 
-def _signature_algorithm(signer: KeySigner) -> algos.SignedDigestAlgorithm:
+def _signature_algorithm(signer: Signer) -> algos.SignedDigestAlgorithm:
     digest = signature_hash(signer.algorithm).name
     if signer.algorithm.startswith("ec-"):
         return algos.SignedDigestAlgorithm({"algorithm": f"{digest}_ecdsa"})

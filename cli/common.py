@@ -230,7 +230,7 @@ def route_library_logs(verbose: bool) -> None:
         handler.setFormatter(TextFormatter())
     else:
         handler = _DataDirLog()
-    handler.kyso_cli = True  # type: ignore[attr-defined]
+    handler.kyso_cli = True
     root.addHandler(handler)  # a handler on the root also keeps logging's last-resort printer quiet
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.captureWarnings(True)  # warnings.warn(...) becomes a py.warnings log line

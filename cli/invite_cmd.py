@@ -157,7 +157,7 @@ def create(
     with rt.db.transaction() as session:
         created = service.create(session, ctx, service.host_of(session, host), data)
         if send_email:
-            notify.enqueue_invitation_email(session, repo.invitation(session, created.id), rt.ca.clock.now())  # type: ignore[arg-type]
+            notify.enqueue_invitation_email(session, repo.invitation(session, created.id), rt.ca.clock.now())
         record(
             session, rt, "invitation.create", created.id, venue=created.venue, host=host, emailed=send_email
         )
@@ -306,7 +306,7 @@ def _scanned_text(payload: str | None, image: Path | None) -> str | None:
         raise malformed("give the scanned text or --image FILE (one of them)")
     if payload is not None:
         return payload
-    texts = qr.read(_read(image, "image", qr.MAX_IMAGE_BYTES))  # type: ignore[arg-type]
+    texts = qr.read(_read(image, "image", qr.MAX_IMAGE_BYTES))
     ours = [t for t in texts if t.startswith(("KY1:", "KR1:"))] or texts
     return ours[0] if ours else None
 

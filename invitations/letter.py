@@ -72,8 +72,10 @@ class LetterFacts:
 
 
 class SealedPdf(Protocol):
-    pdf: bytes
-    document_id: str
+    @property
+    def pdf(self) -> bytes: ...
+    @property
+    def document_id(self) -> str: ...
 
     def register(self, session: Session) -> None:
         """Record the sealed PDF in the signed-document registry."""

@@ -234,38 +234,38 @@ class OfflineDesk:
         claims = verdict.claims
         base = {"desk": self.desk, "venue": self.bundle.venue_code}
         if claims is None:
-            return Decision(False, verdict.reason, verdict.detail, **base), None  # type: ignore[arg-type]
+            return Decision(False, verdict.reason, verdict.detail, **base), None
         known: dict[str, object] = {"invitation_id": claims.invitation_id, "guest_name": claims.guest_name}
         listed = self.bundle.invitations.get(claims.invitation_id)
         if listed:
             known.update(host_name=listed.get("host"), meeting_title=listed.get("meeting"))
         if verdict.reason is not None:
-            return Decision(False, verdict.reason, verdict.detail, **base, **known), claims  # type: ignore[arg-type]
+            return Decision(False, verdict.reason, verdict.detail, **base, **known), claims
         if claims.venue != self.bundle.venue_code:
             return Decision(
                 False, Reason.WRONG_VENUE, f"the pass is for {claims.venue}", **base, **known
-            ), claims  # type: ignore[arg-type]
+            ), claims
         notes = ["offline: recorded locally, synced later"]
         if listed is None:
             notes.append(
                 "not in the bundle (invited after it was downloaded): signature and time checked only"
             )
         elif listed.get("status") == "cancelled":
-            return Decision(False, Reason.CANCELLED, "cancelled before the bundle", **base, **known), claims  # type: ignore[arg-type]
+            return Decision(False, Reason.CANCELLED, "cancelled before the bundle", **base, **known), claims
         elif listed.get("token_id") != claims.token_id.hex():
-            return Decision(False, Reason.SUPERSEDED, "a newer pass exists", **base, **known), claims  # type: ignore[arg-type]
+            return Decision(False, Reason.SUPERSEDED, "a newer pass exists", **base, **known), claims
         if claims.rotating:
             notes.append("the rotating code cannot be checked offline")
         occurrence = verdict.occurrence or 0
         used = self._admitted.get((claims.invitation_id, claims.token_id.hex(), occurrence), 0)
         if used >= claims.entries:
-            return Decision(False, Reason.USED, "already admitted at this desk", **base, **known), claims  # type: ignore[arg-type]
+            return Decision(False, Reason.USED, "already admitted at this desk", **base, **known), claims
         decision = Decision(
             True,
             None,
             "genuine and current (offline)",
             **base,
-            **known,  # type: ignore[arg-type]
+            **known,
             occurrence=occurrence,
             entries_left=claims.entries - used - 1,
             notes=notes,
@@ -344,23 +344,23 @@ def sync(
         record_id = _text(record, "record_id", 64)
         scanned_text = _text(record, "scanned_at", 40)
         try:
-            scanned_at = as_utc(dt.datetime.fromisoformat(scanned_text))  # type: ignore[arg-type]
+            scanned_at = as_utc(dt.datetime.fromisoformat(scanned_text))
         except ValueError:
             raise malformed(f"record {record_id}: scanned_at is not an ISO 8601 time") from None
-        existing = repo.offline_record(session, desk.code, record_id)  # type: ignore[arg-type]
+        existing = repo.offline_record(session, desk.code, record_id)
         if existing is not None:
             outcomes.append(
                 SyncOutcome(
                     record_id,
                     "duplicate",
                     existing.outcome,
-                    existing.invitation_id,  # type: ignore[arg-type]
+                    existing.invitation_id,
                     existing.checkin_id,
                     existing.id,
                 )
             )
             continue
-        outcome = _settle(session, context, desk, record, record_id, scanned_at, now, actor)  # type: ignore[arg-type]
+        outcome = _settle(session, context, desk, record, record_id, scanned_at, now, actor)
         row = OfflineCheckIn(
             desk_code=desk.code,
             record_id=record_id,
@@ -400,18 +400,18 @@ def _settle(
     invitation_id = record.get("invitation_id") if isinstance(record.get("invitation_id"), str) else None
     if record.get("decision") != "admit":
         reason = record.get("reason")
-        return SyncOutcome(record_id, "denied", f"denied offline: {reason}", invitation_id)  # type: ignore[arg-type]
+        return SyncOutcome(record_id, "denied", f"denied offline: {reason}", invitation_id)
     if scanned_at > now + dt.timedelta(seconds=OFFLINE_LEEWAY):
         return SyncOutcome(
             record_id, "rejected", "scanned in the future: the desk clock is wrong", invitation_id
-        )  # type: ignore[arg-type]
+        )
     text = _text(record, "token", token.MAX_TEXT)
-    verdict = token.verify(text, context.keys(session), scanned_at, leeway=OFFLINE_LEEWAY)  # type: ignore[arg-type]
+    verdict = token.verify(text, context.keys(session), scanned_at, leeway=OFFLINE_LEEWAY)
     claims = verdict.claims
     if claims is None or verdict.reason is not None:
         return SyncOutcome(
             record_id, "rejected", f"the pass was not valid when scanned: {verdict.detail}", invitation_id
-        )  # type: ignore[arg-type]
+        )
     if claims.venue != desk.venue_code:
         return SyncOutcome(
             record_id, "rejected", f"a pass for {claims.venue} admitted at {desk.code}", claims.invitation_id

@@ -71,7 +71,7 @@ class InvitationContext:
         a check-in should not pay a database round trip for them)."""
         value = self.peek(key, ttl)
         if value is not None:
-            return value  # type: ignore[no-any-return]
+            return value
         value = load()
         if value is not None:
             self._remembered[key] = (time.monotonic(), value)

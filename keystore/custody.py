@@ -38,7 +38,8 @@ class Signer(Protocol):
 
 
 class Keystore(Protocol):
-    backend: str
+    @property
+    def backend(self) -> str: ...
 
     def generate(self, session: Session, algorithm: str, label: str) -> Signer: ...
     def signer(self, session: Session, key_id: str) -> Signer: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -12,10 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 from keystore.algorithms import algorithm_of, rsa_pss_padding, signature_hash
 
 Signed = TypeVar("Signed")
+Signed_co = TypeVar("Signed_co", covariant=True)
 
 
-class X509Builder(Protocol[Signed]):  # CertificateBuilder, CertificateRevocationListBuilder, …
-    def sign(self, private_key: PrivateKeyTypes, algorithm: object, **kwargs: object) -> Signed: ...
+class X509Builder(Protocol[Signed_co]):  # CertificateBuilder, CertificateRevocationListBuilder, …
+    # Each builder's sign() takes its own key types and keyword arguments; only the result matters here.
+    def sign(self, *args: Any, **kwargs: Any) -> Signed_co: ...
 
 
 class KeySigner:
@@ -26,7 +28,7 @@ class KeySigner:
     def __init__(self, private_key: PrivateKeyTypes, key_id: str | None = None) -> None:
         self.__key = private_key
         self.key_id = key_id
-        self.algorithm = algorithm_of(private_key.public_key())  # type: ignore[arg-type]
+        self.algorithm = algorithm_of(private_key.public_key())
 
     def public_key(self) -> PublicKeyTypes:
         return self.__key.public_key()

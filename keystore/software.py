@@ -58,7 +58,7 @@ class EphemeralKey:
             self.__key,
             certificate,
             chain,
-            encryption,  # type: ignore[arg-type]
+            encryption,
         )
 
 

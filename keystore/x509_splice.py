@@ -103,13 +103,13 @@ def _with_stand_in_responder(
     """
     if not isinstance(builder, ocsp.OCSPResponseBuilder):
         return builder, None
-    responder, encoding = builder._responder_id  # type: ignore[attr-defined,misc]
+    responder, encoding = builder._responder_id
     stand_in = _stand_in_certificate(responder, throwaway)
     swapped = ocsp.OCSPResponseBuilder(
-        builder._response,  # type: ignore[attr-defined]
+        builder._response,
         (stand_in, encoding),
-        builder._certs,  # type: ignore[attr-defined]
-        builder._extensions,  # type: ignore[attr-defined]
+        builder._certs,
+        builder._extensions,
     )
     return swapped, responder
 
@@ -122,7 +122,7 @@ def _stand_in_certificate(responder: x509.Certificate, throwaway: PrivateKeyType
             x509.CertificateBuilder()
             .subject_name(responder.subject)
             .issuer_name(responder.subject)
-            .public_key(throwaway.public_key())  # type: ignore[arg-type]
+            .public_key(throwaway.public_key())
             .serial_number(1)
             .not_valid_before(responder.not_valid_before_utc)
             .not_valid_after(responder.not_valid_after_utc)
@@ -151,7 +151,7 @@ def _split(
         response_type, octets = _children(response_bytes)
         tbs, algorithm, _, *certs = _children(_content(octets))
         # byKey [2] holds the stand-in's key hash: put the real responder's back (byName [1] is right)
-        key_hash = x509.SubjectKeyIdentifier.from_public_key(responder.public_key()).digest  # type: ignore[arg-type]
+        key_hash = x509.SubjectKeyIdentifier.from_public_key(responder.public_key()).digest
         tbs = _tlv(0x30, *(_tlv(0xA2, _tlv(0x04, key_hash)) if c[0] == 0xA2 else c for c in _children(tbs)))
 
         def assemble(signature: bytes) -> bytes:

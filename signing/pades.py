@@ -60,10 +60,14 @@ class ValidationMaterial(Protocol):
     Gathered by the caller from Kyso's own CA; nothing is fetched over the network while signing.
     """
 
-    trust_roots_der: Sequence[bytes]
-    other_certs_der: Sequence[bytes]
-    ocsp_responses_der: Sequence[bytes]
-    crls_der: Sequence[bytes]
+    @property
+    def trust_roots_der(self) -> Sequence[bytes]: ...
+    @property
+    def other_certs_der(self) -> Sequence[bytes]: ...
+    @property
+    def ocsp_responses_der(self) -> Sequence[bytes]: ...
+    @property
+    def crls_der(self) -> Sequence[bytes]: ...
 
 
 def validation_context(material: ValidationMaterial) -> ValidationContext:

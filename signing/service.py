@@ -30,14 +30,21 @@ _SPOOL_BYTES = 4 << 20
 VALIDATION_REUSE_SECONDS = 300  # documents above this go through temporary files, not memory
 
 
-class SigningKey(Protocol):
-    serial: str
-    purpose: str  # sign | seal
-    signer: RawSigner
-    certificate_der: bytes
-    chain_der: list[bytes]
-    common_name: str
-    organization: str | None
+class SigningKey(Protocol):  # read-only: ca.signing_keys.SigningKey is a frozen dataclass
+    @property
+    def serial(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...  # sign | seal
+    @property
+    def signer(self) -> RawSigner: ...
+    @property
+    def certificate_der(self) -> bytes: ...
+    @property
+    def chain_der(self) -> Sequence[bytes]: ...
+    @property
+    def common_name(self) -> str: ...
+    @property
+    def organization(self) -> str | None: ...
 
 
 class KeySource(Protocol):

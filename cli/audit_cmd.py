@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.common import JsonOption, err, handles_errors, out, print_json, runtime
+from cli.common import Group, JsonOption, err, handles_errors, out, print_json, runtime
 from core.clock import display
 from core.errors import ServiceError, malformed
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ca.runtime import CaRuntime
     from identity import audit
 
-app = typer.Typer(help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
+app = typer.Typer(cls=Group, help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
 
 SEAL_SIGNER = "tsa"
 

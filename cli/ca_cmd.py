@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import (
+    Group,
     JsonOption,
     confirm_or_refuse,
     err,
@@ -40,7 +41,9 @@ REVOCATION_REASON_NAMES = (
     "aa-compromise",
 )
 
-app = typer.Typer(help="Certificate authority: issue, list, revoke, suspend, renew, bulk enrolment.")
+app = typer.Typer(
+    cls=Group, help="Certificate authority: issue, list, revoke, suspend, renew, bulk enrolment."
+)
 
 KeygenOption = Annotated[
     str | None, typer.Option(help="generate the key in the service: ec-p256 | ec-p384 | rsa-2048 | rsa-3072")

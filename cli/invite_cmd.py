@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.common import (
+    Group,
     JsonOption,
     cli_actor,
     err,
@@ -43,7 +44,9 @@ if TYPE_CHECKING:  # the domain modules are imported by the commands that use th
 MAX_DAYS = 31
 MAX_ENTRIES = 50
 
-app = typer.Typer(help="QR e-invitations: invite guests, check passes at the desk (online or offline).")
+app = typer.Typer(
+    cls=Group, help="QR e-invitations: invite guests, check passes at the desk (online or offline)."
+)
 
 
 def context(rt: CaRuntime) -> InvitationContext:

@@ -7,13 +7,14 @@ from typing import Annotated
 import typer
 
 from cli import audit_cmd, ca_cmd, invite_cmd, user_cmd, venue_cmd
-from cli.common import route_library_logs
+from cli.common import Group, route_library_logs
 from cli.init_cmd import init
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
 from cli.verify_cmd import trust_app, verify
 
 app = typer.Typer(
+    cls=Group,
     name="kyso",
     help="Kyso — digital signatures and e-authentication for a city government.\n\n"
     "KYSO_DATA_DIR (default ./var) and KYSO_DATABASE_URL select the instance.",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import (
+    Group,
     JsonOption,
     cli_actor,
     handles_errors,
@@ -25,7 +26,7 @@ from identity.permissions import ROLES
 if TYPE_CHECKING:
     from identity import totp
 
-app = typer.Typer(help="Accounts, roles, passwords, second factors and API keys.")
+app = typer.Typer(cls=Group, help="Accounts, roles, passwords, second factors and API keys.")
 
 
 def _show_enrolment(enrolment: totp.Enrolment, png: Path | None) -> None:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from cli.common import JsonOption, handles_errors, out, print_json, record, runtime
+from cli.common import Group, JsonOption, handles_errors, out, print_json, record, runtime
 
-app = typer.Typer(help="Venues (offices, buildings) and their security desks.")
+app = typer.Typer(cls=Group, help="Venues (offices, buildings) and their security desks.")
 
 
 @app.command("add")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import JsonOption, handles_errors, out, print_json, record, runtime, signing_service
+from cli.common import Group, JsonOption, handles_errors, out, print_json, record, runtime, signing_service
 from core.clock import display
 from core.errors import malformed
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # imported by the commands that use them: `kyso verify --help
     from verification.report import IssuedRecord, VerificationReport
     from verification.validate import Limits
 
-trust_app = typer.Typer(help="Trust anchors for verification (Kyso's own root is always trusted).",
+trust_app = typer.Typer(cls=Group, help="Trust anchors for verification (Kyso's own root is always trusted).",
                         no_args_is_help=True)  # fmt: skip
 
 

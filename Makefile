@@ -5,23 +5,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite drives as real tools.
-TEST_DEBS := openssl postgresql softhsm2 poppler-utils qpdf zbar-tools libnss3-tools fonts-dejavu-core gcc libc6-dev chromium chromium-driver
-TEST_TOOLS := openssl initdb softhsm2-util pdfsig pdftoppm qpdf zbarimg certutil gcc chromium
+TEST_DEBS := openssl postgresql softhsm2 poppler-utils qpdf zbar-tools libnss3-tools fonts-dejavu-core gcc libc6-dev chromium chromium-driver faketime
+TEST_TOOLS := openssl initdb softhsm2-util pdfsig pdftoppm qpdf zbarimg certutil gcc chromium faketime
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test lint bench venv test-tools clean help
+.PHONY: run test test-dates lint lock bench venv test-tools clean help
 
 help:
 	@echo "make run    - install into .venv, kyso init, kyso serve on http://127.0.0.1:8000 (SQLite in ./var)"
 	@echo "make test   - install what the suite needs (Debian tools too) and run it all"
+	@echo "make test-dates - the whole suite with the clock 400 days ahead (faketime)"
 	@echo "make lint   - ruff, the import-linter dependency contracts, mypy and pip-audit"
+	@echo "make lock   - re-pin requirements.lock from pyproject.toml (docs/dependencies.md)"
 	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md by hand"
 
-$(STAMP): pyproject.toml
+# Pinned, hash-checked versions from requirements.lock (Python 3.11, Linux x86_64), then Kyso itself.
+$(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -44,12 +47,24 @@ test-tools:
 test: $(STAMP) test-tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
+# The whole suite with the clock 400 days ahead (expiring certificates, CRLs, passes). Installs happen
+# first, on the real clock. libfaketime shifts the monotonic clock by the same constant offset;
+# FAKETIME_DONT_FAKE_MONOTONIC must stay unset.
+test-dates: $(STAMP) test-tools
+	env -u FAKETIME_DONT_FAKE_MONOTONIC faketime -f +400d $(MAKE) test
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy  # the product packages; settings in pyproject.toml [tool.mypy]
 	$(BIN)/python .ci/audit_dependencies.py  # fails on a known vulnerability; says so if PyPI is unreachable
+
+# Re-pins every dependency within pyproject.toml's ranges; see docs/dependencies.md.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --extra test --extra dev -o requirements.lock pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

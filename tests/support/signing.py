@@ -118,7 +118,9 @@ def pdfsig(pdf: Path, nss_dir: Path) -> list[PdfsigSignature]:
 
     ``-no-ocsp``: validation must not depend on the network; revocation is pyHanko's part of the checks.
     """
-    env = {**os.environ, "LD_PRELOAD": str(_pdfsig_shim(nss_dir))}
+    # keep what is preloaded already (libfaketime, when the suite runs under a faked date)
+    preload = [str(_pdfsig_shim(nss_dir)), *filter(None, os.environ.get("LD_PRELOAD", "").split(":"))]
+    env = {**os.environ, "LD_PRELOAD": ":".join(preload)}
     result = subprocess.run(
         ["pdfsig", "-nssdir", f"sql:{nss_dir}", "-no-ocsp", str(pdf)], capture_output=True, text=True, env=env
     )

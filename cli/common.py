@@ -203,8 +203,9 @@ class _DataDirLog(logging.Handler):
     to ``CLI_LOG`` in the instance's data directory, opened on the first line; where no data directory
     exists they are dropped, as nothing may be created outside an instance."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Path) -> None:
         super().__init__(logging.INFO)
+        self.data_dir = data_dir
         self._file: logging.Handler | None = None
         self._resolved = False
 
@@ -214,7 +215,7 @@ class _DataDirLog(logging.Handler):
             try:
                 from core.logs import TextFormatter
 
-                data_dir = Path(os.environ.get("KYSO_DATA_DIR") or "./var")
+                data_dir = self.data_dir
                 if data_dir.is_dir():
                     self._file = logging.FileHandler(data_dir / CLI_LOG, encoding="utf-8")
                     self._file.setFormatter(TextFormatter())
@@ -229,14 +230,12 @@ class _DataDirLog(logging.Handler):
         super().close()
 
 
-def route_library_logs(verbose: bool) -> None:
+def route_library_logs(verbose: bool) -> Callable[[], None]:
     """Keep library logging and warnings off the terminal: only Kyso's own output reaches it. With
-    ``--verbose`` they are printed on stderr; otherwise they go to the data directory's ``CLI_LOG``."""
+    ``--verbose`` they are printed on stderr; otherwise they go to the data directory's ``CLI_LOG``.
+    Returns what undoes it (called as the command ends, so an in-process run leaves nothing behind)."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "kyso_cli", False):
-            root.removeHandler(handler)
-            handler.close()
+    unroute_library_logs()
     handler: logging.Handler
     if verbose:
         from core.logs import TextFormatter
@@ -244,11 +243,21 @@ def route_library_logs(verbose: bool) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(TextFormatter())
     else:
-        handler = _DataDirLog()
+        handler = _DataDirLog(Path(os.environ.get("KYSO_DATA_DIR") or "./var").absolute())
     handler.kyso_cli = True
     root.addHandler(handler)  # a handler on the root also keeps logging's last-resort printer quiet
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.captureWarnings(True)  # warnings.warn(...) becomes a py.warnings log line
+    return unroute_library_logs
+
+
+def unroute_library_logs() -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "kyso_cli", False):
+            root.removeHandler(handler)
+            handler.close()
+            logging.captureWarnings(False)
 
 
 def print_json(data: Any) -> None:

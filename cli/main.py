@@ -26,11 +26,12 @@ app = typer.Typer(
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="print library log lines and warnings on stderr")
     ] = False,
 ) -> None:
-    route_library_logs(verbose)
+    ctx.call_on_close(route_library_logs(verbose))
 
 
 app.command("init")(init)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.app import create_app
+from core.clock import VIETNAM
 from identity import audit
 from invitations import offline
 from store import repositories
@@ -284,14 +285,19 @@ def test_html_in_a_guest_name_stays_text(site: Site) -> None:
 
 def test_reports_and_csv_and_checkout(site: Site) -> None:
     came = invite(site, guest_name="Lê Văn Tám")
-    invite(site, guest_name="Chưa Đến")
+    invite(site, guest_name="Chưa Đến", starts_at=came["starts_at"], ends_at=came["ends_at"])
+    day = came["occurrences"][0]["day"]  # the meeting's day in Vietnam: tomorrow, if it is nearly midnight
     admitted = scan(site, came["payload"]).json()
     out = site.client.post("/api/v1/checkins/checkout", json={"desk": site.desks[0], "checkin_id": admitted["checkin_id"]},
                            headers=site.guard)  # fmt: skip
     assert out.status_code == 200 and out.json()["guest"] == "Lê Văn Tám"
-    report = site.client.get(f"/api/v1/venues/{site.venue}/report", headers=site.official).json()
+    report = site.client.get(f"/api/v1/venues/{site.venue}/report?day={day}", headers=site.official).json()
+    assert report["day"] == day
     assert report["counts"]["arrived"] == 1 and report["counts"]["expected"] == 1
-    csv = site.client.get(f"/api/v1/venues/{site.venue}/report.csv", headers=site.official)
+    before = now().astimezone(VIETNAM).date().isoformat()
+    default = site.client.get(f"/api/v1/venues/{site.venue}/report", headers=site.official).json()
+    assert default["day"] in {before, now().astimezone(VIETNAM).date().isoformat()}  # today in Vietnam
+    csv = site.client.get(f"/api/v1/venues/{site.venue}/report.csv?day={day}", headers=site.official)
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     text = csv.content.decode("utf-8")
     assert text.startswith("\ufeffinvitation_id,") and "Lê Văn Tám" in text and "arrived" in text

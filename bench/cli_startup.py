@@ -11,6 +11,7 @@ for the same help. tests/cli/test_startup.py checks the same by the modules impo
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -47,13 +48,21 @@ COMMANDS = {
 CHECKED = ("kyso --help", "kyso verify --help")
 
 
-def best_of(command: list[str], runs: int) -> float:
-    best = float("inf")
+def best_of(command: list[str], runs: int) -> tuple[float, float]:
+    """(wall, CPU) seconds, the best of ``runs``; the CPU time (user + system of the child) is what a busy
+    machine disturbs least, so the check uses it."""
+    subprocess.run(
+        command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )  # warm
+    best_wall = best_cpu = float("inf")
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - started)
-    return best
+        best_wall = min(best_wall, time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best_cpu = min(best_cpu, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best_wall, best_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-ratio", type=float, default=4.0, help="exit 1 when help costs more than this")
     args = parser.parse_args(argv)
     times = {name: best_of(command, args.runs) for name, command in COMMANDS.items()}
-    baseline = times["import typer, rich"]
-    print(f"best of {args.runs} runs each (wall time of a fresh process)")
-    for name, seconds in times.items():
-        print(f"  {name:<22} {seconds * 1000:7.0f} ms  {seconds / baseline:4.1f}× the bare import")
-    over = [name for name in CHECKED if times[name] / baseline > args.max_ratio]
+    wall0, cpu0 = times["import typer, rich"]
+    print(f"best of {args.runs} runs each, a fresh process each; ratios to the bare import")
+    print(f"  {'':<22} {'wall':>8} {'ratio':>6} {'CPU':>8} {'ratio':>6}")
+    for name, (wall, cpu) in times.items():
+        print(
+            f"  {name:<22} {wall * 1000:5.0f} ms {wall / wall0:5.1f}× {cpu * 1000:5.0f} ms {cpu / cpu0:5.1f}×"
+        )
+    over = [name for name in CHECKED if times[name][1] / cpu0 > args.max_ratio]
     for name in over:
-        print(f"{name} costs more than {args.max_ratio}× the bare import", file=sys.stderr)
+        print(f"{name} takes more than {args.max_ratio}× the CPU time of the bare import", file=sys.stderr)
     return 1 if over else 0
 
 

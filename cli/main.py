@@ -2,19 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
-from cli import audit_cmd, ca_cmd, invite_cmd, user_cmd, venue_cmd
 from cli.common import Group, route_library_logs
 from cli.init_cmd import init
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
-from cli.verify_cmd import trust_app, verify
+from cli.verify_cmd import verify
+
+# The command groups, in the order `kyso --help` lists them: (module, Typer app).
+GROUPS = {
+    "trust": ("cli.verify_cmd", "trust_app"),
+    "ca": ("cli.ca_cmd", "app"),
+    "audit": ("cli.audit_cmd", "app"),
+    "user": ("cli.user_cmd", "app"),
+    "invite": ("cli.invite_cmd", "app"),
+    "venue": ("cli.venue_cmd", "app"),
+}
+
+
+def group_app(name: str) -> typer.Typer:
+    module, attribute = GROUPS[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+class Root(Group):
+    """`kyso`: a group builds its commands (Typer reads every command's signature, ~1.5 ms each) only
+    when it is run or its own help is asked for; `kyso --help` lists each with its help line alone."""
+
+    listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return [*super().list_commands(ctx), *(name for name in GROUPS if name not in self.commands)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in GROUPS:
+            return command
+        sub = group_app(cmd_name)
+        if self.listing:  # a stand-in with the name and help line is all the listing shows
+            return TyperGroup(name=cmd_name, help=sub.info.help)
+        built = typer.main.get_group(sub)
+        built.name = cmd_name
+        self.commands[cmd_name] = built
+        return built
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
 
 app = typer.Typer(
-    cls=Group,
+    cls=Root,
     name="kyso",
     help="Kyso — digital signatures and e-authentication for a city government.\n\n"
     "KYSO_DATA_DIR (default ./var) and KYSO_DATABASE_URL select the instance.",
@@ -38,12 +85,7 @@ app.command("init")(init)
 app.command("serve")(serve)
 app.command("sign")(sign)
 app.command("verify")(verify)
-app.add_typer(trust_app, name="trust")
-app.add_typer(ca_cmd.app, name="ca")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(user_cmd.app, name="user")
-app.add_typer(invite_cmd.app, name="invite")
-app.add_typer(venue_cmd.app, name="venue")
+# the groups (GROUPS) are added by Root when used
 
 
 def main() -> None:

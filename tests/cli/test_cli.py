@@ -87,8 +87,11 @@ def all_command_paths() -> list[tuple[str, ...]]:
 
     def walk(command, path: tuple[str, ...]) -> None:
         paths.append(path)
-        for name, sub in getattr(command, "commands", {}).items():
-            walk(sub, (*path, name))
+        if hasattr(
+            command, "list_commands"
+        ):  # a group (the root builds its groups when asked: cli.main.Root)
+            for name in command.list_commands(None):
+                walk(command.get_command(None, name), (*path, name))
 
     walk(typer.main.get_command(app), ())
     return paths

@@ -192,7 +192,7 @@ def test_get_answers_carry_rfc5019_caching_headers_and_post_answers_do_not(
     assert posted.headers["cache-control"] == "no-cache" and "etag" not in posted.headers
     assert posted.body == first.body  # the same pre-produced response
 
-    kyso(served.instance, "ca", "revoke", serial, "--reason", "superseded", check=True)
+    kyso(served.instance, "ca", "revoke", serial, "--reason", "superseded", "--yes", check=True)
     (after,) = exchange(served, get(der))
     assert ocsp_of(after).certificate_status is ocsp.OCSPCertStatus.REVOKED
     assert after.headers["etag"] != first.headers["etag"]
@@ -217,7 +217,7 @@ def test_a_status_change_in_another_process_is_seen_at_once_by_every_worker(two_
     for _ in range(8):
         assert f"{leaf}: good" in openssl_ocsp(served, leaf, "-no_nonce")
 
-    kyso(served.instance, "ca", "revoke", serial, "--reason", "key-compromise", check=True)
+    kyso(served.instance, "ca", "revoke", serial, "--reason", "key-compromise", "--yes", check=True)
     for _ in range(8):
         answer = openssl_ocsp(served, leaf, "-no_nonce")
         assert "Response verify OK" in answer and f"{leaf}: revoked" in answer, answer

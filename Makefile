@@ -9,12 +9,13 @@ TEST_DEBS := openssl postgresql softhsm2 poppler-utils qpdf zbar-tools libnss3-t
 TEST_TOOLS := openssl initdb softhsm2-util pdfsig pdftoppm qpdf zbarimg certutil gcc chromium faketime jq
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test test-dates lint lock bench venv test-tools clean help
+.PHONY: run test test-dates fuzz lint lock bench venv test-tools clean help
 
 help:
 	@echo "make run    - install into .venv, kyso init, kyso serve on http://127.0.0.1:8000 (SQLite in ./var)"
 	@echo "make test   - install what the suite needs (Debian tools too) and run it all"
 	@echo "make test-dates - the whole suite with the clock 400 days ahead (faketime)"
+	@echo "make fuzz   - schemathesis over every operation, SQLite and PostgreSQL, FUZZ_EXAMPLES (100) each"
 	@echo "make lint   - ruff, the import-linter dependency contracts, mypy and pip-audit"
 	@echo "make lock   - re-pin requirements.lock from pyproject.toml (docs/dependencies.md)"
 	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md by hand"
@@ -52,6 +53,11 @@ test: $(STAMP) test-tools
 # FAKETIME_DONT_FAKE_MONOTONIC must stay unset.
 test-dates: $(STAMP) test-tools
 	env -u FAKETIME_DONT_FAKE_MONOTONIC faketime -f +400d $(MAKE) test
+
+# Schemathesis with a larger example budget than `make test` gives it (docs/security.md, "Fuzzing").
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP) test-tools
+	KYSO_SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:randomly -q tests/security/test_schemathesis.py tests/api/test_parameter_extremes.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

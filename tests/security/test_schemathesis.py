@@ -1,7 +1,8 @@
 """Schemathesis against our own OpenAPI document, in process, authenticated as an admin so the deep routes
 are reached: no answer is a 5xx, and every answer's body matches the schema declared for its status.
 
-Bounded for `make test` (a few examples per operation); ``KYSO_SCHEMATHESIS_EXAMPLES=200`` for a long run.
+Runs on SQLite and PostgreSQL. Bounded for `make test` (a few examples per operation); `make fuzz` runs it
+with ``KYSO_SCHEMATHESIS_EXAMPLES`` (default there 100) for a long run (docs/security.md).
 """
 
 from __future__ import annotations
@@ -20,21 +21,26 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.app import create_app
-from tests.conftest import Instance, bearer, make_account, make_instance
+from tests.conftest import DATABASES, Instance, bearer, make_account, make_instance, new_database_url
 
 EXAMPLES = int(os.environ.get("KYSO_SCHEMATHESIS_EXAMPLES", "4"))
 # Logging out would end the admin's token for every later case; it is tested in tests/api.
 SKIPPED = {("POST", "/api/v1/auth/logout")}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple[object, Instance, dict[str, str]]]:
+@pytest.fixture(scope="module", params=DATABASES)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[object, Instance, dict[str, str]]]:
+    if request.param == "postgresql":
+        request.applymarker(pytest.mark.postgres)
     tmp = tmp_path_factory.mktemp("schemathesis")
-    instance = make_instance(tmp, f"sqlite:///{tmp / 'kyso.db'}")
+    instance = make_instance(tmp, new_database_url(request.param, tmp, request))
     app = create_app(instance.settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         admin = bearer(client, make_account(instance, "admin"))
     yield app, instance, admin
+    app.state.runtime.db.dispose()
     instance.db.dispose()
 
 

@@ -181,7 +181,7 @@ class OcspResponder:
                     return OcspAnswer(UNAUTHORIZED)
                 serial_text = serial_hex(serial)
                 if nonce is None:
-                    cached = repositories.cached_ocsp_response(session, serial_text, hash_name)
+                    cached = repositories.cached_ocsp_response(session, authority_id, serial_text, hash_name)
                     if cached is not None and self._fresh(cached):
                         return _stored(cached, request)
                 row = repositories.certificate_by_serial(session, serial_text)

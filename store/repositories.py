@@ -157,8 +157,13 @@ def published_crl(session: Session, authority_id: str) -> PublishedCrl | None:
     return session.get(PublishedCrl, authority_id)
 
 
-def cached_ocsp_response(session: Session, serial: str, hash_algorithm: str) -> OcspResponse | None:
-    return session.get(OcspResponse, (serial, hash_algorithm))
+def cached_ocsp_response(
+    session: Session, authority_id: str, serial: str, hash_algorithm: str
+) -> OcspResponse | None:
+    """The stored response for ``serial`` of the CA ``authority_id``: found by issuer and serial together,
+    so one CA's responder never hands out another CA's answer (RFC 6960 §2.2)."""
+    row = session.get(OcspResponse, (serial, hash_algorithm))
+    return row if row is not None and row.authority_id == authority_id else None
 
 
 def store_ocsp_response(session: Session, response: OcspResponse) -> None:

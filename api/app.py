@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from api import inputs, metrics, ocsp_fastpath, problems, ratelimit
 from api.body_limits import BodyLimits
+from api.forwarded import ForwardedHeaders
 from api.observability import Observability
 from api.pages import install as install_pages
 from api.routers import (
@@ -85,4 +86,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(metrics.router)
     app.add_middleware(BodyLimits, settings=settings)  # size and time limits on every request body
     app.add_middleware(Observability)
+    # outermost: the client and scheme a trusted proxy names (KYSO_TRUSTED_PROXIES), for all of the above
+    app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
     return app

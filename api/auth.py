@@ -93,4 +93,6 @@ def require(permission: Permission) -> Callable[..., Principal]:
 
 
 def client_address(request: Request) -> str | None:
+    """The client's address: the socket peer, or the client a trusted proxy named (api.forwarded; never
+    what an untrusted client claims, never anything but an IP address from a header)."""
     return request.client.host if request.client else None

@@ -31,12 +31,12 @@ from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from uvicorn.config import Config
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from api import checkin_fastpath
 from api.checkin_fastpath import FOREIGN, CheckinRequest, Decider, Foreign, keeps_alive
+from api.forwarded import Network, forwarded_client, trusted_networks
 from api.metrics import OCSP_MISS, OCSP_TALLY
 from api.observability import new_id
 from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route, timed_answer
@@ -130,6 +130,12 @@ def application_of(app: Any) -> Any:
     return None
 
 
+def _trusted_proxies(app: Any) -> tuple[Network, ...]:
+    """KYSO_TRUSTED_PROXIES of Kyso's application (none without one)."""
+    runtime = getattr(getattr(application_of(app), "state", None), "runtime", None)
+    return trusted_networks(runtime.settings.trusted_proxies) if runtime is not None else ()
+
+
 def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
     """The OCSP cache ``api.ocsp_fastpath.install`` put on the app."""
     return getattr(getattr(application_of(app), "state", None), "ocsp", None)
@@ -141,7 +147,7 @@ class _PerProcess(NamedTuple):
     loop: asyncio.AbstractEventLoop
     responder: CachingOcspResponder[RenderedOcsp] | None
     decider: Decider | None
-    proxies: Any  # uvicorn's trusted-proxy matcher, when proxy headers are honoured
+    proxies: tuple[Network, ...]  # KYSO_TRUSTED_PROXIES
     sweeper: _IdleSweeper
 
 
@@ -174,9 +180,7 @@ class FastPathProtocol(asyncio.Protocol):
                 loop,
                 responder_of(app),
                 Decider.for_app(app, loop),
-                ProxyHeadersMiddleware(app, config.forwarded_allow_ips).trusted_hosts
-                if config.proxy_headers
-                else None,
+                _trusted_proxies(app),
                 _IdleSweeper(loop, config.timeout_keep_alive, server_state),
             )
             config.__dict__[_CONFIG_KEY] = found
@@ -277,15 +281,12 @@ class FastPathProtocol(asyncio.Protocol):
             self._serve()
 
     def _client_host(self, scan: CheckinRequest) -> str | None:
-        """The client's address as the application would see it (uvicorn's proxy-header rules)."""
+        """The client's address as the application would see it (api.forwarded's rule)."""
         assert self.transport is not None
         peer = self.transport.get_extra_info("peername")
         host = peer[0] if isinstance(peer, tuple) else None
-        proxies = self.shared.proxies
-        if proxies is not None and scan.forwarded_for is not None and host in proxies:
-            forwarded, _ = proxies.get_trusted_client_address(scan.forwarded_for.decode("latin-1"))
-            return forwarded or host
-        return host
+        forwarded = scan.forwarded_for.decode("latin-1") if scan.forwarded_for is not None else None
+        return forwarded_client(host, forwarded, self.shared.proxies)
 
     def _answered(
         self, request: _Request, future: Future[RenderedOcsp] | asyncio.Future[RenderedOcsp]

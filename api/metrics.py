@@ -13,7 +13,7 @@ answered by another worker sees it). Only misses, answered by the full responder
 Who may read: ``/metrics`` answers without an account (Prometheus scrapes without credentials) but only
 to clients whose address is in ``KYSO_METRICS_ALLOW`` (loopback by default). The figures say how busy the
 service is and how often check-ins are refused, not who did what; behind a reverse proxy, the address is
-the forwarded client's (uvicorn's proxy headers), so a proxied outside request is refused too.
+the client a proxy in KYSO_TRUSTED_PROXIES named (api.forwarded), so a proxied outside request is refused too.
 """
 
 from __future__ import annotations

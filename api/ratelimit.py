@@ -6,7 +6,7 @@ whether or not the request then succeeds), so every worker and machine shares on
 the request is refused before its handler runs (FastAPI has read the body by then; ``api.body_limits``
 bounds that): 429 problem+json with ``Retry-After``.
 
-The client is the address uvicorn reports (with proxy headers, the forwarded client of a trusted proxy).
+The client is the socket peer, or the client a proxy in KYSO_TRUSTED_PROXIES named (api.forwarded).
 IPv6 clients are limited per /64, the block one subscriber usually holds.
 """
 

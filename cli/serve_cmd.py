@@ -50,7 +50,9 @@ def serve(
         host=bind_host,
         port=bind_port,
         workers=workers,
-        proxy_headers=True,
+        # api.forwarded decides who the client is (KYSO_TRUSTED_PROXIES), checking what the header holds;
+        # uvicorn's own handling (FORWARDED_ALLOW_IPS) would take anything a trusted peer forwarded
+        proxy_headers=False,
         http="api.fast_protocol:FastPathProtocol",
         # A spawned worker imports the whole CLI (the main module) before it can answer the supervisor's
         # health check; on a loaded machine that takes longer than uvicorn's 5 s, and the worker is killed

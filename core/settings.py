@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     metrics_allow: str = Field(
         default="127.0.0.0/8,::1/128", description="comma-separated networks that may read /metrics"
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses/networks of the reverse proxies whose X-Forwarded-For "
+        "is believed (none: the socket peer is the client)",
+    )
     login_rate_per_minute: int = Field(
         default=10, ge=1, le=100000, description="login attempts per client address and minute"
     )
@@ -114,6 +119,20 @@ class Settings(BaseSettings):
             [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
         except ValueError as exc:
             raise ValueError(f"KYSO_METRICS_ALLOW must list networks such as 10.0.0.0/8: {exc}") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError(
+                "KYSO_TRUSTED_PROXIES must list the proxies' addresses or networks such as 172.30.57.2 "
+                f"(no '*', no host names): {exc}"
+            ) from None
         return value
 
     @field_validator("pki_base_url")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -80,7 +81,9 @@ def desk(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     with instance.db.transaction() as session:
         key = create_api_key(session, instance.ca.clock, integrator.username, "gates", ["checkins:create"],
                              actor="test")  # fmt: skip
-    served = cluster.start(instance, workers=2, env={"KYSO_LOG_FORMAT": "json"})
+    served = cluster.start(
+        instance, workers=2, env={"KYSO_LOG_FORMAT": "json", "KYSO_TRUSTED_PROXIES": "127.0.0.1"}
+    )
     try:
         yield Desk(instance, served, cluster.token(served.url, gate), key.key, official, gate.username)
     finally:
@@ -202,22 +205,30 @@ def test_http_1_0_and_connection_close_end_the_connection(desk: Desk) -> None:
 
 
 def test_the_audit_entry_names_the_client_or_the_client_a_trusted_proxy_forwarded(desk: Desk) -> None:
-    direct, proxied = desk.passes(2)
+    direct, proxied, forged, untrusted = desk.passes(4)
+    garbage = {"X-Forwarded-For": "<script>alert(1)</script>"}
 
     (first,) = raw_http.exchange(desk.port, scan(desk, direct))
     (second,) = raw_http.exchange(desk.port, scan(desk, proxied, **{"X-Forwarded-For": "203.0.113.9"}))
+    (third,) = raw_http.exchange(desk.port, scan(desk, forged, **garbage))  # the trusted peer's own
+    # 127.0.0.2 is this machine too, but not a trusted proxy (KYSO_TRUSTED_PROXIES): its header is ignored
+    with socket.create_connection(("127.0.0.1", desk.port), 30, ("127.0.0.2", 0)) as sock:
+        sock.sendall(scan(desk, untrusted, **{"X-Forwarded-For": "203.0.113.10"}))
+        fourth = raw_http.read_answer(sock, bytearray())
 
+    answers = {answer.json()["invitation_id"]: answer for answer in (first, second, third, fourth)}
     with desk.instance.db.reading() as session:
         entries = session.execute(
             select(AuditEntry.target, AuditEntry.source, AuditEntry.actor, AuditEntry.outcome).where(
-                AuditEntry.action == "checkin.decide",
-                AuditEntry.target.in_([first.json()["invitation_id"], second.json()["invitation_id"]]),
+                AuditEntry.action == "checkin.decide", AuditEntry.target.in_(list(answers))
             )
         ).all()
     by_invitation = {target: (source, actor, outcome) for target, source, actor, outcome in entries}
     assert by_invitation == {
         first.json()["invitation_id"]: ("127.0.0.1", desk.gate_username, "admit"),
         second.json()["invitation_id"]: ("203.0.113.9", desk.gate_username, "admit"),
+        third.json()["invitation_id"]: ("127.0.0.1", desk.gate_username, "admit"),
+        fourth.json()["invitation_id"]: ("127.0.0.2", desk.gate_username, "admit"),
     }
 
 

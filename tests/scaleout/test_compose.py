@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -38,7 +39,37 @@ def test_every_kyso_container_reaches_the_same_database_with_the_same_secrets() 
     assert shared == init["environment"]
     assert shared["KYSO_DB_HOST"] == "db" and shared["KYSO_MASTER_KEY_FILE"].startswith("/run/secrets/")
     assert api["secrets"] == init["secrets"] == ["kyso_master_key", "db_password"]
-    assert api["environment"]["FORWARDED_ALLOW_IPS"] == "*", "the per-client limits see the real client"
+
+
+def nginx_directives() -> list[list[str]]:
+    """docker/nginx.conf's directives (comments dropped), each as its words."""
+    text = "\n".join(
+        line.split("#", 1)[0] for line in (ROOT / "docker" / "nginx.conf").read_text().splitlines()
+    )
+    return [statement.split() for statement in re.split(r"[;{}]", text) if statement.strip()]
+
+
+def test_only_the_load_balancer_may_name_the_client_and_it_names_the_peer_it_saw() -> None:
+    services = compose()["services"]
+    api, lb = services["kyso"], services["lb"]
+    assert "FORWARDED_ALLOW_IPS" not in api["environment"], "kyso serve decides this itself"
+    assert "*" not in str(api["environment"].get("KYSO_TRUSTED_PROXIES", "*"))
+    lb_address = ipaddress.ip_address(lb["networks"]["default"]["ipv4_address"])
+    assert [ipaddress.ip_network(p) for p in api["environment"]["KYSO_TRUSTED_PROXIES"].split(",")] == [
+        ipaddress.ip_network(lb_address)
+    ], "the load balancer's own address, not the network every container (and the host's gateway) is on"
+    [pool] = compose()["networks"]["default"]["ipam"]["config"]
+    assert lb_address in ipaddress.ip_network(pool["subnet"])
+    assert lb_address not in ipaddress.ip_network(pool["ip_range"]), "no other container may be given it"
+    assert lb_address != next(ipaddress.ip_network(pool["subnet"]).hosts()), "the gateway is the host"
+    forwarded = [d for d in nginx_directives() if d[:2] == ["proxy_set_header", "X-Forwarded-For"]]
+    assert forwarded == [["proxy_set_header", "X-Forwarded-For", "$remote_addr"]], (
+        "replace the client's X-Forwarded-For with the address nginx saw; appending keeps the client's claim"
+    )
+    for directive in nginx_directives():
+        assert "$proxy_add_x_forwarded_for" not in directive and "$http_x_forwarded_for" not in directive
+        if directive[0] == "set_real_ip_from":
+            assert ipaddress.ip_network(directive[1]).prefixlen > 0, "trust named proxies, not everyone"
 
 
 def test_postgresql_accepts_every_connection_the_default_replicas_may_open() -> None:

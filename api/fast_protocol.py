@@ -39,7 +39,7 @@ from api.checkin_fastpath import FOREIGN, CheckinRequest, Decider, Foreign, keep
 from api.forwarded import Network, forwarded_client, trusted_networks
 from api.metrics import OCSP_MISS, OCSP_TALLY
 from api.observability import new_id
-from api.ocsp_fastpath import RenderedOcsp, decode_get, render, route, timed_answer
+from api.ocsp_fastpath import OcspLimit, RenderedOcsp, decode_get, render, route, timed_answer
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 
@@ -47,8 +47,10 @@ log = logging.getLogger("kyso.ocsp")
 MAX_HEAD = 8 * 1024
 # The headers that matter here; a name with anything between it and its colon is not matched, and a POST
 # without a Content-Length then goes to uvicorn, which refuses it.
-_HEADERS = re.compile(rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade):|[ \t])([^\r]*)")
-_STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
+_HEADERS = re.compile(
+    rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade|x-forwarded-for):|[ \t])([^\r]*)"
+)
+_STATUS_LINES = {200: b"HTTP/1.1 200 OK\r\n", 429: b"HTTP/1.1 429 Too Many Requests\r\n"}
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
 _CONFIG_KEY = "_kyso_fast_path"
 
@@ -59,6 +61,7 @@ class _Request(NamedTuple):
     get: bool
     keep_alive: bool
     size: int  # bytes of the buffer it took
+    forwarded_for: bytes | None = None  # X-Forwarded-For, for the rate limit's client behind a proxy
 
 
 def parse(buffer: bytes) -> _Request | Foreign | None:
@@ -78,6 +81,7 @@ def parse(buffer: bytes) -> _Request | Foreign | None:
         return FOREIGN
     length: int | None = None
     connection = b""
+    forwarded_for: bytes | None = None
     # the header lines, each after its CRLF; a folded (obsolete) line matches with an empty name
     for name, value in _HEADERS.findall(buffer[line_end:end].lower()):
         if name == b"content-length":
@@ -87,6 +91,8 @@ def parse(buffer: bytes) -> _Request | Foreign | None:
             length = int(value)
         elif name == b"connection":
             connection = value
+        elif name == b"x-forwarded-for":  # several lines are one comma-separated list (RFC 9110 §5.3)
+            forwarded_for = value.strip() if forwarded_for is None else forwarded_for + b"," + value.strip()
         else:  # transfer-encoding, expect, upgrade, or a folded line: uvicorn's business
             return FOREIGN
     authority, encoded = routed
@@ -103,8 +109,9 @@ def parse(buffer: bytes) -> _Request | Foreign | None:
         size = end + 4
         der = decode_get(encoded)
     return _Request(
-        authority, der, encoded is not None, keeps_alive(version == b"HTTP/1.1", connection), size
-    )
+        authority, der, encoded is not None, keeps_alive(version == b"HTTP/1.1", connection), size,
+        forwarded_for,
+    )  # fmt: skip
 
 
 # A relying party's software sends the same bytes for the same certificate every time: parsing them once
@@ -149,6 +156,7 @@ class _PerProcess(NamedTuple):
     decider: Decider | None
     proxies: tuple[Network, ...]  # KYSO_TRUSTED_PROXIES
     sweeper: _IdleSweeper
+    ocsp_limit: OcspLimit | None = None  # the per-client limit on OCSP cache misses
 
 
 class FastPathProtocol(asyncio.Protocol):
@@ -182,6 +190,7 @@ class FastPathProtocol(asyncio.Protocol):
                 Decider.for_app(app, loop),
                 _trusted_proxies(app),
                 _IdleSweeper(loop, config.timeout_keep_alive, server_state),
+                getattr(getattr(app, "state", None), "ocsp_limit", None),
             )
             config.__dict__[_CONFIG_KEY] = found
         self.shared: _PerProcess = found
@@ -240,8 +249,9 @@ class FastPathProtocol(asyncio.Protocol):
             if rendered is None:  # the full responder, off the event loop
                 self.busy = True
                 self.idle_since = None
+                client, limit = self._client_host(request.forwarded_for), self.shared.ocsp_limit
                 future = self.loop.run_in_executor(
-                    None, timed_answer, responder, request.authority, request.der
+                    None, timed_answer, responder, request.authority, request.der, limit, client
                 )
                 future.add_done_callback(functools.partial(self._answered, request))
                 return
@@ -259,7 +269,7 @@ class FastPathProtocol(asyncio.Protocol):
             assert decider is not None
             self.busy = True
             self.idle_since = None
-            answer = decider.submit(scan, self._client_host(scan))
+            answer = decider.submit(scan, self._client_host(scan.forwarded_for))
             answer.add_done_callback(functools.partial(self._checked_in, scan))
             return
         self._hand_off()
@@ -280,12 +290,12 @@ class FastPathProtocol(asyncio.Protocol):
         if self._send(checkin_fastpath.render(body, request_id, keep_alive, date), keep_alive):
             self._serve()
 
-    def _client_host(self, scan: CheckinRequest) -> str | None:
+    def _client_host(self, forwarded_for: bytes | None) -> str | None:
         """The client's address as the application would see it (api.forwarded's rule)."""
         assert self.transport is not None
         peer = self.transport.get_extra_info("peername")
         host = peer[0] if isinstance(peer, tuple) else None
-        forwarded = scan.forwarded_for.decode("latin-1") if scan.forwarded_for is not None else None
+        forwarded = forwarded_for.decode("latin-1") if forwarded_for is not None else None
         return forwarded_client(host, forwarded, self.shared.proxies)
 
     def _answered(
@@ -309,7 +319,7 @@ class FastPathProtocol(asyncio.Protocol):
         return self._send(
             b"".join(
                 (
-                    _STATUS_LINE,
+                    _STATUS_LINES[rendered.status],
                     rendered.get_head if request.get else rendered.post_head,
                     b"cache-control: ",
                     rendered.cache_control(request.get, now),

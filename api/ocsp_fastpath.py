@@ -10,6 +10,9 @@ ask ``ca.ocsp_cache`` for an answer from memory, and otherwise run the full resp
 cannot be decoded is answered with malformedRequest, never an HTTP error. Each answer is rendered once,
 with the headers RFC 5019 §6.2 asks for on GET (Last-Modified = producedAt, Expires = nextUpdate, ETag,
 Cache-Control: max-age, public, no-transform, must-revalidate); POST answers are not for HTTP caches.
+
+Requests that reach the full responder count against the client's ``KYSO_OCSP_RATE_PER_MINUTE``
+(``OcspLimit``, the database-backed limit of ``api.ratelimit``); over it: 429, Retry-After, tryLater.
 """
 
 from __future__ import annotations
@@ -25,12 +28,17 @@ from urllib.parse import unquote_to_bytes
 from cryptography.x509 import ocsp as x509_ocsp
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import ratelimit
+from api.auth import client_address
 from api.metrics import OCSP_MISS, OCSP_TALLY, ocsp_status_index, process_metrics
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
+from ca.runtime import CaRuntime
 from ca.service_signers import DelegatedSigners
+from core import metrics
 from store.status_versions import StatusVersions
 
 OCSP_RESPONSE = b"application/ocsp-response"
@@ -51,6 +59,7 @@ class RenderedOcsp:
     get_head: bytes  # get_headers as "Name: value\r\n" lines
     post_head: bytes
     tally: int = 0  # its status's slot in api.metrics.OCSP_TALLY (hits; misses at + OCSP_MISS)
+    status: int = 200  # HTTP status: 200, or 429 for a client over its rate limit (a tryLater body)
 
     def cache_control(self, get: bool, now: float) -> bytes:
         if not get or self.next_update is None:
@@ -82,6 +91,38 @@ def render(answer: ocsp.OcspAnswer) -> RenderedOcsp:
         answer.der, next_update, get_headers, common, _lines(get_headers), _lines(common),
         ocsp_status_index(answer.der),
     )  # fmt: skip
+
+
+def rate_limited(retry_after: int) -> RenderedOcsp:
+    """429 with Retry-After, and the OCSP answer that means the same (tryLater) for clients that only
+    read the body."""
+    headers = (
+        (b"content-type", OCSP_RESPONSE),
+        (b"content-length", b"%d" % len(ocsp.TRY_LATER)),
+        (b"retry-after", b"%d" % retry_after),
+    )
+    lines = _lines(headers)
+    return RenderedOcsp(
+        ocsp.TRY_LATER, None, headers, headers, lines, lines, ocsp_status_index(ocsp.TRY_LATER), 429
+    )
+
+
+class OcspLimit:
+    """The per-client limit on OCSP requests the in-memory cache cannot answer (a nonce, a miss): each
+    costs a database read and usually a signature. Answers from memory are not counted: they cost less
+    than the database write that counting them would."""
+
+    def __init__(self, runtime: CaRuntime) -> None:
+        self.runtime = runtime
+
+    def refusal(self, address: str | None) -> RenderedOcsp | None:
+        """None if the client may be answered; else its 429 (blocking: a thread)."""
+        rate = self.runtime.settings.ocsp_rate_per_minute
+        verdict = ratelimit.take(self.runtime, ratelimit.OCSP_SCOPE, rate, address)
+        if verdict.allowed:
+            return None
+        metrics.count("ratelimit.refused", scope=ratelimit.OCSP_SCOPE)
+        return rate_limited(verdict.retry_after)
 
 
 def _http_date(timestamp: float) -> bytes:
@@ -125,9 +166,12 @@ def decode_get(encoded: bytes | str) -> bytes | None:
 class OcspFastPath:
     """ASGI middleware answering ``/ocsp/…`` before FastAPI routes anything; other requests pass through."""
 
-    def __init__(self, app: ASGIApp, responder: CachingOcspResponder[RenderedOcsp]) -> None:
+    def __init__(
+        self, app: ASGIApp, responder: CachingOcspResponder[RenderedOcsp], limit: OcspLimit | None = None
+    ) -> None:
         self.app = app
         self.responder = responder
+        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         target = None
@@ -148,19 +192,30 @@ class OcspFastPath:
         else:
             rendered = self.responder.lookup(authority, der)
             if rendered is None:
-                rendered = await run_in_threadpool(timed_answer, self.responder, authority, der)
+                client = client_address(Request(scope))
+                rendered = await run_in_threadpool(
+                    timed_answer, self.responder, authority, der, self.limit, client
+                )
                 OCSP_TALLY[rendered.tally + OCSP_MISS] += 1
             else:
                 OCSP_TALLY[rendered.tally] += 1
         get = encoded is not None
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": rendered.asgi_headers(get, time.time())}
-        )
+        headers = rendered.asgi_headers(get, time.time())
+        await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
         await send({"type": "http.response.body", "body": rendered.body})
 
 
-def timed_answer(responder: CachingOcspResponder[RenderedOcsp], authority: str, der: bytes) -> RenderedOcsp:
-    """The full responder's answer (a cache miss; in a thread), its time kept in a histogram."""
+def timed_answer(
+    responder: CachingOcspResponder[RenderedOcsp],
+    authority: str,
+    der: bytes,
+    limit: OcspLimit | None = None,
+    client: str | None = None,
+) -> RenderedOcsp:
+    """The full responder's answer (a cache miss; in a thread), its time kept in a histogram; a 429 for
+    a client over ``limit``."""
+    if limit is not None and (refused := limit.refusal(client)) is not None:
+        return refused
     with process_metrics().ocsp_seconds.time():
         return responder.answer(authority, der)
 
@@ -195,4 +250,5 @@ def install(app: FastAPI) -> None:
     app.state.ocsp = CachingOcspResponder(
         ocsp.OcspResponder(runtime.ca, signers), runtime.db, versions, render
     )
-    app.add_middleware(OcspFastPath, responder=app.state.ocsp)
+    app.state.ocsp_limit = OcspLimit(runtime)  # api.fast_protocol uses it too
+    app.add_middleware(OcspFastPath, responder=app.state.ocsp, limit=app.state.ocsp_limit)

@@ -1,4 +1,5 @@
-"""Per-client rate limits on the public doors that cost the most or invite guessing: logging in and verifying.
+"""Per-client rate limits on the public doors that cost the most or invite guessing: logging in, verifying,
+timestamping and OCSP requests that need a fresh signature.
 
 ``per_client(scope, setting)`` is a route dependency: it counts the request against the client's address
 in the database (``store.rate_limits``, GCRA, one UPSERT in a short transaction of its own, committed
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import client_address
 from api.problems import problem
+from ca.runtime import CaRuntime
 from core import metrics
 from core.errors import Kind, ServiceError
 from core.settings import Settings
@@ -50,23 +52,28 @@ def client_key(address: str | None) -> str:
     return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
+def take(runtime: CaRuntime, scope: str, rate: int, address: str | None) -> rate_limits.Verdict:
+    """Count one request of the client at ``address`` in ``scope`` (blocking: call it in a thread)."""
+    with runtime.db.transaction() as session:
+        return rate_limits.take(
+            session,
+            scope,
+            client_key(address),
+            rate=rate,
+            period=PERIOD_SECONDS,
+            now=runtime.ca.clock.now().timestamp(),
+        )
+
+
 def per_client(scope: str, rate_of: Callable[[Settings], int]) -> Callable[[Request], object]:
     """A dependency limiting ``scope`` to ``rate_of(settings)`` requests a minute per client."""
 
-    def take(request: Request) -> rate_limits.Verdict:
+    def counted(request: Request) -> rate_limits.Verdict:
         runtime = request.app.state.runtime
-        with runtime.db.transaction() as session:
-            return rate_limits.take(
-                session,
-                scope,
-                client_key(client_address(request)),
-                rate=rate_of(runtime.settings),
-                period=PERIOD_SECONDS,
-                now=runtime.ca.clock.now().timestamp(),
-            )
+        return take(runtime, scope, rate_of(runtime.settings), client_address(request))
 
     async def dependency(request: Request) -> None:
-        verdict = await run_in_threadpool(take, request)
+        verdict = await run_in_threadpool(counted, request)
         if not verdict.allowed:
             metrics.count("ratelimit.refused", scope=scope)
             raise RateLimited(verdict.retry_after)
@@ -85,3 +92,7 @@ def install(app: FastAPI) -> None:
 
 login_limit = per_client("login", lambda settings: settings.login_rate_per_minute)
 verify_limit = per_client("verify", lambda settings: settings.verify_rate_per_minute)
+tsa_limit = per_client("tsa", lambda settings: settings.tsa_rate_per_minute)
+# OCSP is answered ahead of routing (api.ocsp_fastpath, api.fast_protocol), which call ``take`` with this
+# scope for the requests the in-memory cache cannot answer.
+OCSP_SCOPE = "ocsp"

@@ -4,8 +4,9 @@ Requests without a nonce — what browsers, PDF readers and caches send — are 
 pre-produced per certificate and stored in ``ocsp_responses``; the hot path signs nothing. A response is
 replaced when half its validity has passed, and deleted in the transaction that changes the certificate's
 status, so the next request sees the change. A request with a nonce gets a freshly signed response that
-echoes it (a nonce cannot be pre-produced). Malformed requests get the protocol's malformedRequest,
-requests for an issuer this responder does not serve get unauthorized — never an exception.
+echoes it (a nonce cannot be pre-produced; it is 1 to 32 octets, RFC 8954). Malformed requests get the
+protocol's malformedRequest, requests for an issuer this responder does not serve get unauthorized — never
+an exception.
 
 ``ca.ocsp_cache`` keeps the pre-produced answers in process memory in front of this responder.
 """
@@ -36,6 +37,9 @@ from store.models import Certificate, OcspResponse
 log = logging.getLogger("kyso.ocsp")
 ISSUING_AUTHORITIES = ("citizen", "government")
 MAX_REQUEST_BYTES = 16 * 1024
+# RFC 8954 §2.1: a nonce is 1 to 32 octets; a responder refuses a longer one with malformedRequest. Echoing
+# whatever a client sends would let it make every response as large as its request.
+MAX_NONCE_OCTETS = 32
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha256": hashes.SHA256,
@@ -124,6 +128,8 @@ def parse_request(authority_id: str, request_der: bytes) -> ParsedRequest:
     except Exception:  # any parse failure (ValueError, unsupported algorithm) is malformed
         raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST) from None
     if parsed.hash_name not in _HASHES:
+        raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+    if parsed.nonce is not None and not 1 <= len(parsed.nonce) <= MAX_NONCE_OCTETS:
         raise OcspRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     return parsed
 

@@ -46,6 +46,9 @@ POLICY_OID = "1.3.6.1.4.1.32473.1.2.2"  # the `tsa` profile's certificate policy
 MAX_REQUEST_BYTES = 64 * 1024  # a TimeStampReq with a SHA-512 imprint and a nonce is under 120 bytes
 ACCURACY_SECONDS = 1  # genTime is truncated to whole seconds
 SERIAL_BITS = 128
+# A nonce is a positive INTEGER (RFC 3161 §2.4.1: "a large random number"); 32 octets of it (256 bits) are
+# far more than uniqueness needs, and a TSA echoing whatever it is sent lets a client inflate every token.
+MAX_NONCE_OCTETS = 32
 # Imprint algorithms accepted, with their digest lengths: SHA-2 (and SHA-3, which Circular
 # 15/2025/TT-BKHCN also allows) of at least 256 bits. SHA-1, MD5 and SHA-224 get badAlg.
 IMPRINT_ALGORITHMS = {
@@ -123,6 +126,13 @@ def _check_imprint(hash_name: str, digest: bytes) -> None:
         )
 
 
+def _check_nonce(nonce: int | None) -> None:
+    if nonce is not None and not 0 < nonce < 1 << (8 * MAX_NONCE_OCTETS):
+        raise TimestampRejected(
+            "bad_request", f"the nonce must be a positive integer of at most {MAX_NONCE_OCTETS} octets"
+        )
+
+
 def parse_request(request_der: bytes) -> _Request:
     """Check a DER TimeStampReq completely, before anything is signed; raises TimestampRejected."""
     if len(request_der) > MAX_REQUEST_BYTES:
@@ -146,6 +156,7 @@ def parse_request(request_der: bytes) -> _Request:
     if parameters not in (b"", b"\x05\x00"):  # absent or NULL, as RFC 5754 and RFC 8702 have it
         raise TimestampRejected("bad_request", "the imprint's hash algorithm must have no parameters")
     _check_imprint(hash_name, digest)
+    _check_nonce(nonce)
     if policy is not None and policy != POLICY_OID:
         raise TimestampRejected("unaccepted_policy", f"this TSA stamps under policy {POLICY_OID} only")
     if has_extensions:
@@ -202,6 +213,7 @@ class TimestampAuthority:
     ) -> cms.ContentInfo:
         """A timestamp token over ``digest``; raises TimestampRejected (a ServiceError) if refused."""
         _check_imprint(hash_name, digest)
+        _check_nonce(nonce)
         imprint = tsp.MessageImprint(
             {"hash_algorithm": _digest_algorithm(hash_name), "hashed_message": digest}
         )

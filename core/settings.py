@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default=False, description="ask this service's OCSP responder when a file carries no revocation data"
     )
     verify_rate_per_minute: int = Field(default=30, ge=1, le=100000, description="public uploads per client")
+    ocsp_rate_per_minute: int = Field(
+        default=600, ge=1, le=1000000, description="OCSP requests needing a signature, per client and minute"
+    )
+    tsa_rate_per_minute: int = Field(
+        default=600, ge=1, le=1000000, description="timestamp requests per client and minute"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     # Observability and hardening (issue 9; docs/observability.md, docs/security.md).

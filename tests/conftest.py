@@ -261,3 +261,5 @@ pytest_plugins = ["tests.support.softhsm"]
 # against one database; the tests of those limits set their own rates.
 os.environ.setdefault("KYSO_LOGIN_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("KYSO_VERIFY_RATE_PER_MINUTE", "100000")
+os.environ.setdefault("KYSO_OCSP_RATE_PER_MINUTE", "1000000")  # and OCSP and the TSA (api.ratelimit)
+os.environ.setdefault("KYSO_TSA_RATE_PER_MINUTE", "1000000")

@@ -2,17 +2,18 @@
 
 Protocol refusals (bad hash, garbage, unknown policy) are 200 with a rejection TimeStampResp, as the RFC
 has it; only what is not a TSP request at all gets a problem+json: 415 for another media type, 413 for a
-body over the limit (refused without buffering it).
+body over the limit (refused without buffering it), 429 for a client over ``KYSO_TSA_RATE_PER_MINUTE``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep
 from api.limits import read_body
 from api.problems import problem
+from api.ratelimit import tsa_limit
 from ca import tsa
 
 router = APIRouter(tags=["pki"])
@@ -38,8 +39,10 @@ def _authority(request: Request) -> tsa.TimestampAuthority:
         200: {"content": {TIMESTAMP_REPLY: {}}, "description": "A TimeStampResp, granted or rejected"},
         413: {"description": "The body is larger than 64 KiB"},
         415: {"description": "The body is not application/timestamp-query"},
+        429: {"description": "Too many requests from this client (KYSO_TSA_RATE_PER_MINUTE)"},
     },
     summary="RFC 3161 timestamping (application/timestamp-query)",
+    dependencies=[Depends(tsa_limit)],
 )
 async def timestamp(request: Request, runtime: RuntimeDep) -> Response:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()

@@ -192,14 +192,14 @@ def test_tsa_certificate_has_the_critical_timestamping_eku_and_the_policy(pki: P
 
 def test_token_fields(pki: Pki) -> None:
     digest = hashlib.sha384(DATA).digest()
-    answer = post(pki, request_der("sha384", digest, nonce=-5, cert_req=False, policy=POLICY_OID))
+    answer = post(pki, request_der("sha384", digest, nonce=5, cert_req=False, policy=POLICY_OID))
     token = token_of(answer.content)
     info = tst_info_of(token)
     assert info["version"].native == "v1"
     assert info["policy"].dotted == POLICY_OID
     assert info["message_imprint"]["hash_algorithm"]["algorithm"].native == "sha384"
     assert info["message_imprint"]["hashed_message"].native == digest
-    assert info["nonce"].native == -5
+    assert info["nonce"].native == 5
     assert info["accuracy"].native == {"seconds": 1, "millis": None, "micros": None}
     assert info["gen_time"].native.microsecond == 0
     assert abs(info["gen_time"].native - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)

@@ -20,10 +20,12 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Reviewed: these answer anyone. Relying parties fetch CA certificates, CRLs, OCSP and timestamps without
-# an account; the hierarchy is public; logging in cannot need a login; /healthz is for load balancers.
+# an account; the hierarchy is public; logging in cannot need a login; /healthz and /readyz are for load
+# balancers.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         ("GET", "/healthz"),
+        ("GET", "/readyz"),
         ("GET", "/pki/ca/{authority_id}.cer"),
         ("GET", "/pki/ca/{authority_id}/chain.pem"),
         ("GET", "/pki/crl/{authority_id}.crl"),

@@ -11,8 +11,15 @@ Linting, the costly step, is spread over worker processes; the parent prepares, 
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import io
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -180,12 +187,49 @@ class _AlreadyDone(Exception):
 # Issuance is dominated by pkilint (pure Python, ~10 ms a certificate). The database has one writer, so
 # the parent prepares, signs and stores while a pool of processes lints each batch in parallel.
 
+#
+# The workers must neither outlive the parent nor share its database connections. A forked worker
+# inherits every descriptor of the parent, its PostgreSQL socket among them (the pool forks on the first
+# batch, inside its transaction): after a kill -9 of the parent the server then never sees the client go,
+# the transaction stays "idle in transaction" holding the audit head, and every audited action waits for
+# it while the orphaned workers live on. So the pool *spawns* its workers (a fresh interpreter that
+# inherits no socket and no engine; libpq's sockets are close-on-exec), and each worker asks the kernel to
+# kill it when its parent dies (PR_SET_PDEATHSIG), with a watchdog thread polling the parent's pid where
+# that is not available.
+
 _linter: CertificateLinter | None = None
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_WATCHDOG_SECONDS = 1.0
 
 
-def _init_lint_worker(tolerate_loopback_urls: bool) -> None:
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still ends the worker
+    # PDEATHSIG fires when the thread that spawned the worker ends; run() spawns every worker from its
+    # caller's thread and closes the pool before returning, so that thread lives as long as the pool.
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCHDOG_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="kyso-parent-watchdog", daemon=True).start()
+
+
+def _init_lint_worker(tolerate_loopback_urls: bool, parent: int) -> None:
     global _linter
+    _die_with_parent(parent)
     _linter = CertificateLinter(tolerate_loopback_urls=tolerate_loopback_urls)
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _lint_one(der: bytes, lint_type: str) -> list[Finding]:
@@ -212,9 +256,15 @@ def run(
         return
     with ProcessPoolExecutor(
         max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_lint_worker,
-        initargs=(ca.linter.tolerates_loopback_urls,),
+        initargs=(ca.linter.tolerates_loopback_urls, os.getpid()),
     ) as pool:
+        # Start (and initialise) every worker now, outside any transaction: a spawned interpreter takes a
+        # second or more to import the linter, which must not count against the first batch's
+        # transaction (idle_in_transaction_session_timeout).
+        for started in [pool.submit(_ready) for _ in range(workers)]:
+            started.result()
 
         def lint_many(ders: list[bytes], types: list[str]) -> list[list[Finding]]:
             chunk = max(1, len(ders) // (workers * 2))

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; SQLite in the data directory when unset"
     )
+    # PostgreSQL session limits (store/db.py; docs/deployment.md): a stuck client cannot hold locks for ever.
+    db_lock_timeout_seconds: float = Field(
+        default=10, ge=0, le=3600, description="longest wait for a lock before a statement fails (0: none)"
+    )
+    db_idle_in_transaction_timeout_seconds: float = Field(
+        default=30, ge=0, le=86400, description="a transaction left idle this long is ended (0: never)"
+    )
     master_key: SecretStr | None = Field(default=None, description="derives the keys that wrap stored keys")
     master_key_file: Path | None = Field(default=None, description="file holding the master key (secrets)")
     base_url: str = "http://127.0.0.1:8000"

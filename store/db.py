@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +17,7 @@ from core.errors import Kind, ServiceError
 READ_ONLY = "kyso_read_only"
 _AFTER_COMMIT = "kyso_after_commit"
 log = logging.getLogger("kyso.store")
+SQLITE_BUSY_TIMEOUT_MS = 30000
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -42,7 +44,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -66,7 +68,31 @@ def unavailable(exc: OperationalError) -> ServiceError:
     return ServiceError(Kind.UNAVAILABLE, "the database is not reachable right now")
 
 
-def make_engine(url: str) -> Engine:
+# Limits every Kyso session on PostgreSQL runs under (settings db_lock_timeout_seconds and
+# db_idle_in_transaction_timeout_seconds). A client that stops mid-transaction (killed, frozen, or its socket
+# kept open by a forgotten child process) must not hold its locks, the audit head's among them, for ever:
+# the server ends a transaction left idle that long, and a statement waiting for a lock that long fails
+# (answered 503) instead of queueing without end.
+LOCK_TIMEOUT_SECONDS = 10.0
+IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 30.0
+READY_TIMEOUT_SECONDS = 2.0
+
+
+def postgres_options(lock_timeout: float, idle_in_transaction_timeout: float, given: str = "") -> str:
+    """libpq ``options`` setting both limits (0 switches one off), after any the URL already gives."""
+    limits = (
+        f"-c lock_timeout={round(lock_timeout * 1000)} "
+        f"-c idle_in_transaction_session_timeout={round(idle_in_transaction_timeout * 1000)}"
+    )
+    return f"{given} {limits}".strip()
+
+
+def make_engine(
+    url: str,
+    *,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+    idle_in_transaction_timeout: float = IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -82,13 +108,28 @@ def make_engine(url: str) -> Engine:
     # No pre-ping: it cost a round trip per transaction. A connection that died (PostgreSQL restarted)
     # fails its first statement; SQLAlchemy then recognises the disconnect and drops every pooled
     # connection, so that one request is answered 503 and the following ones reconnect.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=3600)
+    given = make_url(url).query.get("options", "")
+    options = postgres_options(
+        lock_timeout, idle_in_transaction_timeout, given if isinstance(given, str) else ""
+    )
+    return create_engine(
+        url, pool_size=10, max_overflow=20, pool_recycle=3600, connect_args={"options": options}
+    )
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+        idle_in_transaction_timeout: float = IDLE_IN_TRANSACTION_TIMEOUT_SECONDS,
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(
+            url, lock_timeout=lock_timeout, idle_in_transaction_timeout=idle_in_transaction_timeout
+        )
+        self._limits = (lock_timeout, idle_in_transaction_timeout)
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -97,8 +138,14 @@ class Database:
         return self.engine.dialect.name
 
     def libpq_url(self) -> str:
-        """The PostgreSQL URL without SQLAlchemy's driver name, for a connection of psycopg's own."""
-        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        """The PostgreSQL URL without SQLAlchemy's driver name, for a connection of psycopg's own (with the
+        same session limits as the engine's)."""
+        url = self.engine.url
+        given = url.query.get("options", "")
+        options = postgres_options(*self._limits, given if isinstance(given, str) else "")
+        base = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
+        # %20, not "+", for the spaces: libpq does not read "+" in a URI as a space
+        return base + "?" + urlencode({**url.query, "options": options}, doseq=True, quote_via=quote)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -127,6 +174,40 @@ class Database:
             yield session
             if session.new or session.dirty or session.deleted:
                 raise ServiceError(Kind.INTERNAL, "a read-only session was asked to write")
+
+    def check_writable(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        """Take (and give back at once) the write lock every audited action needs, the audit head's row on
+        PostgreSQL and the database's write lock on SQLite; raise UNAVAILABLE if that takes over
+        ``timeout`` seconds. Readiness (/readyz): a database that answers but cannot be written to, because
+        a stuck transaction holds the lock, is not ready, though the process is alive (/healthz)."""
+        milliseconds = max(1, round(timeout * 1000))
+        try:
+            with self.engine.connect() as connection:
+                if self._sqlite:
+                    driver = connection.connection.driver_connection
+                    assert driver is not None
+                    driver.execute(f"PRAGMA busy_timeout={milliseconds}")
+                    try:
+                        connection.begin().rollback()  # BEGIN IMMEDIATE (see _sqlite_begin): the write lock
+                    finally:
+                        driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                else:
+                    transaction = connection.begin()
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+                    connection.exec_driver_sql("SELECT id FROM audit_head FOR UPDATE")
+                    transaction.rollback()
+        except OperationalError as exc:
+            error = exc.orig
+            busy = getattr(error, "sqlstate", None) in ("55P03", "57014") or (
+                getattr(error, "sqlite_errorcode", 0) & 0xFF
+            ) in (5, 6)  # lock_not_available, query_canceled; SQLITE_BUSY, SQLITE_LOCKED
+            if busy:
+                raise ServiceError(
+                    Kind.UNAVAILABLE,
+                    f"the database cannot take a write lock within {timeout:g} s: a transaction holds it",
+                ) from exc
+            raise unavailable(exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from store.db import Database
+from store.db import READ_ONLY, Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +30,8 @@ def upgrade(db: Database) -> None:
 
 
 def current_revision(db: Database) -> str | None:
-    with db.engine.connect() as connection:
+    # read-only: on SQLite it must not wait for the write lock (/healthz asks while writers hold it)
+    with db.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

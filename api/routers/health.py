@@ -1,4 +1,5 @@
-"""/healthz: is the process up and can it reach a migrated database."""
+"""/healthz (liveness): is the process up and can it reach a migrated database. /readyz (readiness): can
+that database also take the write lock every audited action needs, within about two seconds."""
 
 from __future__ import annotations
 
@@ -7,19 +8,39 @@ from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
 from api.schemas import HealthOut
+from core.errors import Kind, ServiceError
 from store.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
-def healthz(runtime: RuntimeDep) -> JSONResponse:
+def _health(runtime: RuntimeDep) -> HealthOut:
     try:
         revision = current_revision(runtime.db)
         database = "ok" if revision == head_revision(runtime.db) else "schema is not migrated"
     except Exception as exc:
         revision, database = None, f"unreachable ({type(exc).__name__})"
-    body = HealthOut(
+    return HealthOut(
         status="ok" if database == "ok" else "degraded", database=database, schema_revision=revision
     )
+
+
+@router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+def healthz(runtime: RuntimeDep) -> JSONResponse:
+    body = _health(runtime)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+
+@router.get(
+    "/readyz",
+    response_model=HealthOut,
+    responses={503: {"description": "not ready", "content": {"application/problem+json": {}}}},
+)
+def readyz(runtime: RuntimeDep) -> HealthOut:
+    """200 when the database is reachable, migrated and writable; 503 problem+json otherwise, e.g. while
+    a stuck transaction holds the audit log's head (take this instance out of the balancer's rotation)."""
+    body = _health(runtime)
+    if body.status != "ok":
+        raise ServiceError(Kind.UNAVAILABLE, f"the database is not ready: {body.database}")
+    runtime.db.check_writable()
+    return body

@@ -2,13 +2,15 @@
 host's arrival notice, sent through the operator's SMTP server.
 
 Everything a guest or host typed is escaped before it goes into HTML, and folded/escaped per RFC 5545
-in the calendar file.
+in the calendar file: TEXT values escaped, parameter values (ORGANIZER's CN) stripped of control
+characters and DQUOTE and quoted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -61,8 +63,26 @@ def when_text(windows: list[tuple[dt.datetime, dt.datetime]]) -> str:
     return text
 
 
+# RFC 5545 §3.1 CONTROL: every C0 character but HTAB, and DEL; none may stand in a content line.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
 def _ics_text(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    """A TEXT value (RFC 5545 §3.3.11): backslash, ``;`` and ``,`` escaped, line breaks (CRLF, CR, LF) as
+    ``\\n``, any other control character dropped."""
+    value = "\n".join(_CONTROL.sub("", line) for line in _LINE_BREAK.split(value))
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return value.replace("\n", "\\n")
+
+
+def _ics_param(value: str) -> str:
+    """A parameter value (RFC 5545 §3.2), such as ORGANIZER's CN: no escapes exist there, so control
+    characters and DQUOTE are removed (a line break becomes a space), and a value with ``,`` ``;`` or
+    ``:`` is put in DQUOTEs."""
+    words = " ".join(_CONTROL.sub("", line) for line in _LINE_BREAK.split(value.replace("\t", " ")))
+    value = " ".join(words.replace('"', "").split())
+    return f'"{value}"' if any(c in value for c in ",;:") else value
 
 
 def _fold(line: str) -> str:
@@ -93,7 +113,7 @@ def calendar(mail: InvitationMail, organizer: str, now: dt.datetime) -> str:
             f"SUMMARY:{_ics_text(mail.meeting_title)}",
             f"LOCATION:{_ics_text(location)}",
             f"DESCRIPTION:{_ics_text(about)}",
-            f"ORGANIZER;CN={_ics_text(mail.host_name)}:mailto:{organizer}",
+            f"ORGANIZER;CN={_ics_param(mail.host_name)}:mailto:{_CONTROL.sub('', organizer)}",
             "END:VEVENT",
         ]
     lines.append("END:VCALENDAR")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ca.records import CertificateInfo
+from ca.revocation_reasons import RevocationReason
 
 
 class SubjectIn(BaseModel):
@@ -40,16 +41,7 @@ class IssueIn(SubjectIn):
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Literal[
-        "unspecified",
-        "key-compromise",
-        "ca-compromise",
-        "affiliation-changed",
-        "superseded",
-        "cessation-of-operation",
-        "privilege-withdrawn",
-        "aa-compromise",
-    ]
+    reason: RevocationReason
     invalidity_date: AwareDatetime | None = Field(
         None, description="with a time zone, e.g. 2026-11-20T08:00:00+07:00"
     )

@@ -10,18 +10,10 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ca.revocation_reasons import REVOCATION_REASON_NAMES
 from store.models import Certificate
 
-REVOCATION_REASONS = {
-    "unspecified": x509.ReasonFlags.unspecified,
-    "key-compromise": x509.ReasonFlags.key_compromise,
-    "ca-compromise": x509.ReasonFlags.ca_compromise,
-    "affiliation-changed": x509.ReasonFlags.affiliation_changed,
-    "superseded": x509.ReasonFlags.superseded,
-    "cessation-of-operation": x509.ReasonFlags.cessation_of_operation,
-    "privilege-withdrawn": x509.ReasonFlags.privilege_withdrawn,
-    "aa-compromise": x509.ReasonFlags.aa_compromise,
-}
+REVOCATION_REASONS = {name: x509.ReasonFlags[name.replace("-", "_")] for name in REVOCATION_REASON_NAMES}
 
 
 def pem_of(der: bytes) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ca.revocation_reasons import REVOCATION_REASON_NAMES
 from cli.common import (
     Group,
     JsonOption,
@@ -29,17 +30,6 @@ if TYPE_CHECKING:  # the domain modules are imported by the commands that use th
     from ca.records import CertificateInfo
     from ca.runtime import CaRuntime
 
-# ca.records.REVOCATION_REASONS (which imports cryptography); a test keeps the two the same
-REVOCATION_REASON_NAMES = (
-    "unspecified",
-    "key-compromise",
-    "ca-compromise",
-    "affiliation-changed",
-    "superseded",
-    "cessation-of-operation",
-    "privilege-withdrawn",
-    "aa-compromise",
-)
 
 app = typer.Typer(
     cls=Group, help="Certificate authority: issue, list, revoke, suspend, renew, bulk enrolment."

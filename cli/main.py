@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Annotated, Any
 
 import typer
 import typer.main
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # Typer vendors Click
 from typer.core import TyperGroup
 
 from cli.common import Group, route_library_logs
@@ -52,12 +54,37 @@ class Root(Group):
         self.commands[cmd_name] = built
         return built
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """A usage error is one line on stderr and exit 2, as every other refusal of the CLI is; Typer
+        would draw a boxed panel under a usage block."""
+        kwargs["standalone_mode"] = False
+        try:
+            outcome = super().main(*args, **kwargs)
+        except ClickException as error:
+            sys.exit(_refuse(error))
+        except typer.Abort:
+            typer.echo("kyso: aborted", err=True)
+            sys.exit(1)
+        sys.exit(outcome if isinstance(outcome, int) else 0)
+
     def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
         self.listing = True
         try:
             super().format_help(ctx, formatter)
         finally:
             self.listing = False
+
+
+def _refuse(error: ClickException) -> int:
+    if isinstance(error, NoArgsIsHelpError):  # `kyso` or `kyso ca` alone: the help (drawn already by Rich)
+        if message := error.format_message().strip():
+            typer.echo(message, err=True)
+        return error.exit_code
+    context = getattr(error, "ctx", None)
+    where = context.command_path if context is not None else "kyso"
+    hint = f" (see '{where} -h')" if isinstance(error, UsageError) else ""
+    typer.echo(f"{where}: {error.format_message()}{hint}", err=True)
+    return error.exit_code
 
 
 app = typer.Typer(

@@ -87,6 +87,8 @@ def postgres_options(lock_timeout: float, idle_in_transaction_timeout: float, gi
     return f"{given} {limits}".strip()
 
 
+# hide_parameters: an error's text (and so a traceback in the log) names the statement but not its
+# parameters, which hold password and API-key hashes, wrapped keys and guests' personal data.
 def make_engine(
     url: str,
     *,
@@ -99,7 +101,7 @@ def make_engine(
             # the database holds password hashes and wrapped keys: readable by its owner only
             Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             Path(database).touch(mode=0o600, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -113,7 +115,12 @@ def make_engine(
         lock_timeout, idle_in_transaction_timeout, given if isinstance(given, str) else ""
     )
     return create_engine(
-        url, pool_size=10, max_overflow=20, pool_recycle=3600, connect_args={"options": options}
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=3600,
+        connect_args={"options": options},
+        hide_parameters=True,
     )
 
 

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.limits import BodyTooLarge
 from core.errors import Kind, ServiceError
 from core.logs import request_id
+from identity.lockout import Locked
 
 log = logging.getLogger("kyso.api")
 PROBLEM_JSON = "application/problem+json"
@@ -66,6 +67,15 @@ def install(app: FastAPI) -> None:
             log.error("internal error on %s %s: %s", request.method, request.url.path, exc.message)
             return problem(500, "an internal error occurred; it has been logged", kind=exc.kind.value)
         return problem(status, exc.message, kind=exc.kind.value, **exc.details)
+
+    @app.exception_handler(Locked)
+    async def _locked(request: Request, exc: Locked) -> JSONResponse:
+        """Too many wrong codes: 429 with Retry-After while the delay runs, 403 once an admin must act."""
+        if exc.retry_after is None:
+            return problem(403, exc.message, kind="code-entry-disabled")
+        response = problem(429, exc.message, kind="locked", retry_after_seconds=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

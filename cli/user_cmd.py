@@ -20,7 +20,6 @@ from cli.common import (
     runtime,
     secret_box,
 )
-from core.errors import malformed
 from identity.permissions import ROLES
 
 if TYPE_CHECKING:
@@ -151,18 +150,27 @@ def reset_totp(
     username: str,
     qr_png: Annotated[Path | None, typer.Option(help="also write the QR code as PNG here")] = None,
 ) -> None:
-    """Start a new second-factor enrolment for an account (replaces the old one)."""
-    from identity import accounts, totp
+    """Start a new second-factor enrolment for an account (replaces the old one; lifts a code lock)."""
+    from identity import accounts
 
     rt = runtime()
     with rt.db.transaction() as session:
-        account = accounts.get(session, username)
-        if account.role == "service":
-            raise malformed("service accounts use API keys, not one-time codes")
-        enrolment = totp.enrol(session, secret_box(rt), account)
-        accounts.revoke_sessions(session, account, rt.ca.clock.now())
-        record(session, rt, "totp.reset", account.username)
+        enrolment = accounts.reset_second_factor(
+            session, rt.ca.clock, secret_box(rt), username, actor=cli_actor(), source="cli"
+        )
     _show_enrolment(enrolment, qr_png)
+
+
+@app.command("unlock")
+@handles_errors
+def unlock(username: str) -> None:
+    """Reopen login and code entry of a locked account (after 100 wrong codes only an admin can)."""
+    from identity import accounts
+
+    rt = runtime()
+    with rt.db.transaction() as session:
+        accounts.unlock(session, rt.ca.clock, username, actor=cli_actor())
+    out.print(f"account {username} unlocked")
 
 
 @app.command("api-key")

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.errors import Kind, ServiceError, conflict, malformed, not_found
 from core.vn_ids import parse_cccd
-from identity import audit
+from identity import audit, lockout, totp
 from identity.passwords import hash_password, one_time_password
 from identity.permissions import ROLES
+from keystore.secretbox import SecretBox
 from store.models import Account, SessionToken
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
@@ -43,7 +44,7 @@ class AccountInfo:
             venue=account.venue,
             disabled=account.disabled,
             second_factor=account.totp_confirmed,
-            locked=bool(account.locked_until and account.locked_until > now),  # type: ignore[operator]
+            locked=lockout.refusal(account, now) is not None,  # type: ignore[arg-type]
         )
 
     def as_json(self) -> dict[str, object]:
@@ -191,7 +192,31 @@ def reset_password(
     generated = None if password else one_time_password()
     account.password_hash = hash_password(password or generated or "")
     account.must_change_password = generated is not None
-    account.failed_logins, account.locked_until = 0, None
+    lockout.record_success(account)  # the lock and the run of wrong codes end with an admin's reset
     revoke_sessions(session, account, clock.now())
     audit.append(session, clock=clock, actor=actor, action="account.password-reset", target=account.username)
     return generated
+
+
+def reset_second_factor(
+    session: Session, clock: Clock, box: SecretBox, username: str, *, actor: str, source: str | None = None
+) -> totp.Enrolment:
+    """A new authenticator enrolment for ``username`` (a lost phone): ends the old secret, its recovery
+    codes, the account's sessions, and any lock of code entry."""
+    account = get(session, username)
+    if account.role == "service":
+        raise malformed("service accounts use API keys, not one-time codes")
+    enrolment = totp.enrol(session, box, account)
+    lockout.record_success(account)
+    revoke_sessions(session, account, clock.now())
+    audit.append(
+        session, clock=clock, actor=actor, action="totp.reset", target=account.username, source=source
+    )
+    return enrolment
+
+
+def unlock(session: Session, clock: Clock, username: str, *, actor: str) -> Account:
+    """Reopen login and code entry of a locked account (after 100 wrong codes only an admin can)."""
+    account = get(session, username)
+    lockout.unlock(session, clock, account, actor=actor)
+    return account

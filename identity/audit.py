@@ -410,6 +410,12 @@ def entries(session: Session, after: int | None = None) -> Iterator[AuditRecord]
         yield _record(row)
 
 
+def concerning(session: Session, target: str, limit: int) -> list[AuditRecord]:
+    """The latest ``limit`` entries whose target is ``target`` (an account's own activity), newest first."""
+    query = select(*_COLUMNS).where(AuditEntry.target == target).order_by(AuditEntry.seq.desc()).limit(limit)
+    return [_record(row) for row in session.execute(query).all()]  # type: ignore[arg-type]
+
+
 def current_head(session: Session) -> tuple[int, str]:
     """(seq, entry_hash) of the chain's head; (0, GENESIS) before the first append."""
     row = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID)).first()

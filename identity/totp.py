@@ -20,7 +20,6 @@ import qrcode
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
-from core.errors import conflict, malformed
 from keystore.secretbox import SecretBox
 from store.models import Account, RecoveryCode
 
@@ -28,6 +27,7 @@ ISSUER = "Kyso"
 STEP_SECONDS = 30
 WINDOW = 1
 RECOVERY_CODES = 10
+CODE_NOT_VALID = "that code is not valid now; check the authenticator's clock and try the next code"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,9 @@ def _matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
 
 
 def verify(session: Session, box: SecretBox, account: Account, code: str, now: dt.datetime) -> bool:
-    """Accept a code once. Confirms a pending enrolment. Falls back to unused recovery codes."""
+    """Accept a code once. Confirms a pending enrolment. Falls back to unused recovery codes.
+
+    Callers go through ``identity.lockout.check_code``, which counts wrong codes and locks."""
     code = code.strip().replace(" ", "")
     if account.totp_secret is None:
         return False
@@ -88,6 +90,15 @@ def verify(session: Session, box: SecretBox, account: Account, code: str, now: d
     if step is None:
         return use_recovery_code(session, account, code, now)
     return _accept_step(session, account, step)
+
+
+def verify_step(session: Session, box: SecretBox, account: Account, code: str, now: dt.datetime) -> bool:
+    """Accept a code from the authenticator app once (no recovery codes); confirms a pending enrolment."""
+    if account.totp_secret is None:
+        return False
+    secret = box.open(account.totp_secret, _context(account)).decode()
+    step = _matching_step(secret, code.strip().replace(" ", ""), now)
+    return step is not None and _accept_step(session, account, step)
 
 
 def _accept_step(session: Session, account: Account, step: int) -> bool:
@@ -100,17 +111,6 @@ def _accept_step(session: Session, account: Account, step: int) -> bool:
     ).rowcount
     session.refresh(account)
     return accepted == 1
-
-
-def confirm(session: Session, box: SecretBox, account: Account, code: str, now: dt.datetime) -> list[str]:
-    """Confirm enrolment with a first valid code; returns fresh recovery codes, shown once."""
-    if account.totp_secret is None:
-        raise conflict("no second factor is being enrolled; start with enrolment")
-    secret = box.open(account.totp_secret, _context(account)).decode()
-    step = _matching_step(secret, code.strip().replace(" ", ""), now)
-    if step is None or not _accept_step(session, account, step):
-        raise malformed("that code is not valid now; check the authenticator's clock and try the next code")
-    return new_recovery_codes(session, account)
 
 
 def _hash_code(code: str) -> str:

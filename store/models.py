@@ -161,7 +161,8 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     must_change_password: Mapped[bool] = mapped_column(default=False)
     disabled: Mapped[bool] = mapped_column(default=False)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # passwords and codes, consecutive
+    code_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # codes only
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # wrapped
     totp_confirmed: Mapped[bool] = mapped_column(default=False)
@@ -217,7 +218,7 @@ class AuditEntry(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(60))
-    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     outcome: Mapped[str] = mapped_column(String(20))
     source: Mapped[str | None] = mapped_column(String(100), nullable=True)
     details: Mapped[str] = mapped_column(Text)  # canonical JSON

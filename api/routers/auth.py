@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -12,8 +12,8 @@ from api.auth import CSRF_COOKIE, SESSION_COOKIE, client_address, require
 from api.deps import RuntimeDep
 from api.problems import problem
 from api.ratelimit import login_limit
-from core.errors import conflict
-from identity import audit, totp
+from core.errors import conflict, malformed
+from identity import audit, lockout, totp
 from identity.accounts import AccountInfo, get
 from identity.permissions import Permission
 from identity.sessions import REFUSED, Principal, login, logout
@@ -141,11 +141,22 @@ def enrol_totp(request: Request, runtime: RuntimeDep, principal: Self) -> dict[s
 def confirm_totp(
     body: CodeIn, request: Request, runtime: RuntimeDep, principal: Self
 ) -> dict[str, list[str]]:
+    source = client_address(request)
     with runtime.db.transaction() as session:
         account = get(session, principal.username)
-        codes = totp.confirm(
-            session, request.app.state.secret_box, account, body.code, runtime.ca.clock.now()
+        codes = lockout.confirm_enrolment(
+            session, runtime.ca.clock, request.app.state.secret_box, account, body.code, source=source
         )
         audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.confirm",
-                     source=client_address(request))  # fmt: skip
+                     outcome="success" if codes else "failure", source=source)  # fmt: skip
+    if codes is None:  # the wrong code is counted (committed) before it is refused
+        raise malformed(totp.CODE_NOT_VALID)
     return {"recovery_codes": codes}
+
+
+@router.get("/activity", summary="What happened to your account: logins, locks, resets (newest first)")
+def activity(
+    runtime: RuntimeDep, principal: Self, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[dict[str, object]]:
+    with runtime.db.reading() as session:
+        return [r.as_json() for r in audit.concerning(session, principal.username, limit)]

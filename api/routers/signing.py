@@ -25,7 +25,7 @@ from ca.runtime import CaRuntime
 from ca.signing_keys import bindable_certificate
 from core.clock import display
 from core.errors import Kind, ServiceError, malformed, not_found
-from identity import accounts, audit, totp
+from identity import accounts, audit, lockout
 from identity.permissions import Permission
 from identity.sessions import Principal
 from signing import authorizations, credentials, registry
@@ -161,20 +161,26 @@ def authorize(
                     Kind.CONFLICT, "the signer has no authenticator app enrolled; enrol one first"
                 )
             now = runtime.ca.clock.now()
-            if not totp.verify(session, request.app.state.secret_box, account, body.code, now):
-                raise ServiceError(
-                    Kind.FORBIDDEN, "the code is wrong, expired or already used; nothing was authorised"
-                )
-            granted = authorizations.grant(
-                session, account_id=account.id, requested_by=principal.account_id,
-                credential_id=credential.id, hashes=hashes, now=now,
-                lifetime=dt.timedelta(minutes=settings.signing_authorization_minutes),
-            )  # fmt: skip
-            audit.append(
-                session, clock=runtime.ca.clock, actor=principal.username, action="signing.authorize",
-                target=account.username, source=client_address(request),
-                details={"authorization": granted.id, "documents": hashes, "credential": credential.id},
-            )  # fmt: skip
+            # counted per account (identity/lockout.py); a wrong code is committed before it is refused
+            box, source = request.app.state.secret_box, client_address(request)
+            granted = None
+            if lockout.check_code(
+                session, runtime.ca.clock, box, account, body.code, where="signing.authorize", source=source
+            ):
+                granted = authorizations.grant(
+                    session, account_id=account.id, requested_by=principal.account_id,
+                    credential_id=credential.id, hashes=hashes, now=now,
+                    lifetime=dt.timedelta(minutes=settings.signing_authorization_minutes),
+                )  # fmt: skip
+                audit.append(
+                    session, clock=runtime.ca.clock, actor=principal.username, action="signing.authorize",
+                    target=account.username, source=client_address(request),
+                    details={"authorization": granted.id, "documents": hashes, "credential": credential.id},
+                )  # fmt: skip
+        if granted is None:
+            raise ServiceError(
+                Kind.FORBIDDEN, "the code is wrong, expired or already used; nothing was authorised"
+            )
     except ServiceError as exc:
         _record_refusal(runtime, request, principal, "signing.authorize", exc)
         raise

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from api.auth import client_address, require
 from api.deps import RuntimeDep
 from api.inputs import ApiKeyId
-from core.errors import malformed
-from identity import accounts, audit, totp
+from identity import accounts
 from identity.permissions import ROLES, Permission
 from identity.sessions import Principal, create_api_key, revoke_api_key
 from store.models import ApiKey
@@ -98,14 +97,18 @@ def reset_password(username: str, runtime: RuntimeDep, principal: Admin) -> dict
 @router.post("/users/{username}/totp", summary="Reset an account's second factor and start a new enrolment")
 def reset_totp(username: str, request: Request, runtime: RuntimeDep, principal: Admin) -> dict[str, str]:
     with runtime.db.transaction() as session:
-        account = accounts.get(session, username)
-        if account.role == "service":
-            raise malformed("service accounts use API keys, not one-time codes")
-        enrolment = totp.enrol(session, request.app.state.secret_box, account)
-        accounts.revoke_sessions(session, account, runtime.ca.clock.now())
-        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.reset",
-                     target=account.username, source=client_address(request))  # fmt: skip
+        enrolment = accounts.reset_second_factor(
+            session, runtime.ca.clock, request.app.state.secret_box, username, actor=principal.username,
+            source=client_address(request),
+        )  # fmt: skip
     return {"otpauth_uri": enrolment.uri, "qr_png_base64": enrolment.qr_png_base64()}
+
+
+@router.post("/users/{username}/unlock", summary="Reopen login and code entry of a locked account")
+def unlock_user(username: str, runtime: RuntimeDep, principal: Admin) -> dict[str, object]:
+    with runtime.db.transaction() as session:
+        account = accounts.unlock(session, runtime.ca.clock, username, actor=principal.username)
+        return accounts.AccountInfo.of(account, runtime.ca.clock.now()).as_json()
 
 
 @router.post("/api-keys", status_code=201, summary="Create an API key for a service account (shown once)")

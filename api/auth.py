@@ -63,11 +63,14 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
         # only an API key writes (its last-used time); a token is checked in a read-only session
         is_key = credentials.credentials.startswith(API_KEY_PREFIX)
         with runtime.db.transaction() if is_key else runtime.db.reading() as session:
-            return authenticate(session, runtime.ca.clock, credentials.credentials, via="bearer")
+            principal = authenticate(session, runtime.ca.clock, credentials.credentials, via="bearer")
+        request.state.credential = credentials.credentials
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         with runtime.db.reading() as session:
             principal = authenticate(session, runtime.ca.clock, cookie, via="cookie")
+        request.state.credential = cookie
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not (principal.csrf_hash and hmac.compare_digest(digest(sent), principal.csrf_hash)):
@@ -76,6 +79,12 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
                 )
         return principal
     raise ServiceError(Kind.UNAUTHORIZED, "log in first: send a bearer token or an API key")
+
+
+def presented_credential(request: Request) -> str:
+    """The token or cookie this request was authenticated with (set by ``require``): logout ends exactly
+    that one, whatever the case of the ``Bearer`` scheme (RFC 7235: schemes are case-insensitive)."""
+    return getattr(request.state, "credential", "")
 
 
 def require(permission: Permission) -> Callable[..., Principal]:

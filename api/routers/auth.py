@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.auth import CSRF_COOKIE, SESSION_COOKIE, client_address, require
+from api.auth import CSRF_COOKIE, SESSION_COOKIE, client_address, presented_credential, require
 from api.deps import RuntimeDep
 from api.problems import problem
 from api.ratelimit import login_limit
@@ -99,11 +99,8 @@ def browser_session(
 
 @router.post("/logout", status_code=204, summary="End this session or token at once")
 def end_session(request: Request, response: Response, runtime: RuntimeDep, principal: Self) -> Response:
-    credential = request.headers.get("authorization", "").removeprefix(
-        "Bearer "
-    ).strip() or request.cookies.get(SESSION_COOKIE, "")
     with runtime.db.transaction() as session:
-        logout(session, runtime.ca.clock, credential)
+        logout(session, runtime.ca.clock, presented_credential(request))
         audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="logout",
                      source=client_address(request))  # fmt: skip
     result = Response(status_code=204)

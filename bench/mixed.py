@@ -121,13 +121,15 @@ def prepare(url: str, directory: Path, passes: int, officials: int) -> World:
                                 organization="UBND Phường Bến Thành", title="Chuyên viên")  # fmt: skip
         with runtime.db.transaction() as session:
             created = accounts.create(session, clock, username=f"official{n}", role="official",
-                                      display_name=f"Trần Bình {n}", password=PASSWORD)  # fmt: skip
+                                      display_name=f"Trần Bình {n}", password=PASSWORD,
+                                      cccd=subject.cccd)  # fmt: skip
             secret = totp.enrol(session, box, created.account).secret
             issued = runtime.ca.issue(
                 session, IssueRequest(profile="official", subject=subject, keygen="ec-p256")
             )
-            credentials.bind(session, account_id=created.account.id, serial=issued.certificate.serial,
-                             purpose="sign", now=clock.now())  # fmt: skip
+            credentials.bind(
+                session, account=created.account, serial=issued.certificate.serial, now=clock.now()
+            )
         people.append(Official(f"official{n}", secret))
     _progress("  32 citizen certificates for OCSP …")
     requests: list[bytes] = []

@@ -170,7 +170,7 @@ def over_http(tmp: Path, pdf: bytes, workers: int, clients: int, batch: int) -> 
     for number in range(clients):
         name = f"official{number}"
         added = subprocess.run([kyso_bin, "user", "add", name, "--role", "official", "--password-file", "/dev/stdin",
-                                "--json"], input=PASSWORD + "\n", env=env, capture_output=True,
+                                "--cccd", f"0791850{number:05d}", "--json"], input=PASSWORD + "\n", env=env, capture_output=True,
                                text=True, check=True)  # fmt: skip
         secret = pyotp.parse_uri(json.loads(added.stdout)["otpauth_uri"]).secret
         issued = subprocess.run([kyso_bin, "ca", "issue", "official", "--surname", "Trần", "--given-name", f"Bình {number}",

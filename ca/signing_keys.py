@@ -13,13 +13,12 @@ from ca import crl
 from ca.issuance import CertificateAuthority
 from ca.ocsp import OcspResponder
 from core.clock import display
-from core.errors import Kind, ServiceError, malformed, not_found
+from core.errors import Kind, ServiceError, not_found
+from core.signing_profiles import SIGNING_PROFILES
 from keystore import Signer
 from store import repositories
 from store.db import Database
 from store.models import ServiceSigner
-
-SIGNING_PROFILES = {"citizen": "sign", "official": "sign", "agency-seal": "seal"}
 
 
 @dataclass(frozen=True)
@@ -33,25 +32,6 @@ class SigningKey:
     common_name: str
     organization: str | None
     authority_id: str
-
-
-@dataclass(frozen=True)
-class BindableCertificate:
-    serial: str
-    purpose: str
-
-
-def bindable_certificate(session: Session, serial: str, person_cccd: str | None) -> BindableCertificate:
-    """A signing certificate in custody that may be bound to an account (of the person it names)."""
-    row = repositories.certificate_by_serial(session, serial.strip().lower())
-    if row is None:
-        raise not_found(f"no certificate {serial}")
-    purpose = SIGNING_PROFILES.get(row.profile)
-    if purpose is None or row.key_id is None:
-        raise malformed(f"certificate {row.serial} is not a signing certificate held in custody")
-    if purpose == "sign" and person_cccd and row.cccd and person_cccd != row.cccd:
-        raise malformed("the certificate names another person: its CCCD differs from the account's")
-    return BindableCertificate(row.serial, purpose)
 
 
 @dataclass(frozen=True)

@@ -207,22 +207,23 @@ def bind_cert(
     as_json: JsonOption = False,
 ) -> None:
     """Let an account sign (or seal) through the API with a certificate whose key the service holds."""
-    from ca.signing_keys import bindable_certificate
     from identity import accounts
     from signing import credentials
 
     rt = runtime()
     with rt.db.transaction() as session:
         account = accounts.get(session, username)
-        target = bindable_certificate(session, resolve_serial(session, serial), account.cccd)
         bound = credentials.bind(
-            session,
-            account_id=account.id,
-            serial=target.serial,
-            purpose=target.purpose,
-            now=rt.ca.clock.now(),
+            session, account=account, serial=resolve_serial(session, serial), now=rt.ca.clock.now()
         )
-        record(session, rt, "signing.credential.bind", username, serial=target.serial, purpose=target.purpose)
+        record(
+            session,
+            rt,
+            "signing.credential.bind",
+            username,
+            serial=bound.certificate_serial,
+            purpose=bound.purpose,
+        )
     if as_json:
         print_json({"id": bound.id, "username": username, "certificate_serial": bound.certificate_serial,
                     "purpose": bound.purpose})  # fmt: skip

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Kind, ServiceError
 from store.models import (
+    Account,
     Authority,
     BulkRow,
     BulkRun,
@@ -225,5 +226,36 @@ def agency_seal_serial(session: Session, organization: str, now: dt.datetime) ->
             Certificate.not_after > now,
         )
         .order_by(Certificate.not_after.desc())
+        .limit(1)
+    ).first()
+
+
+# --- signing credentials: who holds a certificate in custody -------------------------------------------
+def credential_holder(session: Session, serial: str) -> tuple[str, int, str] | None:
+    """(credential id, account id, username) of the active credential of certificate ``serial``, if any."""
+    row = session.execute(
+        select(SigningCredential.id, Account.id, Account.username)
+        .join(Account, Account.id == SigningCredential.account_id)
+        .where(SigningCredential.certificate_serial == serial, SigningCredential.disabled_at.is_(None))
+        .order_by(SigningCredential.created_at)
+        .limit(1)
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+def official_of_organization(
+    session: Session, cccd: str, organization: str, now: dt.datetime
+) -> Certificate | None:
+    """A valid official certificate naming the person ``cccd`` as working for ``organization`` now."""
+    return session.scalars(
+        select(Certificate)
+        .where(
+            Certificate.profile == "official",
+            Certificate.cccd == cccd,
+            Certificate.organization == organization,
+            Certificate.status == "valid",
+            Certificate.not_before <= now,
+            Certificate.not_after > now,
+        )
         .limit(1)
     ).first()

@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import client_address, require
 from api.deps import RuntimeDep
 from ca.runtime import CaRuntime
-from ca.signing_keys import bindable_certificate
 from core.clock import display
 from core.errors import Kind, ServiceError, malformed, not_found
 from identity import accounts, audit, lockout
@@ -117,18 +116,13 @@ def my_credentials(runtime: RuntimeDep, principal: Caller) -> list[CredentialOut
 def bind_credential(body: BindIn, runtime: RuntimeDep, principal: Binder, request: Request) -> CredentialOut:
     with runtime.db.transaction() as session:
         account = accounts.get(session, body.username)
-        target = bindable_certificate(session, body.certificate_serial, account.cccd)
         bound = credentials.bind(
-            session,
-            account_id=account.id,
-            serial=target.serial,
-            purpose=target.purpose,
-            now=runtime.ca.clock.now(),
+            session, account=account, serial=body.certificate_serial, now=runtime.ca.clock.now()
         )
         audit.append(
             session, clock=runtime.ca.clock, actor=principal.username, action="signing.credential.bind",
             target=account.username, source=client_address(request),
-            details={"serial": target.serial, "purpose": target.purpose},
+            details={"serial": bound.certificate_serial, "purpose": bound.purpose},
         )  # fmt: skip
         return CredentialOut(**bound.__dict__)
 

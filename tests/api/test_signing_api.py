@@ -23,7 +23,7 @@ from core.clock import FrozenClock
 from store.models import AuditEntry
 from tests.conftest import Instance, TestAccount, bearer, make_account
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody, root_asn1
+from tests.support.signing import holder, root_asn1
 from tests.support.validators import pyhanko_verdicts
 
 SIGNING = "/api/v1/signing"
@@ -63,9 +63,9 @@ def desk(shared_instance: Instance) -> Iterator[Desk]:
     app = create_app(shared_instance.settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         operator = bearer(client, make_account(shared_instance, "ca-operator"))
-        official, clerk = make_account(shared_instance, "official"), make_account(shared_instance, "clerk")
-        for account, profile in ((official, "official"), (clerk, "agency-seal")):
-            serial = issue_in_custody(shared_instance, profile)
+        official, official_serial = holder(shared_instance, "official")
+        clerk, seal_serial = holder(shared_instance, "clerk")
+        for account, serial in ((official, official_serial), (clerk, seal_serial)):
             bound = client.post(
                 f"{SIGNING}/credentials",
                 json={"username": account.username, "certificate_serial": serial},

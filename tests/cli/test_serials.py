@@ -23,7 +23,7 @@ from core.errors import Kind
 from store.models import Certificate
 from tests.conftest import VENV_BIN, Instance, kyso, make_instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody
+from tests.support.signing import issue_to, new_cccd
 
 MALFORMED, NOT_FOUND, UNAVAILABLE = (
     EXIT_CODES[k] for k in (Kind.MALFORMED, Kind.NOT_FOUND, Kind.UNAVAILABLE)
@@ -131,10 +131,12 @@ def test_revoke_yes_does_not_ask(instance: Instance, flag: str, monkeypatch: pyt
 
 
 def test_bind_cert_and_sign_take_a_prefix(instance: Instance, tmp_path: Path) -> None:
-    serial = issue_in_custody(instance, "official")
+    cccd = new_cccd()
+    serial = issue_to(instance, cccd, "official")
     added = run(
-        instance, "user", "add", "clerk.binh", "--role", "official", "--no-totp", "--display-name", "B"
-    )
+        instance, "user", "add", "clerk.binh", "--role", "official", "--cccd", cccd, "--no-totp",
+        "--display-name", "B",
+    )  # fmt: skip
     assert added.exit_code == 0, added.output
     bound = run(instance, "user", "bind-cert", "clerk.binh", serial[:8].upper(), "--json")
     assert bound.exit_code == 0, bound.output

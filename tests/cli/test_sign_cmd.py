@@ -13,7 +13,7 @@ from ca import lifecycle
 from store.models import AuditEntry, SigningCredential
 from tests.conftest import VENV_BIN, Instance, kyso, make_account, make_instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody, root_asn1
+from tests.support.signing import holder, issue_in_custody, root_asn1
 from tests.support.validators import pyhanko_verdicts
 
 
@@ -73,8 +73,8 @@ def test_sign_refuses_a_revoked_certificate(tmp_path: Path) -> None:
 
 
 def test_bind_cert_lets_an_official_sign_with_it(setup) -> None:
-    instance, serial, _ = setup
-    official = make_account(instance, "official")
+    instance, _, tmp = setup
+    official, serial = holder(instance, "official")
     result = kyso(instance, "user", "bind-cert", official.username, serial, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["purpose"] == "sign"
@@ -82,6 +82,41 @@ def test_bind_cert_lets_an_official_sign_with_it(setup) -> None:
         assert session.query(SigningCredential).filter_by(certificate_serial=serial).count() == 1
     again = kyso(instance, "user", "bind-cert", official.username, serial)
     assert again.returncode == 4 and "already bound" in again.stderr
+    source, target = tmp / "own.pdf", tmp / "own-signed.pdf"
+    source.write_bytes(sample_pdf(1))
+    signed = kyso(instance, "sign", source, "-o", target, "--cert", serial, "--level", "b-b")
+    assert signed.returncode == 0, signed.stderr
+
+
+def _one_line(result, code: int, *fragments: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr, lines
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_bind_cert_refuses_another_persons_certificate(setup) -> None:
+    """Issue 16: the certificate of official A (setup's, CCCD of Trần Thị Bình) bound to official B."""
+    instance, serial_of_binh, _ = setup
+    lan, _ = holder(instance, "official")
+    _one_line(kyso(instance, "user", "bind-cert", lan.username, serial_of_binh), 2, "names another person")
+    nobody = make_account(instance, "official")  # an account with no CCCD is nobody's holder
+    _one_line(kyso(instance, "user", "bind-cert", nobody.username, serial_of_binh), 2, "has no CCCD")
+    with instance.db.reading() as session:
+        assert session.query(SigningCredential).filter_by(certificate_serial=serial_of_binh).count() == 0
+
+
+def test_bind_cert_binds_a_seal_to_one_member_of_its_agency(setup) -> None:
+    instance, _, _ = setup
+    first, seal = holder(instance, "clerk", organization="UBND Phường Phạm Ngũ Lão")
+    second, _ = holder(instance, "clerk", organization="UBND Phường Phạm Ngũ Lão")
+    outsider, _ = holder(instance, "clerk", organization="UBND Phường Cô Giang")
+    _one_line(kyso(instance, "user", "bind-cert", outsider.username, seal), 2, "not a member")
+    assert kyso(instance, "user", "bind-cert", first.username, seal).returncode == 0
+    _one_line(
+        kyso(instance, "user", "bind-cert", second.username, seal), 4, f"bound to account {first.username}"
+    )
 
 
 def _peak_rss_kib(instance: Instance, *args: object) -> int:

@@ -31,6 +31,7 @@ from store.models import AuditEntry, Certificate, CheckIn, SignedDocument, Signi
 from tests.conftest import Instance, kyso, make_account, make_instance, new_database_url
 from tests.support import cluster
 from tests.support.pdfs import sample_pdf
+from tests.support.signing import new_cccd
 
 pytestmark = pytest.mark.postgres
 
@@ -129,7 +130,7 @@ def _signing_state(
 
 
 def test_a_server_killed_during_a_signing_batch_signs_all_or_nothing(pg: Instance) -> None:
-    official = make_account(pg, "official")
+    official = make_account(pg, "official", cccd=new_cccd())
     cluster.bind_signing_credential(pg, official)
     pdfs = [sample_pdf(1, title=f"Quyet dinh {n}/QD-UBND") for n in range(40)]
     inputs = {hashlib.sha256(pdf).hexdigest() for pdf in pdfs}

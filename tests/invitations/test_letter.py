@@ -24,15 +24,23 @@ from PIL import Image
 from api.app import create_app
 from ca.signing_keys import CaKeySource
 from ca.subjects import SubjectFields
-from identity import audit
+from identity import accounts, audit
 from invitations import letter as letters
 from invitations import mail, notify
 from signing import credentials
 from signing.seals import DocumentSealer
 from store import invitations_repo as repo
 from tests.conftest import Instance, bearer, free_port, make_account
-from tests.support.signing import issue_in_custody, nss_database, pdfsig, root_pem, signing_service
-from tests.support.subjects import AGENCY, OFFICIAL
+from tests.support.signing import (
+    issue_in_custody,
+    issue_to,
+    new_cccd,
+    nss_database,
+    pdfsig,
+    root_pem,
+    signing_service,
+)
+from tests.support.subjects import AGENCY
 
 _numbers = itertools.count(1)
 GUEST = "Nguyễn Thị Minh Khai"
@@ -57,11 +65,10 @@ def app(shared_instance: Instance):
     application.state.runtime.db.dispose()
 
 
-def _bind(instance: Instance, account_id: int, serial: str) -> None:
+def _bind(instance: Instance, username: str, serial: str) -> None:
     with instance.db.transaction() as session:
-        credentials.bind(
-            session, account_id=account_id, serial=serial, purpose="sign", now=instance.ca.clock.now()
-        )
+        account = accounts.get(session, username)
+        credentials.bind(session, account=account, serial=serial, now=instance.ca.clock.now())
 
 
 def _office(app, instance: Instance, *, with_seal: bool = True) -> Iterator[Office]:
@@ -76,12 +83,12 @@ def _office(app, instance: Instance, *, with_seal: bool = True) -> Iterator[Offi
             headers=admin,
         )
         assert created.status_code == 201, created.text
-        official = make_account(instance, "official")
+        cccd = new_cccd()
+        official = make_account(instance, "official", cccd=cccd)
         with instance.db.reading() as session:
             official_id = repo.account_by_username(session, official.username).id
         in_agency = {"organization": organization}
-        serial = issue_in_custody(instance, "official", SubjectFields(**{**OFFICIAL.as_dict(), **in_agency}))
-        _bind(instance, official_id, serial)
+        _bind(instance, official.username, issue_to(instance, cccd, "official", organization))
         if with_seal:
             issue_in_custody(instance, "agency-seal", SubjectFields(**{**AGENCY.as_dict(), **in_agency}))
         yield Office(

@@ -23,7 +23,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.support.browser import DESK_PC, PHONE, launch
-from tests.support.signing import issue_in_custody
+from tests.support.signing import holder
 
 pytestmark = pytest.mark.browser
 _guests = itertools.count(1)
@@ -87,9 +87,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             venue = {"code": VENUE, "name": "UBND Phường Bến Thành", "address": "92 Lê Thánh Tôn, Quận 1, TP.HCM",
                      "desks": DESKS}  # fmt: skip
             assert api.post("/api/v1/venues", json=venue, headers=admin).status_code == 201
-            official = make_account(instance, "official")
+            official, serial = holder(instance, "official")
             operator = _login(api, make_account(instance, "ca-operator"), time.time() - 30)
-            serial = issue_in_custody(instance, "official")
             bound = api.post("/api/v1/signing/credentials", headers=operator,
                              json={"username": official.username, "certificate_serial": serial})  # fmt: skip
             assert bound.status_code == 201, bound.text

@@ -24,6 +24,7 @@ from store.models import AuditEntry, Certificate, CheckIn
 from tests.conftest import Instance, TestAccount, make_account, make_instance, new_database_url
 from tests.support import cluster
 from tests.support.pdfs import sample_pdf
+from tests.support.signing import new_cccd
 
 pytestmark = pytest.mark.postgres
 PASSES = 6
@@ -156,7 +157,7 @@ def test_a_login_code_is_accepted_once_across_workers(fleet: Fleet) -> None:
 
 
 def test_an_authorisation_code_is_accepted_once_across_workers(fleet: Fleet) -> None:
-    official = make_account(fleet.instance, "official")
+    official = make_account(fleet.instance, "official", cccd=new_cccd())
     cluster.bind_signing_credential(fleet.instance, official)
     bearer = cluster.token(fleet.urls[0], official)  # uses the current step's code
     code = official.code(at=time.time() + 30)  # the next step's code: valid now, not used yet

@@ -26,7 +26,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody
+from tests.support.signing import holder
 from tests.support.subjects import CITIZEN
 
 PKCS12_PASSWORD = "p12-Pa55word-never-logged"
@@ -78,7 +78,8 @@ def flow(tmp_path_factory) -> Iterator[Flow]:
 
 def _morning(run: Flow) -> None:
     instance = run.instance
-    operator, official, admin = (make_account(instance, r) for r in ("ca-operator", "official", "admin"))
+    operator, admin = (make_account(instance, r) for r in ("ca-operator", "admin"))
+    official, serial = holder(instance, "official")
     run.keep("password", official.password)
     for name, account in (("operator", operator), ("official", official), ("admin", admin)):
         run.keep(f"{name} TOTP secret", account.totp_secret)
@@ -125,7 +126,6 @@ def _morning(run: Flow) -> None:
         run.keep("session cookie", browser.cookies.get("kyso_session"))
         run.keep("CSRF token", browser.json()["csrf_token"])
 
-        serial = issue_in_custody(instance, "official")
         run.call(http, "POST", "/api/v1/signing/credentials", 201, headers=ops,
                  json={"username": official.username, "certificate_serial": serial})  # fmt: skip
         me = login(official, -30)  # the code of the step before: the next one confirms the signature

@@ -232,17 +232,20 @@ def make_passes(instance: Instance, count: int, *, host: TestAccount) -> list[st
 
 
 def bind_signing_credential(instance: Instance, account: TestAccount) -> str:
-    """A certificate in custody bound to ``account`` for signing; returns its serial."""
+    """A certificate in custody naming ``account``'s CCCD, bound to it for signing; returns its serial."""
     from identity import accounts
     from signing import credentials
-    from tests.support.signing import issue_in_custody
+    from tests.support.signing import issue_to
 
-    serial = issue_in_custody(instance, "official")
+    with instance.db.reading() as session:
+        cccd = accounts.get(session, account.username).cccd
+    assert cccd, (
+        f"give {account.username} a CCCD (make_account(..., cccd=new_cccd())): it holds the certificate"
+    )
+    serial = issue_to(instance, cccd, "official")
     with instance.db.transaction() as session:
         row = accounts.get(session, account.username)
-        credentials.bind(
-            session, account_id=row.id, serial=serial, purpose="sign", now=instance.ca.clock.now()
-        )
+        credentials.bind(session, account=row, serial=serial, now=instance.ca.clock.now())
     return serial
 
 

@@ -35,6 +35,44 @@ def issue_in_custody(instance, profile: str = "official", subject: SubjectFields
     return issued.certificate.serial
 
 
+def new_cccd() -> str:
+    """A valid CCCD (a woman of Hồ Chí Minh City born in the 1980s) that no other test's account has."""
+    import secrets
+
+    return f"0791{80 + secrets.randbelow(20):02d}{secrets.randbelow(10**6):06d}"
+
+
+def issue_to(instance, cccd: str, profile: str = "official", organization: str | None = None) -> str:
+    """A personal certificate in custody naming the person ``cccd`` (an official of ``organization``)."""
+    fields = {**SUBJECTS[profile].as_dict(), "cccd": cccd}
+    if organization is not None:
+        fields["organization"] = organization
+    return issue_in_custody(instance, profile, SubjectFields(**fields))
+
+
+def issue_seal(instance, organization: str | None = None) -> str:
+    """An agency-seal certificate in custody for ``organization`` (the test agency by default)."""
+    fields = {**AGENCY.as_dict(), **({"organization": organization} if organization else {})}
+    return issue_in_custody(instance, "agency-seal", SubjectFields(**fields))
+
+
+def holder(instance, role: str = "official", organization: str | None = None, **extra: str):
+    """An account with a CCCD and the certificate in custody that is its own to bind: ``(account, serial)``.
+
+    Officials and citizens get a personal certificate naming their CCCD; a clerk gets an official
+    certificate of ``organization`` (which makes them its member) and the organisation's seal, whose
+    serial is returned.
+    """
+    from tests.conftest import make_account
+
+    cccd = extra.pop("cccd", None) or new_cccd()
+    account = make_account(instance, role, cccd=cccd, **extra)
+    if role == "clerk":
+        issue_to(instance, cccd, "official", organization)
+        return account, issue_seal(instance, organization)
+    return account, issue_to(instance, cccd, "citizen" if role == "citizen" else "official", organization)
+
+
 def signing_service(instance) -> SigningService:
     timestamper = InProcessTimeStamper(TimestampAuthority(instance.ca), instance.db)
     return SigningService(

@@ -2,7 +2,8 @@
 
 invitations/ never holds a private key and never imports ca/: api/ and cli/ load the "invitation-seal"
 service signer and hand over ``Seal(sign=…, certificate=…)``, where ``sign`` returns a DER ECDSA
-signature (what ``keystore.KeySigner.sign`` gives); COSE wants the raw ``r || s`` form, converted here.
+signature (what ``keystore.KeySigner.sign`` gives); COSE wants the raw ``r || s`` form, converted here,
+with s made low (``CURVE_ORDERS``); verifiers take only that form (``canonical_der``).
 
 A key id (``kid``) is the first 8 bytes of the SHA-256 of the seal certificate (DER), as in the EU DCC.
 Desks trust keys by kid from a ``KeySet``; a retired key stays listed as retired, so a token under it is
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 KID_LENGTH = 8
 ALG_ES256 = -7
@@ -29,6 +30,36 @@ ALGORITHMS: dict[int, tuple[str, int, str]] = {
     ALG_ES384: ("secp384r1", 48, "sha384"),
 }
 ALGORITHM_NAMES = {ALG_ES256: "ES256", ALG_ES384: "ES384"}
+# The order n of each curve's base point (SEC 2 §2.4.2, §2.5.1). ECDSA signatures are malleable: if (r, s)
+# verifies, so does (r, n − s). Kyso signs only with s ≤ n/2 ("low s") and accepts only that form, so a
+# signed text has one encoding and nobody can make a second, different one that verifies.
+CURVE_ORDERS: dict[int, int] = {
+    ALG_ES256: 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    ALG_ES384: int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
+    ),
+}
+
+
+def raw_signature(alg: int, der: bytes) -> bytes:
+    """A DER ECDSA signature as COSE's ``r || s`` (each left-padded to the curve's size), with s made low."""
+    size, order = ALGORITHMS[alg][1], CURVE_ORDERS[alg]
+    r, s = decode_dss_signature(der)
+    if s > order // 2:
+        s = order - s
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def canonical_der(alg: int, raw: bytes) -> bytes | None:
+    """COSE's ``r || s`` as DER for verifying, or None unless it is the one canonical form: the curve's
+    size, 0 < r < n and 0 < s ≤ n/2."""
+    size, order = ALGORITHMS[alg][1], CURVE_ORDERS[alg]
+    if len(raw) != 2 * size:
+        return None
+    r, s = int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
+    if not (0 < r < order and 0 < s <= order // 2):
+        return None
+    return encode_dss_signature(r, s)
 
 
 def kid_of(certificate: x509.Certificate) -> bytes:
@@ -61,10 +92,8 @@ class Seal:
         return algorithm_for(self.certificate.public_key())
 
     def sign(self, data: bytes) -> bytes:
-        """The COSE signature: ``r || s``, each left-padded to the curve's size."""
-        size = ALGORITHMS[self.alg][1]
-        r, s = decode_dss_signature(self.sign_der(data))
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        """The COSE signature: ``r || s``, each left-padded to the curve's size, s low (≤ n/2)."""
+        return raw_signature(self.alg, self.sign_der(data))
 
     def trusted_key(self) -> TrustedKey:
         return TrustedKey.from_certificate(self.certificate)

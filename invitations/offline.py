@@ -29,14 +29,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from sqlalchemy.orm import Session
 
 from core.clock import VIETNAM, Clock, as_utc
 from core.errors import Kind, ServiceError, malformed
 from invitations import token, venues
 from invitations.checkin import Decision, DeskRef
-from invitations.keys import ALGORITHMS, KeySet, TrustedKey, kid_of
+from invitations.keys import ALGORITHMS, KeySet, TrustedKey, canonical_der, kid_of
 from invitations.reasons import Reason
 from invitations.service import InvitationContext
 from store import invitations_repo as repo
@@ -153,9 +152,9 @@ def open_bundle(data: bytes, roots: list[x509.Certificate], now: dt.datetime) ->
     public_key = leaf.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or len(signature) != 2 * size:
         raise malformed("the bundle's signature is not an ECDSA signature of the right size")
-    der = encode_dss_signature(
-        int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-    )
+    der = canonical_der(alg, signature)
+    if der is None:
+        raise malformed("the bundle's signature is not in its canonical (low-s) form: it was altered")
     try:
         public_key.verify(der, token.sig_structure(protected_bytes, body), ec.ECDSA(_HASHES[hash_name]))
     except InvalidSignature:

@@ -20,7 +20,8 @@ bytes of mostly signature and random ids, which deflate does not shrink)::
   (16 bytes, optional), 5: token version, 6: entries per occurrence (when not 1), 7: companions (when not
   0), 8: true when a rotating code is required, 9: [window seconds, day offsets…] for a recurring pass}``.
 - The signature is over the COSE ``Sig_structure`` ``["Signature1", protected, h'', payload]``, raw
-  ``r || s``.
+  ``r || s`` with s ≤ n/2: ECDSA's other valid form, (r, n − s), is refused as forged, so a pass has one
+  encoding (``invitations.keys.canonical_der``).
 
 ``verify`` runs in this order and stops at the first failure, so the reason is precise: prefix → base45 →
 CBOR → COSE structure → algorithm → key id → signature → claims → time window. It needs no database: the
@@ -40,10 +41,9 @@ import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from invitations import base45
-from invitations.keys import ALGORITHMS, KID_LENGTH, KeySet, Seal
+from invitations.keys import ALGORITHMS, KID_LENGTH, KeySet, Seal, canonical_der
 from invitations.reasons import Reason
 
 PREFIX = "KY1:"
@@ -296,9 +296,9 @@ def _check_signature(
     _, size, hash_name = ALGORITHMS[alg]
     if len(signature) != 2 * size:
         raise _Refused(Reason.FORGED, f"the signature is {len(signature)} bytes, not {2 * size}")
-    der = encode_dss_signature(
-        int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big")
-    )
+    der = canonical_der(alg, signature)
+    if der is None:  # (r, n − s) of a genuine pass: it would verify, but Kyso never signs it
+        raise _Refused(Reason.FORGED, "the signature is not in its canonical (low-s) form")
     try:
         key.public_key.verify(der, _sig_structure(protected, payload), _ECDSA[hash_name])
     except InvalidSignature:

@@ -55,11 +55,13 @@ def context(rt: CaRuntime) -> InvitationContext:
     from invitations import service
     from invitations.keys import Seal
     from invitations.service import InvitationContext
+    from invitations.webhooks import WebhookPolicy
 
     with rt.db.transaction() as session:
         delegated = service_signers.load(session, rt.ca, "invitation-seal")
         seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
-        built = InvitationContext(clock=rt.ca.clock, box=secret_box(rt), seal=seal)
+        webhooks = WebhookPolicy.parse(rt.settings.webhook_allow)
+        built = InvitationContext(clock=rt.ca.clock, box=secret_box(rt), seal=seal, webhooks=webhooks)
         service.register_seal(session, built)
     return built
 
@@ -603,7 +605,9 @@ def _deliver_now(rt: CaRuntime, ctx: InvitationContext) -> notify.Delivery:
 
     attach = letters.for_mail(rt.db, ctx, _letter_sealer(rt), _audit_letter(rt))
     build = notify.invitation_mail_builder(ctx, attach, pass_links.url_builder(rt.settings))
-    result = notify.deliver_due(rt.db, rt.ca.clock.now, mail.config_from(rt.settings), build)
+    result = notify.deliver_due(
+        rt.db, rt.ca.clock.now, mail.config_from(rt.settings), build, webhooks=ctx.webhooks
+    )
     if result.retried or result.failed:
         err.print(
             f"[yellow]{result.retried + result.failed} message(s) not delivered yet[/yellow] (KYSO_SMTP_*)"

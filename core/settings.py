@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = Field(default="Kyso <no-reply@kyso.invalid>", description="From: of invitation emails")
     smtp_security: Literal["none", "starttls", "tls"] = "none"
+    webhook_allow: str = Field(
+        default="",
+        description="comma-separated networks and host names arrival webhooks may reach besides public "
+        "addresses (an in-house receiver); none by default",
+    )
     invitation_retention_days: int = Field(
         default=90,
         ge=1,
@@ -146,6 +151,25 @@ class Settings(BaseSettings):
                 "KYSO_TRUSTED_PROXIES must list the proxies' addresses or networks such as 172.30.57.2 "
                 f"(no '*', no host names): {exc}"
             ) from None
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _check_webhook_allow(cls, value: str) -> str:
+        import ipaddress
+        import re
+
+        for part in (p.strip().lower().rstrip(".") for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", part) or ".." in part:
+                    raise ValueError(
+                        f"KYSO_WEBHOOK_ALLOW must list networks (10.20.0.0/16) and host names: {part!r} is "
+                        "neither (no '*', no URLs)"
+                    ) from None
         return value
 
     @field_validator("pki_base_url")

@@ -4,7 +4,8 @@ invitation), delivered afterwards by ``deliver_due`` — from the API's backgrou
 action that rolled back. Each message is claimed by a conditional UPDATE: two workers never send it twice.
 
 Failed deliveries are retried with growing delays (30 s, 2 min, 4.5 min, …) and given up after
-``MAX_ATTEMPTS``; the last error stays on the row.
+``MAX_ATTEMPTS``; the last error stays on the row. A webhook whose destination is refused
+(``invitations.webhooks``: not a public address, and not allowed by KYSO_WEBHOOK_ALLOW) is given up at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,9 @@ from sqlalchemy.orm import Session
 from core.clock import VIETNAM, as_utc
 from core.errors import Kind, ServiceError, malformed
 from invitations import mail, qr
+from invitations import webhooks as webhook_client
 from invitations.service import InvitationContext, token_text
+from invitations.webhooks import WebhookPolicy, WebhookRefused
 from store import invitations_repo as repo
 from store.db import Database
 from store.models import Invitation, OutboxMessage
@@ -32,7 +33,7 @@ from store.models import Invitation, OutboxMessage
 log = logging.getLogger("kyso.invitations")
 MAX_ATTEMPTS = 6
 STALE = dt.timedelta(minutes=10)  # a message 'sending' this long belongs to a worker that died
-WEBHOOK_TIMEOUT = 5.0
+PUBLIC_ONLY = WebhookPolicy()
 # (session, invitation id, recipient) -> the email's fields, or None when there is nothing to send
 MailBuilder = Callable[[Session, str, str], mail.InvitationMail | None]
 
@@ -103,16 +104,9 @@ class Delivery:
     failed: int = 0
 
 
-def post_webhook(url: str, payload: str) -> None:
-    request = urllib.request.Request(  # noqa: S310 - the scheme was checked (http/https) when it was stored
-        url, data=payload.encode(), headers={"Content-Type": "application/json", "User-Agent": "Kyso"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            if not 200 <= response.status < 300:
-                raise ServiceError(Kind.UNAVAILABLE, f"the webhook answered {response.status}")
-    except (urllib.error.URLError, OSError) as exc:
-        raise ServiceError(Kind.UNAVAILABLE, f"the webhook did not answer: {exc}") from exc
+def post_webhook(url: str, payload: str, webhooks: WebhookPolicy = PUBLIC_ONLY) -> None:
+    """POST to a public address (or one ``webhooks`` allows); WebhookRefused for anything else."""
+    webhook_client.post(url, payload, webhooks)
 
 
 def _send(
@@ -121,9 +115,10 @@ def _send(
     smtp: mail.SmtpConfig | None,
     build: MailBuilder,
     now: dt.datetime,
+    webhooks: WebhookPolicy,
 ) -> None:
     if message.kind == "webhook":
-        post_webhook(message.target, message.payload)
+        post_webhook(message.target, message.payload, webhooks)
         return
     if smtp is None:
         raise ServiceError(Kind.UNAVAILABLE, "no mail server is configured (KYSO_SMTP_HOST)")
@@ -142,8 +137,10 @@ def deliver_due(
     smtp: mail.SmtpConfig | None,
     build: MailBuilder,
     limit: int = 20,
+    webhooks: WebhookPolicy = PUBLIC_ONLY,
 ) -> Delivery:
-    """Send what is due; one transaction to claim, one to record the outcome, none held while sending."""
+    """Send what is due; one transaction to claim, one to record the outcome, none held while sending.
+    ``webhooks``: what webhooks may reach beyond public addresses (``InvitationContext.webhooks``)."""
     sent = retried = failed = 0
     start = now()
     with db.transaction() as session:
@@ -153,12 +150,15 @@ def deliver_due(
             if not repo.claim_outbox(session, message_id, now(), now() - STALE):
                 continue
         error: str | None = None
+        refused = False
         try:
             with db.reading() as session:
                 message = repo.outbox_message(session, message_id)
                 if message is None:
                     continue
-                _send(session, message, smtp, build, now())
+                _send(session, message, smtp, build, now(), webhooks)
+        except WebhookRefused as exc:  # retrying cannot help
+            error, refused = exc.message, True
         except ServiceError as exc:
             error = exc.message
         except Exception as exc:  # a bug or an unexpected library error must not stop the worker
@@ -171,7 +171,7 @@ def deliver_due(
             if error is None:
                 message.status, message.sent_at, message.last_error = "sent", now(), None
                 sent += 1
-            elif message.attempts >= MAX_ATTEMPTS:
+            elif refused or message.attempts >= MAX_ATTEMPTS:
                 message.status, message.last_error = "failed", error[:2000]
                 failed += 1
             else:

@@ -29,6 +29,7 @@ from core.vn_ids import parse_cccd
 from invitations import rotating, token
 from invitations.keys import KeySet, Seal, TrustedKey
 from invitations.venues import clean_text
+from invitations.webhooks import WebhookPolicy, check_url
 from keystore.secretbox import SecretBox
 from store import invitations_repo as repo
 from store.models import Invitation, InvitationKey, InvitationOccurrence
@@ -61,6 +62,8 @@ class InvitationContext:
     seal: Seal | None = None
     early: dt.timedelta = EARLY_ARRIVAL
     keys_ttl: float = 30.0
+    # what webhooks may reach beyond public addresses (KYSO_WEBHOOK_ALLOW; invitations.webhooks)
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
     _keys: KeySet | None = field(default=None, repr=False)
     _loaded: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -187,7 +190,7 @@ def _windows(
     ]
 
 
-def _check(data: InvitationInput, now: dt.datetime) -> InvitationInput:
+def _check(data: InvitationInput, now: dt.datetime, webhooks: WebhookPolicy) -> InvitationInput:
     starts_at, ends_at = _aware(data.starts_at, "start"), _aware(data.ends_at, "end")
     if ends_at <= starts_at:
         raise malformed("the end must come after the start")
@@ -215,6 +218,8 @@ def _check(data: InvitationInput, now: dt.datetime) -> InvitationInput:
     webhook = data.notify_webhook.strip() if data.notify_webhook else None
     if webhook and (len(webhook) > 500 or not re.fullmatch(r"https?://[^\s<>\"]+", webhook)):
         raise malformed("the notification webhook must be an http(s) URL of at most 500 characters")
+    if webhook:
+        check_url(webhook, webhooks)  # not clearly internal; resolved and checked again when sending
     return InvitationInput(
         guest_name=clean_text(data.guest_name, "guest name", MAX_GUEST_NAME),
         venue=data.venue.strip(),
@@ -384,7 +389,7 @@ def pass_text(context: InvitationContext, session: Session, invitation_id: str) 
 # --- operations ---------------------------------------------------------------------------------------
 def create(session: Session, context: InvitationContext, host: Host, data: InvitationInput) -> InvitationView:
     now = context.clock.now()
-    data = _check(data, now)
+    data = _check(data, now, context.webhooks)
     if repo.venue(session, data.venue) is None:
         raise not_found(f"no venue {data.venue!r}; `kyso venue add` creates one")
     windows = _windows(data.starts_at, data.ends_at, data.days)
@@ -487,7 +492,7 @@ def amend(
         notify_webhook=pick(changes.notify_webhook, invitation.notify_webhook),  # type: ignore[arg-type]
         notify_email=pick(changes.notify_email, invitation.notify_email),  # type: ignore[arg-type]
     )
-    data = _check(merged, context.clock.now())
+    data = _check(merged, context.clock.now(), context.webhooks)
     windows = _windows(data.starts_at, data.ends_at, data.days)
     invitation.guest_name = data.guest_name
     invitation.meeting_title = data.meeting_title

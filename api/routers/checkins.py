@@ -32,6 +32,7 @@ from invitations.checkin import Decision
 from invitations.keys import Seal
 from invitations.reasons import Reason
 from invitations.service import InvitationContext, register_seal
+from invitations.webhooks import WebhookPolicy
 from store import invitations_repo as repo
 
 router = APIRouter(prefix="/api/v1/checkins", tags=["security desk"])
@@ -51,7 +52,8 @@ def build_context(runtime: CaRuntime, box: Any) -> InvitationContext:
     with runtime.db.transaction() as session:
         delegated = service_signers.load(session, runtime.ca, SEAL_SIGNER)
         seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
-        context = InvitationContext(clock=runtime.ca.clock, box=box, seal=seal)
+        webhooks = WebhookPolicy.parse(runtime.settings.webhook_allow)
+        context = InvitationContext(clock=runtime.ca.clock, box=box, seal=seal, webhooks=webhooks)
         register_seal(session, context)
     return context
 

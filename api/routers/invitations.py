@@ -65,7 +65,7 @@ def run_worker_round(app: Any, housekeeping: bool) -> None:
     smtp = mail.config_from(runtime.settings)
     attach = letters.for_mail(runtime.db, context, letter_sealer(app), _audit_letter(runtime, None, None))
     build = notify.invitation_mail_builder(context, attach, pass_links.url_builder(runtime.settings))
-    notify.deliver_due(runtime.db, runtime.ca.clock.now, smtp, build)
+    notify.deliver_due(runtime.db, runtime.ca.clock.now, smtp, build, webhooks=context.webhooks)
     if not housekeeping:
         return
     with runtime.db.transaction() as session:

@@ -226,3 +226,18 @@ def test_offline_desks_admit_without_the_database_then_sync_flags_the_conflict(
         env=no_database,
     )
     assert refused.returncode == 2 and "altered" in refused.stderr
+
+
+def test_a_webhook_to_an_internal_address_is_refused_in_one_line_unless_the_operator_allows_it(
+    inst: Instance,
+) -> None:
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    args = ["invite", "create", "--host", "lan.pham", "--guest-name", "Lê Văn Tám", "--venue", "UBND-BT",
+            "--start", start.isoformat(), "--end", (start + dt.timedelta(hours=1)).isoformat(), "--json",
+            "--notify-webhook", "http://169.254.169.254/latest/meta-data/"]  # fmt: skip
+    refused = kyso(inst, *args)
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "not a public address" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in refused.stderr
+    allowed = kyso(inst, *args, env={"KYSO_WEBHOOK_ALLOW": "169.254.169.254"})
+    assert allowed.returncode == 0, allowed.stderr

@@ -18,6 +18,10 @@ SESSION_COOKIE = "kyso_session"
 CSRF_COOKIE = "kyso_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The per-form token of forms posted before any session (the citizens' /verify forms, the login form): a
+# random value in an HttpOnly SameSite=Strict cookie and the same value in a hidden field.
+FORM_COOKIE = "kyso_form"
+FORM_FIELD = "csrf_token"
 
 # Reviewed: these answer anyone. Relying parties fetch CA certificates, CRLs, OCSP and timestamps without
 # an account; the hierarchy is public; logging in cannot need a login; /healthz and /readyz are for load
@@ -79,6 +83,12 @@ def _principal(request: Request, credentials: HTTPAuthorizationCredentials | Non
                 )
         return principal
     raise ServiceError(Kind.UNAUTHORIZED, "log in first: send a bearer token or an API key")
+
+
+def form_token_ok(request: Request, sent: str | None) -> bool:
+    """True when a pre-session form carries the token of this browser's form cookie."""
+    kept = request.cookies.get(FORM_COOKIE, "")
+    return bool(kept and sent and hmac.compare_digest(kept.encode(), sent.encode()))
 
 
 def presented_credential(request: Request) -> str:

@@ -11,16 +11,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from api.pages import api_docs, desk, guest_pass, landing, portal, static, verify
-from api.pages.access import PageRefused
+from api.pages.access import PageRefused, form_token
 from api.pages.render import page
 from api.security_headers import SecurityHeaders
 
 
 async def _refused(request: Request, exc: Exception) -> HTMLResponse:
     assert isinstance(exc, PageRefused)
-    if exc.status == 401:
+    if exc.status == 401:  # the login form carries a pre-session form token (login CSRF)
+        token, cookies = form_token(request)
         return page(request, "login.html", title="login_title", status=401, scripts=("common.js",),
-                    script_strings=["login_failed", "network_error"])  # fmt: skip
+                    script_strings=["login_failed", "network_error"], cookies=cookies,
+                    csrf_token=token)  # fmt: skip
     title, message = {
         403: ("forbidden_title", "forbidden_text"),
         404: ("not_found_title", "pass_unknown"),

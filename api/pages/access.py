@@ -5,13 +5,12 @@ API key; the session cookie's CSRF check on unsafe methods), but a refusal is a 
 form, 403 says the account may not use the page. Their scripts call the JSON API with the session cookie
 and the ``X-CSRF-Token`` header (the double-submit token of the browser session).
 
-Public forms (/verify) carry a per-form token: a random value in an HttpOnly SameSite=Strict cookie and
-the same value in a hidden field; a post without the pair is refused with 403.
+Public forms (/verify, and the login form) carry a per-form token: a random value in an HttpOnly
+SameSite=Strict cookie and the same value in a hidden field; a post without the pair is refused with 403.
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Callable
 from typing import Annotated
@@ -19,13 +18,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.auth import _bearer, _principal
+from api.auth import FORM_COOKIE, FORM_FIELD, _bearer, _principal, form_token_ok  # noqa: F401 - FORM_FIELD
 from core.errors import Kind, ServiceError
 from identity.permissions import Permission
 from identity.sessions import Principal
-
-FORM_COOKIE = "kyso_form"
-FORM_FIELD = "csrf_token"
 
 
 class PageRefused(Exception):
@@ -66,6 +62,5 @@ def form_token(request: Request) -> tuple[str, dict[str, str]]:
 
 
 def check_form_token(request: Request, sent: str | None) -> None:
-    kept = request.cookies.get(FORM_COOKIE, "")
-    if not (kept and sent and hmac.compare_digest(kept.encode(), sent.encode())):
+    if not form_token_ok(request, sent):
         raise PageRefused(403, "form_expired")

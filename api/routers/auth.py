@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.auth import CSRF_COOKIE, SESSION_COOKIE, client_address, presented_credential, require
+from api.auth import (
+    CSRF_COOKIE,
+    FORM_FIELD,
+    SESSION_COOKIE,
+    client_address,
+    form_token_ok,
+    presented_credential,
+    require,
+)
 from api.deps import RuntimeDep
 from api.problems import problem
 from api.ratelimit import login_limit
@@ -78,7 +86,13 @@ def browser_session(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     totp_code: Annotated[str | None, Form(alias="totp", max_length=20)] = None,
+    form_token: Annotated[str | None, Form(alias=FORM_FIELD, max_length=64)] = None,
 ) -> JSONResponse | SessionOut:
+    if not form_token_ok(request, form_token):  # login CSRF: only the login page's own form logs in
+        return problem(
+            403, f"the login form has expired (no {FORM_FIELD} matching its cookie); reload the page",
+            kind="forbidden",
+        )  # fmt: skip
     outcome = _login(request, runtime, username, password, totp_code, "cookie")
     if outcome.token is None or outcome.csrf is None:
         return problem(401, REFUSED, kind="unauthorized")

@@ -206,10 +206,12 @@ def test_browser_sessions_need_the_csrf_token_to_change_anything(shared_instance
     # the instance's base URL is https, so the cookies are Secure: the browser sends them over https only
     with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as client:
         official = make_account(shared_instance, "official")
+        client.cookies.set("kyso_form", "f" * 43)  # the login page's pre-session form token (login CSRF)
         response = client.post(
             "/api/v1/auth/session",
-            data={"username": official.username, "password": TEST_PASSWORD, "totp": official.code()},
-        )
+            data={"username": official.username, "password": TEST_PASSWORD, "totp": official.code(),
+                  "csrf_token": "f" * 43},
+        )  # fmt: skip
         assert response.status_code == 200
         cookie = response.headers["set-cookie"]
         assert (

@@ -121,7 +121,10 @@ def _morning(run: Flow) -> None:
         run.keep("API key", key)
         run.call(http, "GET", "/api/v1/certificates", 200, headers={"Authorization": f"Bearer {key}"})
 
-        session_form = {"username": admin.username, "password": admin.password, "totp": _code(admin, 30)}
+        login_page = run.call(http, "GET", "/portal", 401)  # the login form, with its pre-session token
+        form_token = login_page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        session_form = {"username": admin.username, "password": admin.password, "totp": _code(admin, 30),
+                        "csrf_token": form_token}  # fmt: skip
         browser = run.call(http, "POST", "/api/v1/auth/session", 200, data=session_form)
         run.keep("session cookie", browser.cookies.get("kyso_session"))
         run.keep("CSRF token", browser.json()["csrf_token"])

@@ -148,17 +148,19 @@ def check_url(url: str, policy: WebhookPolicy) -> Target:
         raise WebhookRefused("the notification webhook must be an http(s) URL of at most 500 characters")
     if parts.username is not None or parts.password is not None:
         raise WebhookRefused("the notification webhook must not carry a user name or password")
-    host = parts.hostname.rstrip(".")
+    host = parts.hostname
+    if not host.isascii() and ip_literal(host) is None:  # as a resolver sees it: full-width dots are dots
+        try:
+            host = host.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            raise WebhookRefused("the notification webhook's host name is not valid") from None
+    host = host.rstrip(".")
     literal = ip_literal(host)
     if literal is not None:
         if not policy.allows(literal):
             raise WebhookRefused(_not_public(host, literal))
         host = str(literal) if literal.version == 4 or literal.scope_id is None else host
     else:
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise WebhookRefused("the notification webhook's host name is not valid") from None
         if (host in _LOCAL_NAMES or host.endswith(".localhost")) and host not in policy.hosts:
             raise WebhookRefused(
                 f"the notification webhook's host {host} is this server itself; only public addresses "
@@ -193,6 +195,8 @@ def destination(url: str, policy: WebhookPolicy) -> tuple[Target, str]:
     target = check_url(url, policy)
     literal = ip_literal(target.host)
     if literal is not None:
+        if not policy.allows(literal):  # check_url did; kept next to the connection it guards
+            raise WebhookRefused(_not_public(target.host, literal))
         return target, str(literal)
     addresses = []
     for text in _resolve(target.host, target.port)[:MAX_ADDRESSES]:

@@ -63,6 +63,9 @@ REFUSED = [
     "http://localhost:8000/",
     "http://kyso.localhost/",
     "http://LOCALHOST./",
+    "http://127\uff0e0\uff0e0\uff0e1/",  # full-width dots: 127.0.0.1 once the name is IDNA-encoded
+    "http://169\u3002254\u3002169\u3002254/",
+    "http://\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3/",  # circled letters: "localhost"
 ]
 
 

@@ -113,6 +113,25 @@ def require(permission: Permission) -> Callable[..., Principal]:
     return dependency
 
 
+def require_any(*permissions: Permission) -> Callable[..., Principal]:
+    """Like ``require``, for a route one of several permissions opens (signing: ``documents:sign`` or
+    ``documents:seal``); the route then checks the one its action needs."""
+    wanted = frozenset(permissions)
+    names = " or ".join(sorted(p.value for p in wanted))
+
+    def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
+        principal = _principal(request, credentials)
+        if not any(principal.can(p) for p in wanted):
+            raise ServiceError(Kind.FORBIDDEN, f"your account may not do this (needs {names})")
+        request.state.principal = principal
+        return principal
+
+    dependency.permission = wanted  # type: ignore[attr-defined]  # read by the route-permission test
+    return dependency
+
+
 def client_address(request: Request) -> str | None:
     """The client's address: the socket peer, or the client a trusted proxy named (api.forwarded; never
     what an untrusted client claims, never anything but an IP address from a header)."""

@@ -17,25 +17,30 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import client_address, require
+from api.auth import client_address, require, require_any
 from api.deps import RuntimeDep
 from ca.runtime import CaRuntime
 from core.clock import display
 from core.errors import Kind, ServiceError, malformed, not_found
 from identity import accounts, audit, lockout
-from identity.permissions import Permission
+from identity.permissions import Permission, permissions_of
 from identity.sessions import Principal
 from signing import authorizations, credentials, registry
 from signing.pades import Level
 from signing.service import Appearance, DocumentIn, SigningService, SignRequest
+from store.models import Account
 
 router = APIRouter(prefix="/api/v1/signing", tags=["signing"])
 
 Caller = Annotated[Principal, Depends(require(Permission.SELF))]
+# People sign with their role's documents:sign / documents:seal; integrators' API keys with those scopes
+Signer = Annotated[Principal, Depends(require_any(Permission.DOCUMENTS_SIGN, Permission.DOCUMENTS_SEAL))]
 Binder = Annotated[Principal, Depends(require(Permission.CERTIFICATES_ISSUE))]
 PERMISSION_FOR = {"sign": Permission.DOCUMENTS_SIGN, "seal": Permission.DOCUMENTS_SEAL}
+SIGNED_FOR_ROLES = ("official", "clerk", "citizen")  # whom an integrator may sign on behalf of
 
 
 def signing_service(request: Request) -> SigningService:
@@ -130,23 +135,20 @@ def bind_credential(body: BindIn, runtime: RuntimeDep, principal: Binder, reques
 @router.post("/authorizations", status_code=201, response_model=AuthorizationOut,
              summary="Confirm documents for signing with a one-time code")  # fmt: skip
 def authorize(
-    body: AuthorizationIn, runtime: RuntimeDep, principal: Caller, request: Request
+    body: AuthorizationIn, runtime: RuntimeDep, principal: Signer, request: Request
 ) -> AuthorizationOut:
     settings = runtime.settings
     try:
         with runtime.db.transaction() as session:
-            signer = principal
-            if body.on_behalf_of is not None:
-                if principal.role != "service":
-                    raise ServiceError(
-                        Kind.FORBIDDEN, "only integrators' service accounts sign on behalf of others"
-                    )
-                account = accounts.get(session, body.on_behalf_of)
-            else:
-                account = accounts.get(session, signer.username)
+            account = _signer(session, principal, body.on_behalf_of)
             credential = credentials.choose(session, account.id, body.credential_id)
-            if not principal.can(PERMISSION_FOR[credential.purpose]):
+            needed = PERMISSION_FOR[credential.purpose]
+            if not principal.can(needed):
                 raise ServiceError(Kind.FORBIDDEN, f"your account may not {credential.purpose} documents")
+            if needed not in permissions_of(account.role):  # an integrator's key is not more than its signer
+                raise ServiceError(
+                    Kind.FORBIDDEN, f"{account.username}'s role may not {credential.purpose} documents"
+                )
             hashes = authorizations.clean_hashes(
                 (d.sha256 for d in body.documents), settings.signing_batch_max
             )
@@ -186,6 +188,30 @@ def authorize(
     )
 
 
+def _signer(session: Session, principal: Principal, on_behalf_of: str | None) -> Account:
+    """Whose credential an authorisation is for: the caller's own, or, for an integrator (a service
+    account's API key), the signer named by ``on_behalf_of`` — an enabled official, clerk or citizen, who
+    still confirms with their own code."""
+    if principal.role != "service":
+        if on_behalf_of is not None and on_behalf_of.strip().lower() != principal.username:
+            raise ServiceError(Kind.FORBIDDEN, "only integrators' service accounts sign on behalf of others")
+        return accounts.get(session, principal.username)
+    if on_behalf_of is None:
+        raise malformed("an integrator signs on behalf of a signer: name their username in on_behalf_of")
+    account = accounts.get(session, on_behalf_of)
+    if account.role not in SIGNED_FOR_ROLES:
+        raise ServiceError(
+            Kind.FORBIDDEN,
+            f"an integrator signs only for {', '.join(SIGNED_FOR_ROLES)} accounts; "
+            f"{account.username} is a {account.role} account",
+        )
+    if account.disabled:
+        raise ServiceError(
+            Kind.FORBIDDEN, f"account {account.username} is disabled; nothing is signed for it"
+        )
+    return account
+
+
 def _prepare(runtime: CaRuntime, service: SigningService, principal: Principal, authorization_id: str,
              hashes: list[str]):  # fmt: skip
     """The authorisation (checked, not yet consumed) and the key of its credential, usable now."""
@@ -201,6 +227,9 @@ def _prepare(runtime: CaRuntime, service: SigningService, principal: Principal, 
             (c for c in credentials.of_account(session, granted.account_id) if c.id == granted.credential_id),
             None,
         )
+        signer = session.get(Account, granted.account_id)
+    if signer is None or signer.disabled:
+        raise ServiceError(Kind.FORBIDDEN, "the signer's account is disabled; nothing is signed for it")
     if credential is None:
         raise ServiceError(Kind.FORBIDDEN, "the credential of this authorisation is no longer available")
     if not principal.can(PERMISSION_FOR[credential.purpose]):
@@ -235,7 +264,7 @@ async def sign(
     request: Request,
     runtime: RuntimeDep,
     service: ServiceDep,
-    principal: Caller,
+    principal: Signer,
     documents: Annotated[list[UploadFile], File(description="one or more PDF files")],
     authorization_id: Annotated[str, Form(max_length=64)],
     level: Annotated[str, Form()] = "b-lt",
@@ -289,7 +318,7 @@ async def sign(
 
 @router.post("/sign-hash", response_model=SignHashOut, summary="Sign document digests (CSC signHash style)")
 async def sign_hash(
-    body: SignHashIn, request: Request, runtime: RuntimeDep, service: ServiceDep, principal: Caller
+    body: SignHashIn, request: Request, runtime: RuntimeDep, service: ServiceDep, principal: Signer
 ) -> SignHashOut:
     try:
         level = Level.parse(body.level)

@@ -27,7 +27,7 @@ def _routes(routes: list) -> Iterator[APIRoute]:
             yield from _routes(original.routes)
 
 
-def _permission(route: APIRoute) -> Permission | None:
+def _permission(route: APIRoute) -> Permission | frozenset[Permission] | None:
     pending = list(route.dependant.dependencies)
     while pending:
         dependency = pending.pop()
@@ -38,7 +38,7 @@ def _permission(route: APIRoute) -> Permission | None:
     return None
 
 
-def route_table(app) -> list[tuple[str, str, Permission | None]]:
+def route_table(app) -> list[tuple[str, str, Permission | frozenset[Permission] | None]]:
     table = []
     for route in _routes(app.routes):
         for method in sorted(route.methods - {"HEAD"}):
@@ -100,6 +100,11 @@ def headers(app, shared_instance: Instance) -> dict[str, dict[str, str]]:
     return result
 
 
+def allowed(caller: str, permission: Permission | frozenset[Permission]) -> bool:
+    """Whether the caller holds the route's permission (any one of them, for ``require_any`` routes)."""
+    return bool(granted(caller) & (permission if isinstance(permission, frozenset) else {permission}))
+
+
 def granted(caller: str) -> frozenset[Permission]:
     if caller == "anonymous":
         return frozenset()
@@ -121,7 +126,7 @@ def test_route_permission_matrix(
             response = client.request(method, _concrete(path), headers=headers[caller], json={})
             if caller == "anonymous":
                 assert response.status_code == 401, f"{method} {path}: {response.status_code}"
-            elif permission not in granted(caller):
+            elif not allowed(caller, permission):
                 assert response.status_code == 403, (
                     f"{caller} {method} {path}: {response.status_code} {response.text}"
                 )

@@ -489,14 +489,10 @@ def sync(
 def conflicts(json_output: JsonOption = False) -> None:
     """Passes admitted at two offline desks, waiting for review."""
     from invitations import offline
-    from store import invitations_repo as repo
 
     rt = runtime()
-    with rt.db.reading() as session:
-        rows = [
-            offline.offline_record_json(r)
-            for r in repo.offline_records(session, outcome="conflict", unreviewed=True)
-        ]
+    with rt.db.reading() as session:  # the operator's console: every venue (no reader)
+        rows = [offline.offline_record_json(r) for r in offline.conflicts(session, None)]
     if json_output:
         print_json(rows)
         return

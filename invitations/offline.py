@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -452,8 +452,23 @@ def _settle(
     return SyncOutcome(record_id, "recorded", "admitted offline, recorded", invitation.id, row.id)
 
 
-def review(session: Session, offline_id: int, reviewer: str, now: dt.datetime) -> OfflineCheckIn:
+def conflicts(
+    session: Session, reader: venues.Reader | None, *, reviewed: bool = False
+) -> Sequence[OfflineCheckIn]:
+    """Passes admitted twice by offline desks, as ``reader`` may see them (``venues.conflict_visibility``:
+    the venue's desks' records and the reader's own invitations; everything for the admin and the console)."""
+    visible = venues.conflict_visibility(session, reader)
+    return repo.offline_records(session, outcome="conflict", unreviewed=not reviewed, visible_to=visible)
+
+
+def review(
+    session: Session, offline_id: int, reviewer: str, now: dt.datetime, reader: venues.Reader | None = None
+) -> OfflineCheckIn:
+    """Mark a record reviewed; one ``reader`` may not see is NOT_FOUND, like one that does not exist."""
     row = repo.offline_record_by_id(session, offline_id)
+    visible = venues.conflict_visibility(session, reader)
+    if row is not None and visible is not None:
+        row = row if repo.offline_record_visible_to(session, row.id, *visible) else None
     if row is None:
         raise ServiceError(Kind.NOT_FOUND, f"no offline record {offline_id}")
     if row.reviewed_at is None:

@@ -106,10 +106,16 @@ def _cell(value: object) -> object:
     return value
 
 
-def day_report(session: Session, venue_code: str, day: dt.date, now: dt.datetime) -> DayReport:
+def day_report(
+    session: Session, venue_code: str, day: dt.date, now: dt.datetime, reader: venues.Reader | None = None
+) -> DayReport:
+    """The venue's guests on ``day`` as ``reader`` may see them (``venues.report_scope``: the whole venue,
+    a host's own guests, or FORBIDDEN); the operator's console (no reader) sees all."""
+    scope = venues.report_scope(session, reader, venue_code)
     venue = venues.view(session, venue_code)
     rows = []
-    for invitation, occurrence, checkins in repo.venue_day(session, venue_code, day):
+    found = repo.venue_day(session, venue_code, day, host_account_id=scope.host_account_id)
+    for invitation, occurrence, checkins in found:
         first = checkins[0] if checkins else None
         last = checkins[-1] if checkins else None
         ends_at = as_utc(occurrence.ends_at)

@@ -1,4 +1,4 @@
-"""Venues (a ward office, a building) and their security desks."""
+"""Venues (a ward office, a building) and their security desks, and who may read a venue's guests."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
-from core.errors import conflict, malformed, not_found
+from core.errors import Kind, ServiceError, conflict, malformed, not_found
 from store import invitations_repo as repo
 from store.models import Desk, Venue
 
@@ -109,3 +109,59 @@ def view(session: Session, code: str) -> VenueView:
 
 def all_venues(session: Session) -> list[VenueView]:
     return [view(session, v.code) for v in repo.venues(session)]
+
+
+# --- who reads a venue's guests (issue 16 item 11) ----------------------------------------------------
+# The admin, and the roles that already manage every invitation (clerks inviting for hosts, integrators'
+# service accounts), see every venue.
+EVERY_VENUE = frozenset({"admin", "clerk", "service"})
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The account asking for a venue's report or conflicts. The operator's console (the CLI) passes none
+    and sees everything."""
+
+    account_id: int
+    role: str
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What of a venue a reader sees: all of it, or only the invitations one account hosts there."""
+
+    host_account_id: int | None = None  # None: the whole venue
+
+    @property
+    def whole(self) -> bool:
+        return self.host_account_id is None
+
+
+WHOLE = Scope()
+
+
+def report_scope(session: Session, reader: Reader | None, venue_code: str) -> Scope:
+    """The venue's own people: accounts assigned to it (its desks, officials an admin placed there) see
+    it whole; a host of an invitation there sees their own guests; others are refused (FORBIDDEN). The
+    venue must exist (NOT_FOUND)."""
+    if repo.venue(session, venue_code) is None:
+        raise not_found(f"no venue {venue_code!r}")
+    if reader is None or reader.role in EVERY_VENUE:
+        return WHOLE
+    if repo.account_venue(session, reader.account_id) == venue_code:
+        return WHOLE
+    if repo.hosts_at(session, reader.account_id, venue_code):
+        return Scope(reader.account_id)
+    raise ServiceError(
+        Kind.FORBIDDEN,
+        f"venue {venue_code}'s guests are for its own hosts and desks and the admin; "
+        "this account neither works there nor hosts an invitation there",
+    )
+
+
+def conflict_visibility(session: Session, reader: Reader | None) -> tuple[str | None, int] | None:
+    """Which offline records a reader sees: None for all; else (the venue the account is assigned to,
+    or None; the account) — records from that venue's desks and about invitations the account hosts."""
+    if reader is None or reader.role in EVERY_VENUE:
+        return None
+    return repo.account_venue(session, reader.account_id), reader.account_id

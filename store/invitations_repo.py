@@ -309,15 +309,18 @@ def open_checkins_before(session: Session, before: dt.datetime) -> Sequence[Chec
 
 
 def venue_day(
-    session: Session, venue_code: str, day: dt.date
+    session: Session, venue_code: str, day: dt.date, *, host_account_id: int | None = None
 ) -> list[tuple[Invitation, InvitationOccurrence, list[CheckIn]]]:
-    """Every invitation of the venue with an occurrence on ``day``, with that occurrence's check-ins."""
-    rows = session.execute(
+    """Every invitation of the venue (or only those ``host_account_id`` hosts) with an occurrence on
+    ``day``, with that occurrence's check-ins."""
+    query = (
         select(Invitation, InvitationOccurrence)
         .join(InvitationOccurrence, InvitationOccurrence.invitation_id == Invitation.id)
         .where(Invitation.venue_code == venue_code, InvitationOccurrence.day == day)
-        .order_by(InvitationOccurrence.starts_at, Invitation.guest_name)
-    ).all()
+    )
+    if host_account_id is not None:
+        query = query.where(Invitation.host_account_id == host_account_id)
+    rows = session.execute(query.order_by(InvitationOccurrence.starts_at, Invitation.guest_name)).all()
     if not rows:
         return []
     ids = [invitation.id for invitation, _ in rows]
@@ -350,11 +353,20 @@ def add_offline_record(session: Session, record: OfflineCheckIn) -> bool:
 
 
 def offline_records(
-    session: Session, *, outcome: str | None = None, unreviewed: bool = False, limit: int = 200
+    session: Session,
+    *,
+    outcome: str | None = None,
+    unreviewed: bool = False,
+    limit: int = 200,
+    visible_to: tuple[str | None, int] | None = None,
 ) -> Sequence[OfflineCheckIn]:
+    """``visible_to`` (a venue or None, an account id): only records from that venue's desks or about
+    invitations that account hosts."""
     query = select(OfflineCheckIn)
     if outcome:
         query = query.where(OfflineCheckIn.outcome == outcome)
+    if visible_to is not None:
+        query = query.where(offline_record_visible(*visible_to))
     if unreviewed:
         query = query.where(OfflineCheckIn.reviewed_at.is_(None))
     return session.scalars(query.order_by(OfflineCheckIn.id.desc()).limit(limit)).all()
@@ -362,6 +374,34 @@ def offline_records(
 
 def offline_record_by_id(session: Session, record_id: int) -> OfflineCheckIn | None:
     return session.get(OfflineCheckIn, record_id)
+
+
+def offline_record_visible(venue_code: str | None, host_account_id: int) -> Any:
+    """The condition: a record from a desk of ``venue_code``, or about an invitation the account hosts."""
+    hosted = OfflineCheckIn.invitation_id.in_(
+        select(Invitation.id).where(Invitation.host_account_id == host_account_id)
+    )
+    if venue_code is None:
+        return hosted
+    return or_(OfflineCheckIn.desk_code.in_(select(Desk.code).where(Desk.venue_code == venue_code)), hosted)
+
+
+def offline_record_visible_to(
+    session: Session, record_id: int, venue_code: str | None, host_account_id: int
+) -> bool:
+    visible = offline_record_visible(venue_code, host_account_id)
+    return bool(session.scalar(select(exists().where(OfflineCheckIn.id == record_id, visible))))
+
+
+def hosts_at(session: Session, account_id: int, venue_code: str) -> bool:
+    """Whether the account hosts (or hosted) any invitation at the venue."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(Invitation.host_account_id == account_id, Invitation.venue_code == venue_code)
+            )
+        )
+    )
 
 
 # --- seal keys ----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from api.auth import client_address, require
+from api.auth import client_address, require, require_any
 from api.deps import RuntimeDep
 from api.inputs import CheckInId, ConflictId, refuse_nul_in
 from api.limits import read_body
@@ -27,7 +27,7 @@ from core.errors import Kind, ServiceError, malformed
 from identity import audit
 from identity.permissions import Permission
 from identity.sessions import Principal
-from invitations import checkin, offline, qr
+from invitations import checkin, offline, qr, venues
 from invitations.checkin import Decision
 from invitations.keys import Seal
 from invitations.reasons import Reason
@@ -38,6 +38,15 @@ from store import invitations_repo as repo
 router = APIRouter(prefix="/api/v1/checkins", tags=["security desk"])
 DeskCaller = Annotated[Principal, Depends(require(Permission.CHECKINS_CREATE))]
 Manager = Annotated[Principal, Depends(require(Permission.INVITATIONS_MANAGE))]
+# A venue's report and offline conflicts: the route lets in hosts, desks and the admin; which venue's rows
+# each sees is decided by invitations.venues (report_scope, conflict_visibility).
+VenueReader = Annotated[
+    Principal,
+    Depends(require_any(Permission.INVITATIONS_MANAGE, Permission.CHECKINS_CREATE, Permission.USERS_MANAGE)),
+]
+ConflictReviewer = Annotated[
+    Principal, Depends(require_any(Permission.INVITATIONS_MANAGE, Permission.USERS_MANAGE))
+]
 SEAL_SIGNER = "invitation-seal"
 JSON_LIMIT = 64 * 1024  # a check-in is a few hundred bytes
 IMAGE_LIMIT = 10 * 1024 * 1024  # a phone photo of a pass
@@ -289,19 +298,28 @@ def bundle(
     )
 
 
-@router.get("/conflicts", summary="Passes admitted twice by offline desks, for review")
-def conflicts(runtime: RuntimeDep, principal: Manager, reviewed: bool = False) -> list[dict[str, object]]:
+def reader_of(principal: Principal) -> venues.Reader:
+    return venues.Reader(principal.account_id, principal.role)
+
+
+@router.get(
+    "/conflicts",
+    summary="Passes admitted twice by offline desks, for review (the venue's hosts and desks, the admin)",
+)
+def conflicts(runtime: RuntimeDep, principal: VenueReader, reviewed: bool = False) -> list[dict[str, object]]:
     with runtime.db.reading() as session:
-        rows = repo.offline_records(session, outcome="conflict", unreviewed=not reviewed)
+        rows = offline.conflicts(session, reader_of(principal), reviewed=reviewed)
         return [offline.offline_record_json(r) for r in rows]
 
 
 @router.post("/conflicts/{conflict_id}/review", summary="Mark a conflict as reviewed")
 def review(
-    conflict_id: ConflictId, runtime: RuntimeDep, principal: Manager, request: Request
+    conflict_id: ConflictId, runtime: RuntimeDep, principal: ConflictReviewer, request: Request
 ) -> dict[str, object]:
     with runtime.db.transaction() as session:
-        row = offline.review(session, conflict_id, principal.username, runtime.ca.clock.now())
+        row = offline.review(
+            session, conflict_id, principal.username, runtime.ca.clock.now(), reader_of(principal)
+        )
         record(
             session,
             runtime,

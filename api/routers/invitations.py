@@ -357,27 +357,35 @@ def list_venues(runtime: RuntimeDep, principal: Manager) -> list[dict[str, objec
         return [v.as_json() for v in venues.all_venues(session)]
 
 
-def _report(runtime: CaRuntime, code: str, day: dt.date | None) -> reports.DayReport:
+def _report(runtime: CaRuntime, principal: Principal, code: str, day: dt.date | None) -> reports.DayReport:
     now = runtime.ca.clock.now()
     with runtime.db.reading() as session:
-        return reports.day_report(session, code, day or now.astimezone(VIETNAM).date(), now)
+        return reports.day_report(
+            session, code, day or now.astimezone(VIETNAM).date(), now, checkins.reader_of(principal)
+        )
 
 
-@venues_router.get("/{code}/report", summary="Expected guests, arrivals and no-shows for a day")
+@venues_router.get(
+    "/{code}/report",
+    summary="Expected guests, arrivals and no-shows for a day (the venue's hosts and desks, the admin)",
+)
 def report(
     code: str,
     runtime: RuntimeDep,
-    principal: Manager,
+    principal: checkins.VenueReader,
     day: Annotated[dt.date | None, Query(description="YYYY-MM-DD; today by default")] = None,
 ) -> dict[str, object]:
-    return _report(runtime, code, day).as_json()
+    return _report(runtime, principal, code, day).as_json()
 
 
 @venues_router.get("/{code}/report.csv", summary="The day's report as CSV (UTF-8)", response_class=Response)
 def report_csv(
-    code: str, runtime: RuntimeDep, principal: Manager, day: Annotated[dt.date | None, Query()] = None
+    code: str,
+    runtime: RuntimeDep,
+    principal: checkins.VenueReader,
+    day: Annotated[dt.date | None, Query()] = None,
 ) -> Response:
-    found = _report(runtime, code, day)
+    found = _report(runtime, principal, code, day)
     return Response(
         found.csv(),
         media_type="text/csv; charset=utf-8",

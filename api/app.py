@@ -22,15 +22,9 @@ from api.routers import (
     users,
     verify,
 )
-from ca.runtime import CaRuntime
-from ca.signing_keys import CaKeySource
-from ca.tsa import TimestampAuthority
-from ca.tsa_pyhanko import InProcessTimeStamper
 from core.clock import Clock
 from core.settings import Settings, load_settings
-from keystore.secretbox import SecretBox
-from signing import fonts
-from signing.service import SigningService
+from services.root import Kyso
 
 DESCRIPTION = """Kyso — chữ ký số và xác thực điện tử (digital signatures and e-authentication).
 
@@ -38,24 +32,11 @@ The test certificate authority for citizens, officials and agency seals; errors 
 `application/problem+json`."""
 
 
-def signing_service(runtime: CaRuntime) -> SigningService:
-    """One per process: it caches a CMS template per signing certificate (and the stamp fonts, loaded now
-    so the first signature does not pay for them)."""
-    fonts.preload()
-    return SigningService(
-        CaKeySource(runtime.db, runtime.ca),
-        timestamper=InProcessTimeStamper(TimestampAuthority(runtime.ca), runtime.db),
-        verify_url_base=runtime.settings.base_url,
-        max_document_bytes=runtime.settings.max_document_mb << 20,
-        now=runtime.ca.clock.now,
-    )
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or load_settings()
-    runtime = CaRuntime.from_settings(settings, clock=clock)
+    kyso = Kyso.build(settings, clock=clock)
     if settings.production:
-        runtime.check_ready()
+        kyso.check_ready()
     app = FastAPI(
         title="Kyso",
         version="0.1.0",
@@ -64,9 +45,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
         dependencies=[Depends(inputs.refuse_nul)],  # no NUL in any parameter, on every route (422)
     )
-    app.state.runtime = runtime
-    app.state.secret_box = SecretBox(settings.master_key_bytes())
-    app.state.signing = signing_service(runtime)
+    app.state.kyso = kyso  # the one object of the service's parts (api.deps.KysoDep)
+    app.state.runtime = kyso.runtime
+    app.state.secret_box = kyso.secret_box
+    app.state.signing = kyso.signing  # built now: the first signature does not pay for the fonts
     problems.install(app)
     ratelimit.install(app)  # 429 with Retry-After
     ocsp_fastpath.install(app)  # /ocsp/… answered ahead of routing, from memory

@@ -7,6 +7,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ca.runtime import CaRuntime
+from services.root import Kyso
+
+
+def get_kyso(request: Request) -> Kyso:
+    return request.app.state.kyso
+
+
+KysoDep = Annotated[Kyso, Depends(get_kyso)]
 
 
 def get_runtime(request: Request) -> CaRuntime:

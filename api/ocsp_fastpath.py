@@ -37,9 +37,7 @@ from api.metrics import OCSP_MISS, OCSP_TALLY, ocsp_status_index, process_metric
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 from ca.runtime import CaRuntime
-from ca.service_signers import DelegatedSigners
 from core import metrics
-from store.status_versions import StatusVersions
 
 OCSP_RESPONSE = b"application/ocsp-response"
 PREFIX = b"/ocsp/"
@@ -242,13 +240,10 @@ async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | N
 
 def install(app: FastAPI) -> None:
     """Build the per-process OCSP cache (and what the TSA shares with it) and mount the fast path."""
-    runtime = app.state.runtime
-    versions = StatusVersions(runtime.db)
-    signers = DelegatedSigners(runtime.ca, versions)
-    app.state.status_versions = versions
-    app.state.delegated_signers = signers
+    kyso = app.state.kyso
+    runtime = kyso.runtime
     app.state.ocsp = CachingOcspResponder(
-        ocsp.OcspResponder(runtime.ca, signers), runtime.db, versions, render
+        ocsp.OcspResponder(kyso.ca, kyso.delegated_signers), kyso.db, kyso.status_versions, render
     )
     app.state.ocsp_limit = OcspLimit(runtime)  # api.fast_protocol uses it too
     app.add_middleware(OcspFastPath, responder=app.state.ocsp, limit=app.state.ocsp_limit)

@@ -22,14 +22,7 @@ TIMESTAMP_REPLY = "application/timestamp-reply"
 
 
 def _authority(request: Request) -> tsa.TimestampAuthority:
-    state = request.app.state
-    authority = getattr(state, "timestamp_authority", None)
-    if authority is None:
-        # the signers api.ocsp_fastpath keeps per process, checked on their own connection
-        authority = state.timestamp_authority = tsa.TimestampAuthority(
-            state.runtime.ca, getattr(state, "delegated_signers", None)
-        )
-    return authority
+    return request.app.state.kyso.timestamp_authority
 
 
 @router.post(

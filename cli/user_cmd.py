@@ -43,7 +43,7 @@ def add(
     username: Annotated[str | None, typer.Argument(help="login name; citizens default to their CCCD")] = None,
     role: Annotated[str, typer.Option(help=" | ".join(ROLES))] = "official",
     display_name: Annotated[str, typer.Option(help="full name with diacritics")] = "",
-    cccd: Annotated[str | None, typer.Option(help="12-digit CCCD (required for citizens)")] = None,
+    cccd: Annotated[str | None, typer.Option(help="12-digit CCCD (citizens; signers)")] = None,
     venue: Annotated[str | None, typer.Option(help="the venue of a desk account")] = None,
     password_file: Annotated[Path | None, typer.Option(help="file whose first line is the password")] = None,
     with_totp: Annotated[bool, typer.Option("--totp/--no-totp", help="enrol a second factor now")] = True,

@@ -133,10 +133,35 @@ def of_account(session: Session, account_id: int) -> Sequence[CredentialInfo]:
 
 
 def choose(
-    session: Session, account_id: int, credential_id: str | None, purpose: str | None = None
+    session: Session,
+    account_id: int,
+    credential_id: str | None,
+    purpose: str | None = None,
+    *,
+    now: dt.datetime,
 ) -> CredentialInfo:
-    """The credential named, or the account's only (latest) one for ``purpose``; refuses someone else's."""
-    owned = of_account(session, account_id)
+    """The credential named, or the account's only (latest) one for ``purpose``; refuses someone else's,
+    and one whose certificate is not the account's own (bound before ``bind`` checked the holder)."""
+    chosen = _pick(of_account(session, account_id), credential_id, purpose)
+    account = session.get(Account, account_id)
+    certificate = repositories.certificate_by_serial(session, chosen.certificate_serial)
+    if account is None or certificate is None or certificate.der is None:
+        raise ServiceError(Kind.FORBIDDEN, f"credential {chosen.id} is no longer usable")
+    try:
+        if certificate.profile in PERSONAL_PROFILES:
+            _check_holder(account, certificate)
+        else:
+            _check_member(session, account, certificate, now)
+    except ServiceError as exc:
+        raise ServiceError(
+            Kind.FORBIDDEN,
+            f"credential {chosen.id} was bound before Kyso checked who holds a certificate, and it is not "
+            f"this account's to use: {exc.message}; ask the CA operator to bind your own certificate",
+        ) from None
+    return chosen
+
+
+def _pick(owned: Sequence[CredentialInfo], credential_id: str | None, purpose: str | None) -> CredentialInfo:
     if credential_id is not None:
         for credential in owned:
             if credential.id == credential_id:

@@ -141,7 +141,8 @@ def authorize(
     try:
         with runtime.db.transaction() as session:
             account = _signer(session, principal, body.on_behalf_of)
-            credential = credentials.choose(session, account.id, body.credential_id)
+            now = runtime.ca.clock.now()
+            credential = credentials.choose(session, account.id, body.credential_id, now=now)
             needed = PERMISSION_FOR[credential.purpose]
             if not principal.can(needed):
                 raise ServiceError(Kind.FORBIDDEN, f"your account may not {credential.purpose} documents")

@@ -4,6 +4,7 @@ to one account. A CA operator or an integrator's key binding anyone else's is re
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from identity import accounts
 from identity.sessions import create_api_key
 from store.models import SigningCredential
 from tests.conftest import Instance, bearer, make_account
@@ -110,3 +112,26 @@ def test_a_certificate_is_bound_to_one_account(binding: Binding) -> None:
     _refused(binding.bind(second.username, seal), 409, "already bound to account", first.username)
     _refused(binding.bind(first.username, seal), 409, "already bound to this account")
     assert binding.bound_to(seal) == 1
+
+
+@pytest.mark.parametrize("profile", ["official", "agency-seal"])
+def test_a_credential_bound_to_another_before_the_fix_signs_nothing(binding: Binding, profile: str) -> None:
+    """A wrong binding made before the holder rule (as the README's tour did) authorises nothing."""
+    role = "official" if profile == "official" else "clerk"
+    account = make_account(binding.instance, role)  # no CCCD: nobody's holder, nobody's member
+    serial = (
+        issue_to(binding.instance, new_cccd(), "official")
+        if role == "official"
+        else issue_seal(binding.instance)
+    )
+    with binding.instance.db.transaction() as session:
+        row = accounts.get(session, account.username)
+        session.add(SigningCredential(
+            id=uuid.uuid4().hex, account_id=row.id, certificate_serial=serial,
+            purpose="sign" if role == "official" else "seal", created_at=binding.instance.ca.clock.now(),
+        ))  # fmt: skip
+    body = {"documents": [{"sha256": "ab" * 32}], "code": "000000"}
+    refused = binding.client.post(
+        "/api/v1/signing/authorizations", json=body, headers=bearer(binding.client, account)
+    )
+    _refused(refused, 403, "bound before", "has no CCCD")

@@ -19,7 +19,8 @@ from api.app import create_app
 from ca.issuance import IssueRequest
 from ca.ocsp import OcspResponder
 from ca.subjects import SubjectFields
-from tests.conftest import Instance
+from tests.conftest import Instance, start_server, stop_server
+from tests.support import raw_http
 
 PUBLIC_KEY_INFO = serialization.PublicFormat.SubjectPublicKeyInfo
 OCSP_REQUEST = {"content-type": "application/ocsp-request"}
@@ -97,3 +98,30 @@ def test_the_citizen_responder_does_not_answer_for_a_government_certificate(
     # and the government CA still answers for its own certificate
     again = ocsp.load_der_ocsp_response(client.post("/ocsp/government", content=own_der).content)
     assert again.certificate_status is ocsp.OCSPCertStatus.GOOD
+
+
+def test_kyso_serves_connection_handler_answers_by_issuer_and_serial_too(shared_instance: Instance) -> None:
+    """``kyso serve`` answers OCSP on its own connection handler (api.fast_protocol), ahead of the app."""
+    instance = shared_instance
+    leaf = issue_official(instance, "001203100902")
+    government, citizen = issuing(instance, "government"), issuing(instance, "citizen")
+    own = ocsp.OCSPRequestBuilder().add_certificate(leaf, government, hashes.SHA1()).build()
+    own_der = own.public_bytes(serialization.Encoding.DER)
+    server = start_server(instance)
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+
+        def post(path: str, body: bytes) -> ocsp.OCSPResponse:
+            head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            (answer,) = raw_http.exchange(port, head + body)
+            assert answer.status == 200
+            return ocsp.load_der_ocsp_response(answer.body)
+
+        for _ in range(2):  # produced and stored, then from memory
+            assert post("/ocsp/government", own_der).certificate_status is ocsp.OCSPCertStatus.GOOD
+        crossed = request_for(citizen, leaf.serial_number)
+        for _ in range(2):
+            assert post("/ocsp/citizen", crossed).certificate_status is ocsp.OCSPCertStatus.UNKNOWN
+            assert post("/ocsp/citizen", own_der).response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+    finally:
+        stop_server(server)

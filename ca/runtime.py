@@ -40,12 +40,13 @@ class CaRuntime:
         cls, settings: Settings, *, clock: Clock | None = None, create_master_key: bool = False
     ) -> CaRuntime:
         clock = clock or SystemClock()
+        # the master key first: a refused key must leave nothing behind (not even an empty SQLite file)
+        keystore = open_keystore(settings, clock, create_master_key=create_master_key)
         db = Database(
             settings.resolved_database_url,
             lock_timeout=settings.db_lock_timeout_seconds,
             idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout_seconds,
         )
-        keystore = open_keystore(settings, clock, create_master_key=create_master_key)
         linter = CertificateLinter(
             tolerate_loopback_urls=not settings.production and is_loopback_url(settings.resolved_pki_base_url)
         )

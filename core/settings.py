@@ -11,12 +11,11 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core import master_key
 from core.errors import Kind, ServiceError
 
 KeyAlgorithm = Literal["ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"]
 MASTER_KEY_FILE = "master.key"
-_KNOWN_DEFAULT_KEYS = {"", "changeme", "change-me", "kyso", "secret", "default", "dev"}
-_MIN_MASTER_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -203,8 +202,9 @@ class Settings(BaseSettings):
     def master_key_bytes(self, *, create: bool = False) -> bytes:
         """The master key, from the environment, a secrets file, or (development only) ``var/master.key``.
 
-        In production a missing, default or short key is refused, so a deployment can never run with a
-        key anyone could guess.
+        In production a key that does not carry 32 random bytes (missing, a default, short, or typed
+        rather than generated: ``core.master_key``) is refused, so a deployment can never run with a key
+        anyone could guess.
         """
         if self.master_key is not None:
             key = self.master_key.get_secret_value()
@@ -217,11 +217,12 @@ class Settings(BaseSettings):
             key = ""
         else:
             return self._development_key(create)
-        if self.production and (key.lower() in _KNOWN_DEFAULT_KEYS or len(key) < _MIN_MASTER_KEY_LENGTH):
+        if self.production and (weakness := master_key.weakness(key)) is not None:
             raise ServiceError(
                 Kind.MALFORMED,
                 "production mode needs KYSO_MASTER_KEY (or KYSO_MASTER_KEY_FILE) of at least "
-                f"{_MIN_MASTER_KEY_LENGTH} random characters; refusing a missing or default key",
+                f"{master_key.MIN_BYTES} random bytes, e.g. from `{master_key.GENERATE}`; refusing this "
+                f"one: {weakness}",
             )
         if not key:
             raise ServiceError(Kind.MALFORMED, "KYSO_MASTER_KEY is set but empty")

@@ -20,7 +20,7 @@ from api.app import create_app
 from core.clock import FrozenClock
 from tests.conftest import Instance, make_account, make_instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import issue_in_custody
+from tests.support.signing import holder, issue_in_custody
 from tests.support.subjects import CITIZEN
 
 LOOPBACK = ("127.0.0.1", 40000)
@@ -190,9 +190,8 @@ def test_ocsp_answers_are_counted_by_cache_and_status(world) -> None:
 def test_signatures_and_checkins_are_counted_by_level_and_reason(world) -> None:
     client, instance = world
     before = samples(client)
-    official = make_account(instance, "official")
+    official, serial = holder(instance, "official")
     operator = login(client, make_account(instance, "ca-operator"))
-    serial = issue_in_custody(instance, "official")
     bound = client.post(
         "/api/v1/signing/credentials",
         json={"username": official.username, "certificate_serial": serial},

@@ -18,7 +18,7 @@ from core.ids import new_id
 from identity import accounts, lockout
 from store.models import AuditEntry, SigningCredential
 from tests.conftest import TEST_PASSWORD, Instance, TestAccount, kyso, make_account
-from tests.support.signing import issue_in_custody
+from tests.support.signing import holder
 
 AUTHORIZE = "/api/v1/signing/authorizations"
 
@@ -59,8 +59,7 @@ class World:
 
     def signer(self) -> tuple[TestAccount, dict[str, str]]:
         """An official with a certificate in custody, logged in."""
-        official = make_account(self.instance, "official")
-        serial = issue_in_custody(self.instance, "official")
+        official, serial = holder(self.instance, "official")  # an account with its own certificate
         with self.instance.db.transaction() as session:  # the binding rules are not what is tested here
             account = accounts.get(session, official.username)
             session.add(

@@ -18,6 +18,7 @@ from api.app import create_app
 from core.clock import FrozenClock
 from identity import accounts
 from identity.sessions import create_api_key
+from signing import credentials
 from store.models import AuditEntry, SignedDocument
 from tests.conftest import Instance, TestAccount, bearer, make_account
 from tests.support.pdfs import sample_pdf
@@ -210,3 +211,26 @@ def test_an_authorisation_is_not_used_once_its_signer_is_disabled(integration: I
         accounts.get(session, official.username).disabled = True
     key = integration.keys["documents:sign"]
     _problem(integration.sign(key, granted.json()["id"], pdf), 403, "disabled")
+
+
+def test_an_integrator_signs_a_digest_for_the_official(integration: Integration) -> None:
+    digest = hashlib.sha256(b"the byte ranges of a PDF the document system assembles").hexdigest()
+    body = {
+        "documents": [{"sha256": digest}],
+        "code": integration.code(integration.official),
+        "on_behalf_of": integration.official.username,
+    }
+    key = integration.keys["documents:sign"]
+    granted = integration.client.post(f"{SIGNING}/authorizations", json=body, headers=key)
+    assert granted.status_code == 201, granted.text
+    signed = integration.client.post(
+        f"{SIGNING}/sign-hash",
+        json={"authorization_id": granted.json()["id"], "hashes": [digest]},
+        headers=key,
+    )
+    assert signed.status_code == 200, signed.text
+    [signature] = signed.json()["signatures"]
+    assert signature["hash"] == digest and signature["cms_base64"]
+    with integration.instance.db.reading() as session:
+        bound = credentials.of_account(session, accounts.get(session, integration.official.username).id)
+    assert signed.json()["certificate_serial"] == bound[0].certificate_serial

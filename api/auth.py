@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.errors import Kind, ServiceError
 from identity.permissions import Permission
-from identity.sessions import API_KEY_PREFIX, Principal, authenticate, digest
+from identity.sessions import API_KEY_PREFIX, FIRST_LOGIN_NOTICE, Principal, authenticate, digest
 
 SESSION_COOKIE = "kyso_session"
 CSRF_COOKIE = "kyso_csrf"
@@ -61,7 +61,21 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 _bearer = HTTPBearer(auto_error=False, description="a token from /api/v1/auth/token, or an API key")
 
 
-def _principal(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+def _principal(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    *,
+    during_password_change: bool = False,
+) -> Principal:
+    """The caller, or a refusal. A session of an account that still has its one-time password opens only
+    the routes declared ``during_password_change`` (choosing a new password, logging out)."""
+    principal = _caller(request, credentials)
+    if principal.must_change_password and not during_password_change:
+        raise ServiceError(Kind.FORBIDDEN, FIRST_LOGIN_NOTICE, details={"password_change_required": True})
+    return principal
+
+
+def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     runtime = request.app.state.runtime
     if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
         # only an API key writes (its last-used time); a token is checked in a read-only session
@@ -97,13 +111,13 @@ def presented_credential(request: Request) -> str:
     return getattr(request.state, "credential", "")
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
+def require(permission: Permission, *, during_password_change: bool = False) -> Callable[..., Principal]:
     """The dependency a route declares; it resolves the caller and checks one permission."""
 
     def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
-        principal = _principal(request, credentials)
+        principal = _principal(request, credentials, during_password_change=during_password_change)
         if not principal.can(permission):
             raise ServiceError(Kind.FORBIDDEN, f"your account may not do this (needs {permission.value})")
         request.state.principal = principal

@@ -14,7 +14,7 @@ from core.clock import Clock
 from core.errors import Kind, ServiceError, conflict, malformed, not_found
 from core.vn_ids import parse_cccd
 from identity import audit, lockout, totp
-from identity.passwords import hash_password, one_time_password
+from identity.passwords import hash_password, one_time_password, verify_password
 from identity.permissions import ROLES
 from keystore.secretbox import SecretBox
 from store.models import Account, SessionToken
@@ -196,6 +196,20 @@ def reset_password(
     revoke_sessions(session, account, clock.now())
     audit.append(session, clock=clock, actor=actor, action="account.password-reset", target=account.username)
     return generated
+
+
+def set_own_password(
+    session: Session, clock: Clock, account: Account, new: str, *, source: str | None
+) -> None:
+    """The account's owner chose ``new`` (the caller has established who they are)."""
+    if verify_password(account.password_hash, new):
+        raise malformed("choose a password different from the current one")
+    account.password_hash = hash_password(new)
+    account.must_change_password = False
+    audit.append(
+        session, clock=clock, actor=account.username, action="account.password-change",
+        target=account.username, source=source,
+    )  # fmt: skip
 
 
 def reset_second_factor(

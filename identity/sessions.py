@@ -12,15 +12,15 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.errors import Kind, ServiceError, malformed, not_found
 from identity import audit, lockout
-from identity.accounts import get
+from identity.accounts import get, set_own_password
 from identity.lockout import LOCK_AFTER, LOCK_BASE, LOCK_MAX  # noqa: F401 - where tests and docs look
-from identity.passwords import verify_password
+from identity.passwords import check_policy, verify_password
 from identity.permissions import ROLES, SECOND_FACTOR_REQUIRED, Permission, permissions_of
 from keystore.secretbox import SecretBox
 from store.models import Account, ApiKey, SessionToken
@@ -28,6 +28,10 @@ from store.models import Account, ApiKey, SessionToken
 TOKEN_TTL = dt.timedelta(minutes=15)
 COOKIE_TTL = dt.timedelta(hours=8)
 REFUSED = "wrong username, password or one-time code, or the account is locked for a while"
+FIRST_LOGIN_NOTICE = (
+    "this account still has a one-time password: choose your own first "
+    "(POST /api/v1/auth/password with current_password and new_password, or the page /account/password)"
+)
 TOKEN_PREFIX = "kyso_"  # noqa: S105 - a prefix, not a secret
 API_KEY_PREFIX = "kysk_"
 
@@ -46,6 +50,7 @@ class Principal:
     permissions: frozenset[Permission]
     via: str  # bearer | cookie | api-key
     csrf_hash: str | None = None
+    must_change_password: bool = False  # a one-time password: only the change (api.auth enforces it)
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -59,6 +64,7 @@ class LoginOutcome:
     token: str | None = None
     csrf: str | None = None
     expires_in: int = 0
+    must_change_password: bool = False  # the session opens only the password change until it is done
 
 
 def login(
@@ -71,7 +77,12 @@ def login(
     code: str | None,
     source: str | None,
     kind: str = "bearer",
+    new_password: str | None = None,
 ) -> LoginOutcome:
+    """Log in; with ``new_password``, the account's password is replaced in the same step (how a first
+    login leaves its one-time password behind). Raises only for a new password the policy refuses."""
+    if new_password is not None:
+        check_policy(new_password)  # before anything is checked or counted
     now = clock.now()
     name = username.strip().lower()[:64]
     account = session.scalars(select(Account).where(Account.username == name)).one_or_none()
@@ -113,7 +124,47 @@ def login(
     lockout.record_success(account)
     token, csrf, ttl = _new_session(session, account, kind, now)
     audit.append(session, clock=clock, actor=name, action="login", source=source, details={"kind": kind})
-    return LoginOutcome(account, token, csrf, int(ttl.total_seconds()))
+    if new_password is not None:
+        set_own_password(session, clock, account, new_password, source=source)
+    return LoginOutcome(account, token, csrf, int(ttl.total_seconds()), account.must_change_password)
+
+
+def change_password(
+    session: Session, clock: Clock, username: str, credential: str, *, current: str, new: str,
+    source: str | None,
+) -> bool:  # fmt: skip
+    """Self-service: replace one's password, proving the current one. The session ``credential`` stays
+    (and, after a one-time password, now opens everything); every other session of the account ends.
+    False for a wrong current password — counted like a failed login, so commit, then refuse."""
+    check_policy(new)
+    account = get(session, username)
+    if not reauthenticate(session, clock, account, current, where="password.change", source=source):
+        return False
+    set_own_password(session, clock, account, new, source=source)
+    session.execute(
+        update(SessionToken)
+        .where(
+            SessionToken.account_id == account.id,
+            SessionToken.revoked_at.is_(None),
+            SessionToken.token_hash != digest(credential),
+        )
+        .values(revoked_at=clock.now())
+    )
+    return True
+
+
+def reauthenticate(
+    session: Session, clock: Clock, account: Account, password: str | None, *, where: str, source: str | None
+) -> bool:
+    """Someone already signed in proves again that they know the account's password (before changing it,
+    or an admin before resetting their own password or second factor). A wrong one counts towards the
+    account's lock (``identity.lockout``); raises ``lockout.Locked`` while it is locked."""
+    if (locked := lockout.refusal(account, clock.now())) is not None:
+        raise locked
+    if verify_password(account.password_hash, password or ""):
+        return True
+    lockout.record_failure(session, clock, account, where=where, source=source, code=False)
+    return False
 
 
 def _new_session(
@@ -137,7 +188,7 @@ def _new_session(
 
 
 _LIVE_TOKEN = (
-    select(Account.id, Account.username, Account.role, SessionToken.csrf_hash)
+    select(Account.id, Account.username, Account.role, SessionToken.csrf_hash, Account.must_change_password)
     .join(Account, Account.id == SessionToken.account_id)
     .where(
         SessionToken.token_hash == bindparam("token_hash"),
@@ -163,8 +214,8 @@ def authenticate(session: Session, clock: Clock, credential: str, *, via: str) -
     )
     if found is None:
         raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
-    account_id, username, role, csrf_hash = found
-    return Principal(account_id, username, role, permissions_of(role), via, csrf_hash)
+    account_id, username, role, csrf_hash, must_change = found
+    return Principal(account_id, username, role, permissions_of(role), via, csrf_hash, must_change)
 
 
 def _api_key_principal(session: Session, key: str, now: dt.datetime) -> Principal:

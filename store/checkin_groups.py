@@ -33,7 +33,7 @@ _LIVE_TOKENS = """
 SELECT t.token_hash, a.id AS account_id, a.username, a.role, a.venue
 FROM session_tokens AS t JOIN accounts AS a ON a.id = t.account_id
 WHERE t.token_hash = ANY(%(hashes)s) AND t.kind = 'bearer' AND t.revoked_at IS NULL
-  AND t.expires_at > %(now)s AND NOT a.disabled
+  AND t.expires_at > %(now)s AND NOT a.disabled AND NOT a.must_change_password
 """
 _INVITATIONS = """
 SELECT id, status, token_id, token_version, entries_allowed, rotating, rotating_secret, cccd_hash,

@@ -249,7 +249,7 @@ def test_the_readme_tour_runs_as_written(tour: Tour) -> None:
     for command in tour_commands(README.read_text(encoding="utf-8")):
         outputs[command] = tour.run(command)
 
-    # the first login, with the one-time password and a code, confirmed the enrolment; no password change
+    # the first login, with the one-time password and a code, confirmed the enrolment and chose a password
     me = next(out for cmd, out in outputs.items() if "/api/v1/auth/me" in cmd)
     assert '"second_factor":true' in me, me
     scanned = next(out for cmd, out in outputs.items() if "/api/v1/checkins/scan" in cmd)

@@ -23,6 +23,8 @@ from core.errors import Kind, ServiceError
 from identity.permissions import Permission
 from identity.sessions import Principal
 
+PASSWORD_PAGE = "/account/password"  # noqa: S105 - a page, not a secret
+
 
 class PageRefused(Exception):
     """Rendered as an HTML page (api/pages/__init__.py installs the handler)."""
@@ -33,15 +35,18 @@ class PageRefused(Exception):
         self.message = message
 
 
-def page_caller(permission: Permission) -> Callable[..., Principal]:
-    """The dependency of a signed-in page; declares its permission like ``api.auth.require``."""
+def page_caller(permission: Permission, *, during_password_change: bool = False) -> Callable[..., Principal]:
+    """The dependency of a signed-in page; declares its permission like ``api.auth.require``. An account
+    still on its one-time password is sent (303) to the page that changes it."""
 
     def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
         try:
-            principal = _principal(request, credentials)
+            principal = _principal(request, credentials, during_password_change=during_password_change)
         except ServiceError as exc:
+            if exc.details.get("password_change_required"):
+                raise PageRefused(303, PASSWORD_PAGE) from None
             raise PageRefused(401 if exc.kind is Kind.UNAUTHORIZED else 403, exc.message) from None
         if not principal.can(permission):
             raise PageRefused(403, f"your account may not use this page (needs {permission.value})")

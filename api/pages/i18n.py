@@ -59,6 +59,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Sai tên, mật khẩu hoặc mã xác thực, hoặc tài khoản đang bị khoá.",
         "Wrong username, password or code, or the account is locked.",
     ),
+    # choosing a new password (/account/password)
+    "change_password": ("Đổi mật khẩu", "Change password"),
+    "password_title": ("Đổi mật khẩu", "Change your password"),
+    "password_forced": (
+        "Tài khoản đang dùng mật khẩu một lần. Hãy chọn mật khẩu của riêng bạn trước khi tiếp tục.",
+        "Your account still has a one-time password. Choose your own before you continue.",
+    ),
+    "password_intro": (
+        "Mật khẩu mới có ít nhất 12 ký tự; một câu dễ nhớ là lựa chọn tốt.",
+        "The new password needs at least 12 characters; an easy-to-remember sentence works well.",
+    ),
+    "current_password": ("Mật khẩu hiện tại", "Current password"),
+    "new_password": ("Mật khẩu mới", "New password"),
+    "new_password_again": ("Nhập lại mật khẩu mới", "New password again"),
+    "password_button": ("Đổi mật khẩu", "Change password"),
+    "password_mismatch": ("Hai mật khẩu mới không giống nhau.", "The two new passwords differ."),
+    "password_changed": ("Đã đổi mật khẩu.", "Your password has been changed."),
     "forbidden_title": ("Không được phép", "Not allowed"),
     "forbidden_text": (
         "Tài khoản của bạn không được dùng trang này.",

@@ -20,36 +20,48 @@ from api.auth import (
 from api.deps import RuntimeDep
 from api.problems import problem
 from api.ratelimit import login_limit
-from core.errors import conflict, malformed
+from core.errors import Kind, ServiceError, conflict, malformed
 from identity import audit, lockout, totp
 from identity.accounts import AccountInfo, get
 from identity.permissions import Permission
-from identity.sessions import REFUSED, Principal, login, logout
+from identity.sessions import REFUSED, Principal, change_password, login, logout
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 Self = Annotated[Principal, Depends(require(Permission.SELF))]
+# a session still on its one-time password may do only this: choose a new one, or log out
+Changing = Annotated[Principal, Depends(require(Permission.SELF, during_password_change=True))]
 
 
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
+    password_change_required: bool = Field(
+        False, description="a one-time password: the token opens only POST /api/v1/auth/password"
+    )
 
 
 class SessionOut(BaseModel):
     csrf_token: str
     expires_in: int
+    password_change_required: bool = False
+
+
+class PasswordIn(BaseModel):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256, description="at least 12 characters")
 
 
 class CodeIn(BaseModel):
     code: str = Field(min_length=6, max_length=20)
 
 
-def _login(request: Request, runtime: RuntimeDep, username: str, password: str, code: str | None, kind: str):
+def _login(request: Request, runtime: RuntimeDep, username: str, password: str, code: str | None, kind: str,
+           new_password: str | None = None):  # fmt: skip
     with runtime.db.transaction() as session:
         outcome = login(
             session, runtime.ca.clock, request.app.state.secret_box, username=username, password=password,
-            code=code, source=client_address(request), kind=kind,
+            code=code, source=client_address(request), kind=kind, new_password=new_password or None,
         )  # fmt: skip
     return outcome  # committed either way: failures count towards the lock and are audited
 
@@ -66,11 +78,15 @@ def token(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     totp_code: Annotated[str | None, Form(alias="totp", max_length=20)] = None,
+    new_password: Annotated[
+        str | None, Form(max_length=256, description="replace the password in the same step (first login)")
+    ] = None,
 ) -> JSONResponse | TokenOut:
-    outcome = _login(request, runtime, username, password, totp_code, "bearer")
+    outcome = _login(request, runtime, username, password, totp_code, "bearer", new_password)
     if outcome.token is None:
         return problem(401, REFUSED, kind="unauthorized")
-    return TokenOut(access_token=outcome.token, expires_in=outcome.expires_in)
+    return TokenOut(access_token=outcome.token, expires_in=outcome.expires_in,
+                    password_change_required=outcome.must_change_password)  # fmt: skip
 
 
 @router.post(
@@ -108,11 +124,12 @@ def browser_session(
     response.set_cookie(
         CSRF_COOKIE, outcome.csrf, max_age=outcome.expires_in, secure=secure, samesite="strict"
     )
-    return SessionOut(csrf_token=outcome.csrf, expires_in=outcome.expires_in)
+    return SessionOut(csrf_token=outcome.csrf, expires_in=outcome.expires_in,
+                      password_change_required=outcome.must_change_password)  # fmt: skip
 
 
 @router.post("/logout", status_code=204, summary="End this session or token at once")
-def end_session(request: Request, response: Response, runtime: RuntimeDep, principal: Self) -> Response:
+def end_session(request: Request, response: Response, runtime: RuntimeDep, principal: Changing) -> Response:
     with runtime.db.transaction() as session:
         logout(session, runtime.ca.clock, presented_credential(request))
         audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="logout",
@@ -121,6 +138,23 @@ def end_session(request: Request, response: Response, runtime: RuntimeDep, princ
     result.delete_cookie(SESSION_COOKIE)
     result.delete_cookie(CSRF_COOKIE)
     return result
+
+
+@router.post(
+    "/password", status_code=204,
+    summary="Change your password (current and new); required after a one-time password",
+)  # fmt: skip
+def change_own_password(
+    body: PasswordIn, request: Request, runtime: RuntimeDep, principal: Changing
+) -> Response:
+    with runtime.db.transaction() as session:
+        changed = change_password(
+            session, runtime.ca.clock, principal.username, presented_credential(request),
+            current=body.current_password, new=body.new_password, source=client_address(request),
+        )  # fmt: skip
+    if not changed:  # the wrong guess is counted (committed) before it is refused
+        raise ServiceError(Kind.FORBIDDEN, "the current password is wrong; nothing was changed")
+    return Response(status_code=204)
 
 
 @router.get("/me", summary="Who am I, and what may I do")

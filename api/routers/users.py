@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
 from api.inputs import ApiKeyId
+from core.errors import Kind, ServiceError
 from identity import accounts
 from identity.permissions import ROLES, Permission
-from identity.sessions import Principal, create_api_key, revoke_api_key
+from identity.sessions import Principal, create_api_key, reauthenticate, revoke_api_key
 from store.models import ApiKey
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -87,20 +88,56 @@ def change_role(username: str, body: RoleIn, runtime: RuntimeDep, principal: Adm
         return accounts.AccountInfo.of(account, runtime.ca.clock.now()).as_json()
 
 
+class ReauthIn(BaseModel):
+    current_password: str | None = Field(
+        None, max_length=256, description="required when admins reset their own password or second factor"
+    )
+
+
+Reauth = Annotated[ReauthIn | None, Body()]
+OWN_RESET = (
+    "to reset your own password or second factor, confirm with your current password "
+    '({"current_password": "…"}); to choose a new password use POST /api/v1/auth/password'
+)
+
+
+def _confirmed(session, runtime, request: Request, principal: Principal, username: str, body) -> bool:
+    """An admin acting on their own account proves their password again (a stolen session alone must
+    not replace the factors that protect it); wrong guesses count towards the lock."""
+    if username.strip().lower() != principal.username:
+        return True
+    return reauthenticate(
+        session, runtime.ca.clock, accounts.get(session, username), body.current_password if body else None,
+        where="account.reset-own", source=client_address(request),
+    )  # fmt: skip
+
+
 @router.post("/users/{username}/reset-password", summary="Set a new one-time password (returned once)")
-def reset_password(username: str, runtime: RuntimeDep, principal: Admin) -> dict[str, str | None]:
+def reset_password(
+    username: str, request: Request, runtime: RuntimeDep, principal: Admin, body: Reauth = None
+) -> dict[str, str | None]:
+    password = None
     with runtime.db.transaction() as session:
-        password = accounts.reset_password(session, runtime.ca.clock, username, actor=principal.username)
+        if confirmed := _confirmed(session, runtime, request, principal, username, body):
+            password = accounts.reset_password(session, runtime.ca.clock, username, actor=principal.username)
+    if not confirmed:  # a wrong password is counted (committed) before it is refused
+        raise ServiceError(Kind.FORBIDDEN, OWN_RESET)
     return {"one_time_password": password}
 
 
 @router.post("/users/{username}/totp", summary="Reset an account's second factor and start a new enrolment")
-def reset_totp(username: str, request: Request, runtime: RuntimeDep, principal: Admin) -> dict[str, str]:
+def reset_totp(
+    username: str, request: Request, runtime: RuntimeDep, principal: Admin, body: Reauth = None
+) -> dict[str, str]:
+    enrolment = None
     with runtime.db.transaction() as session:
-        enrolment = accounts.reset_second_factor(
-            session, runtime.ca.clock, request.app.state.secret_box, username, actor=principal.username,
-            source=client_address(request),
-        )  # fmt: skip
+        if _confirmed(session, runtime, request, principal, username, body):
+            enrolment = accounts.reset_second_factor(
+                session, runtime.ca.clock, request.app.state.secret_box, username,
+                actor=principal.username, source=client_address(request),
+            )  # fmt: skip
+    if enrolment is None:
+        raise ServiceError(Kind.FORBIDDEN, OWN_RESET)
     return {"otpauth_uri": enrolment.uri, "qr_png_base64": enrolment.qr_png_base64()}
 
 

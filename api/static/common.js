@@ -59,6 +59,35 @@
     });
   }
 
+  const change = document.getElementById("password-form");
+  if (change) {
+    change.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const status = document.getElementById("password-status");
+      status.hidden = true;
+      const fresh = document.getElementById("new_password").value;
+      if (fresh !== document.getElementById("new_password_again").value) {
+        status.textContent = t("password_mismatch");
+        status.hidden = false;
+        return;
+      }
+      try {
+        const response = await api("POST", "/api/v1/auth/password", {
+          json: { current_password: document.getElementById("current_password").value, new_password: fresh },
+        });
+        if (response.ok) {
+          window.alert(t("password_changed"));
+          window.location.assign("/");
+          return;
+        }
+        status.textContent = await problem(response);
+      } catch (e) {
+        status.textContent = t("network_error");
+      }
+      status.hidden = false;
+    });
+  }
+
   const logout = document.getElementById("logout");
   if (logout) {
     logout.addEventListener("click", async () => {

@@ -320,3 +320,21 @@ def test_the_host_is_told_of_the_arrival_by_webhook_and_email(desk: Desk) -> Non
         sent = json.loads(queued[0].payload)
     assert sent["event"] == "guest.arrived" and sent["guest"] == "Lê Thị Riêng"
     assert sent["desk"] == cluster.DESKS[2] and sent["venue"] == cluster.VENUE
+
+
+def test_a_desk_still_on_its_one_time_password_is_refused(desk: Desk) -> None:
+    """The connection handler honours the one-time-password rule too: the route refuses with 403."""
+    from identity import accounts
+
+    with desk.instance.db.transaction() as session:
+        new = accounts.create(session, desk.instance.ca.clock, username="gate.otp", role="desk",
+                              display_name="gate", venue=cluster.VENUE)  # fmt: skip
+    login = httpx.post(desk.served.url + "/api/v1/auth/token",
+                       data={"username": "gate.otp", "password": new.one_time_password})  # fmt: skip
+    assert login.status_code == 200 and login.json()["password_change_required"] is True
+    (payload,) = desk.passes(1)
+    (refused,) = raw_http.exchange(
+        desk.port, request_bytes(login.json()["access_token"], {"payload": payload, "desk": cluster.DESKS[0]})
+    )
+    assert refused.status == 403 and "one-time password" in refused.json()["detail"], refused.body
+    assert raw_http.exchange(desk.port, scan(desk, payload))[0].json()["decision"] == "admit", "not consumed"

@@ -6,7 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.auth import client_address
 from ca.runtime import CaRuntime
+from identity.sessions import Principal
+from services.audit import Actor
 from services.root import Kyso
 
 
@@ -22,3 +25,11 @@ def get_runtime(request: Request) -> CaRuntime:
 
 
 RuntimeDep = Annotated[CaRuntime, Depends(get_runtime)]
+
+
+def actor_of(request: Request | None, principal: Principal | None) -> Actor:
+    """Who the audit log names for a request: the caller (or "system"), from the client's address."""
+    source = client_address(request) if request is not None else None
+    if principal is None:
+        return Actor("system", source)
+    return Actor(principal.username, source, principal.account_id, principal.role)

@@ -20,21 +20,20 @@ from core.errors import ServiceError, malformed
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ca.runtime import CaRuntime
     from identity import audit
+    from services.root import Kyso
 
 app = typer.Typer(cls=Group, help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
 
-SEAL_SIGNER = "tsa"
 
-
-def _seal_verifier(session: Session, rt: CaRuntime) -> audit.SealVerifier | None:
+def _seal_verifier(session: Session, rt: Kyso) -> audit.SealVerifier | None:
     """Verifies seal signatures with the public half of the key the master key unwraps (not a key read
     from a table anyone with database access could replace). None when the instance has no TSA signer."""
     from ca import service_signers
+    from services.root import AUDIT_SEAL_SIGNER
 
     try:
-        return service_signers.load(session, rt.ca, SEAL_SIGNER).signer.verify
+        return service_signers.load(session, rt.ca, AUDIT_SEAL_SIGNER).signer.verify
     except ServiceError:
         return None
 
@@ -116,15 +115,15 @@ def seal(json_output: JsonOption = False) -> None:
     import secrets
 
     from ca import service_signers
-    from ca.tsa import TimestampAuthority
     from core.ids import serial_hex
     from identity import audit
+    from services.root import AUDIT_SEAL_SIGNER
 
     rt = runtime()
     try:
         with rt.db.transaction() as session:
-            delegated = service_signers.load(session, rt.ca, SEAL_SIGNER)
-            tsa = TimestampAuthority(rt.ca)
+            delegated = service_signers.load(session, rt.ca, AUDIT_SEAL_SIGNER)
+            tsa = rt.timestamp_authority
 
             def timestamp(data: bytes) -> bytes:
                 digest = hashlib.sha256(data).digest()

@@ -28,7 +28,7 @@ from core.errors import malformed
 if TYPE_CHECKING:  # the domain modules are imported by the commands that use them (`kyso --help` stays fast)
     from ca.issuance import Issued
     from ca.records import CertificateInfo
-    from ca.runtime import CaRuntime
+    from services.root import Kyso
 
 
 app = typer.Typer(
@@ -323,7 +323,7 @@ def reinstate(serial: SerialArgument, json_output: JsonOption = False) -> None:
     )
 
 
-def _change(action, json_output: bool, verb: str, event: str, rt: CaRuntime | None = None) -> None:
+def _change(action, json_output: bool, verb: str, event: str, rt: Kyso | None = None) -> None:
     rt = rt or runtime()
     with rt.db.transaction() as session:
         info = action(rt, session)

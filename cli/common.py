@@ -24,10 +24,9 @@ from core.errors import Kind, ServiceError, malformed, not_found
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from ca.runtime import CaRuntime
     from core.settings import Settings
-    from keystore.secretbox import SecretBox
-    from signing.service import SigningService
+    from services.audit import Actor
+    from services.root import Kyso
 
 EXIT_CODES = {
     Kind.MALFORMED: 2,
@@ -75,16 +74,16 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def runtime(*, create_master_key: bool = False, check: bool = True) -> CaRuntime:
+def runtime(*, create_master_key: bool = False, check: bool = True) -> Kyso:
     """The instance the environment names; checked ready (schema, master key) unless ``check`` is off.
     Only `kyso init` (``create_master_key``) may start from nothing: any other command refuses, creating
     nothing, when the data directory holds no instance."""
-    from ca.runtime import CaRuntime
+    from services.root import Kyso
 
     config = settings()
     if not create_master_key:
         require_instance(config)
-    rt = CaRuntime.from_settings(config, create_master_key=create_master_key)
+    rt = Kyso.build(config, create_master_key=create_master_key)
     if check:
         rt.check_ready()
     return rt
@@ -275,12 +274,6 @@ def read_secret_file(path: Path) -> str:
     return lines[0] if lines else ""
 
 
-def secret_box(rt: CaRuntime) -> SecretBox:
-    from keystore.secretbox import SecretBox
-
-    return SecretBox(rt.settings.master_key_bytes())
-
-
 def cli_actor() -> str:
     """Who the audit log names for a CLI action: the local operating-system user."""
     try:
@@ -289,26 +282,16 @@ def cli_actor() -> str:
         return f"cli:uid{os.getuid()}"
 
 
-def record(session: Session, rt: CaRuntime, action: str, target: str | None, **details: object) -> None:
+def cli_as_actor() -> Actor:
+    """The local operating-system user, as services/ record it."""
+    from services.audit import Actor
+
+    return Actor(cli_actor(), "cli")
+
+
+def record(session: Session, rt: Kyso, action: str, target: str | None, **details: object) -> None:
     """Append an audit entry for a CLI action, in the transaction of the action itself."""
     from identity import audit
 
     audit.append(session, clock=rt.ca.clock, actor=cli_actor(), action=action, target=target,
                  source="cli", details=details or None)  # fmt: skip
-
-
-def signing_service(rt: CaRuntime) -> SigningService:
-    """The signing pipeline over this instance's keys, with its TSA in-process (imported on use: pyHanko
-    is slow to import, and most commands never sign)."""
-    from ca.signing_keys import CaKeySource
-    from ca.tsa import TimestampAuthority
-    from ca.tsa_pyhanko import InProcessTimeStamper
-    from signing.service import SigningService
-
-    return SigningService(
-        CaKeySource(rt.db, rt.ca),
-        timestamper=InProcessTimeStamper(TimestampAuthority(rt.ca), rt.db),
-        verify_url_base=rt.settings.base_url,
-        max_document_bytes=rt.settings.max_document_mb << 20,
-        now=rt.ca.clock.now,
-    )

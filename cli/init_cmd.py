@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import handles_errors, out, print_json, runtime, secret_box, settings
+from cli.common import handles_errors, out, print_json, runtime, settings
 
 if TYPE_CHECKING:
-    from ca.runtime import CaRuntime
+    from services.root import Kyso
 
 
 @handles_errors
@@ -60,7 +60,7 @@ def init(
 FIRST_ADMIN = "admin"
 
 
-def _first_admin(rt: CaRuntime) -> dict[str, str] | None:
+def _first_admin(rt: Kyso) -> dict[str, str] | None:
     """The first admin, with a one-time password and a TOTP enrolment, when no admin exists yet."""
     from identity import accounts, totp
 
@@ -71,7 +71,7 @@ def _first_admin(rt: CaRuntime) -> dict[str, str] | None:
             session, rt.ca.clock, username=FIRST_ADMIN, role="admin", display_name="Quản trị viên",
             actor="kyso init",
         )  # fmt: skip
-        enrolment = totp.enrol(session, secret_box(rt), new.account)
+        enrolment = totp.enrol(session, rt.secret_box, new.account)
     return {
         "username": FIRST_ADMIN,
         "one_time_password": new.one_time_password or "",

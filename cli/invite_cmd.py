@@ -22,8 +22,6 @@ from cli.common import (
     print_json,
     record,
     runtime,
-    secret_box,
-    signing_service,
 )
 from core.clock import VIETNAM, SystemClock, display
 from core.errors import Kind, ServiceError, malformed
@@ -32,12 +30,11 @@ if TYPE_CHECKING:  # the domain modules are imported by the commands that use th
     from cryptography import x509
     from sqlalchemy.orm import Session
 
-    from ca.runtime import CaRuntime
     from invitations import letter as letters
     from invitations import notify, service
     from invitations.checkin import Decision
     from invitations.service import InvitationContext
-    from signing.seals import DocumentSealer
+    from services.root import Kyso
 
 # invitations.service.MAX_DAYS / MAX_ENTRIES, for the options' bounds without importing the domain at
 # `kyso --help` (tests/cli/test_startup.py keeps them the same)
@@ -47,23 +44,6 @@ MAX_ENTRIES = 50
 app = typer.Typer(
     cls=Group, help="QR e-invitations: invite guests, check passes at the desk (online or offline)."
 )
-
-
-def context(rt: CaRuntime) -> InvitationContext:
-    """The invitation seal from the keystore, handed to invitations/ as a signing callable."""
-    from ca import service_signers
-    from invitations import service
-    from invitations.keys import Seal
-    from invitations.service import InvitationContext
-    from invitations.webhooks import WebhookPolicy
-
-    with rt.db.transaction() as session:
-        delegated = service_signers.load(session, rt.ca, "invitation-seal")
-        seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
-        webhooks = WebhookPolicy.parse(rt.settings.webhook_allow)
-        built = InvitationContext(clock=rt.ca.clock, box=secret_box(rt), seal=seal, webhooks=webhooks)
-        service.register_seal(session, built)
-    return built
 
 
 def _time(text: str, what: str) -> dt.datetime:
@@ -142,7 +122,7 @@ def create(
     from store import invitations_repo as repo
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     data = InvitationInput(
         guest_name=guest_name,
         venue=venue,
@@ -221,7 +201,7 @@ def show(
     from invitations import service
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.reading() as session:
         shown = service.view(session, ctx, invitation_id, with_payload=True)
     _write_qr(shown.payload, qr_png, qr_svg)
@@ -247,7 +227,7 @@ def amend(
     from invitations.service import Amendment
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     changes = Amendment(
         guest_name=guest_name,
         meeting_title=title,
@@ -271,7 +251,7 @@ def cancel(invitation_id: Annotated[str, typer.Argument()], json_output: JsonOpt
     from invitations import service
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.transaction() as session:
         cancelled = service.cancel(session, ctx, invitation_id)
         record(session, rt, "invitation.cancel", cancelled.id)
@@ -356,7 +336,7 @@ def _check_online(scanned: str | None, desk_code: str, card_qr: str | None) -> D
     from invitations.reasons import Reason
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.transaction() as session:
         desk = checkin.desk_for(session, desk_code, None)
         if scanned is None:
@@ -419,7 +399,7 @@ def checkout(
     if not desk:
         raise malformed("--desk is required")
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.transaction() as session:
         done = checkin.check_out(
             session, ctx, checkin.desk_for(session, desk, None), checkin_id=checkin_id, scanned=payload
@@ -441,7 +421,7 @@ def bundle(
     from invitations import offline
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.transaction() as session:
         data = offline.build_bundle(session, ctx, venue, dt.timedelta(hours=hours))
         record(session, rt, "checkin.bundle", venue, hours=hours)
@@ -462,7 +442,7 @@ def sync(
 
     records = offline.read_journal(journal)
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.transaction() as session:
         outcomes = offline.sync(session, ctx, checkin.desk_for(session, desk, None), records, cli_actor())
         for outcome in outcomes:
@@ -547,18 +527,7 @@ def report(
         out.print(f"  {row.status:<9} {display(row.starts_at)[11:16]}  {row.guest}  ← {row.host}")
 
 
-def _letter_sealer(rt: CaRuntime) -> DocumentSealer:
-    from ca.signing_keys import CaKeySource
-    from invitations import letter as letters
-    from signing.seals import DocumentSealer
-
-    agency_seal = CaKeySource(rt.db, rt.ca).agency_seal
-    return DocumentSealer(
-        signing_service(rt), agency_seal, reason=letters.LETTER_REASON, name=letters.LETTER_FILE
-    )
-
-
-def _audit_letter(rt: CaRuntime) -> Callable[[Session, letters.SealedLetter], None]:
+def _audit_letter(rt: Kyso) -> Callable[[Session, letters.SealedLetter], None]:
 
     def on_sealed(session: Session, letter: letters.SealedLetter) -> None:
         record(session, rt, "invitation.letter", letter.invitation_id,
@@ -583,7 +552,7 @@ def letter(
     from invitations import letter as letters
 
     rt = runtime()
-    sealed = letters.issue(rt.db, context(rt), invitation_id.strip(), _letter_sealer(rt), _audit_letter(rt))
+    sealed = letters.issue(rt.db, rt.invitations, invitation_id.strip(), rt.letter_sealer, _audit_letter(rt))
     output.write_bytes(sealed.pdf)
     facts = {
         "invitation_id": sealed.invitation_id, "document_id": sealed.document_id,
@@ -595,11 +564,11 @@ def letter(
         out.print(f"wrote {output} — sealed by {sealed.organization}; verify: /verify/{sealed.document_id}")
 
 
-def _deliver_now(rt: CaRuntime, ctx: InvitationContext) -> notify.Delivery:
+def _deliver_now(rt: Kyso, ctx: InvitationContext) -> notify.Delivery:
     from invitations import letter as letters
     from invitations import mail, notify, pass_links
 
-    attach = letters.for_mail(rt.db, ctx, _letter_sealer(rt), _audit_letter(rt))
+    attach = letters.for_mail(rt.db, ctx, rt.letter_sealer, _audit_letter(rt))
     build = notify.invitation_mail_builder(ctx, attach, pass_links.url_builder(rt.settings))
     result = notify.deliver_due(
         rt.db, rt.ca.clock.now, mail.config_from(rt.settings), build, webhooks=ctx.webhooks
@@ -616,7 +585,7 @@ def _deliver_now(rt: CaRuntime, ctx: InvitationContext) -> notify.Delivery:
 def deliver() -> None:
     """Send due notifications now (the service's worker does this every few seconds)."""
     rt = runtime()
-    result = _deliver_now(rt, context(rt))
+    result = _deliver_now(rt, rt.invitations)
     out.print(f"sent {result.sent}, to retry {result.retried}, given up {result.failed}")
 
 
@@ -627,7 +596,7 @@ def housekeeping(json_output: JsonOption = False) -> None:
     from invitations import checkin, retention
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     days = rt.settings.invitation_retention_days
     with rt.db.transaction() as session:
         checked_out = checkin.auto_checkout(session, ctx)
@@ -646,7 +615,7 @@ def retire_key(kid: Annotated[str, typer.Argument(help="the 8-byte key id, hex")
     from invitations import service
 
     rt = runtime()
-    ctx = context(rt)
+    ctx = rt.invitations
     with rt.db.transaction() as session:
         service.retire_key(session, ctx, kid)
         record(session, rt, "invitation.retire_key", kid.lower())

@@ -22,7 +22,6 @@ from cli.common import (
     record,
     resolve_serial,
     runtime,
-    signing_service,
 )
 from core.clock import display
 from core.errors import malformed
@@ -71,7 +70,7 @@ def sign(
         page=page - 1 if page > 0 else page,
     )
     rt = runtime()
-    service = signing_service(rt)
+    service = rt.signing
     with rt.db.reading() as session:
         serial = resolve_serial(session, cert)
     key = service.keys.signing_key(serial)

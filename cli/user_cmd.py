@@ -18,7 +18,6 @@ from cli.common import (
     record,
     resolve_serial,
     runtime,
-    secret_box,
 )
 from identity.permissions import ROLES
 
@@ -61,7 +60,7 @@ def add(
             cccd=cccd, venue=venue, actor=cli_actor(),
         )  # fmt: skip
         enrolment = (
-            totp.enrol(session, secret_box(rt), new.account) if with_totp and role != "service" else None
+            totp.enrol(session, rt.secret_box, new.account) if with_totp and role != "service" else None
         )
         info = accounts.AccountInfo.of(new.account, rt.ca.clock.now())
     if json_output:
@@ -156,7 +155,7 @@ def reset_totp(
     rt = runtime()
     with rt.db.transaction() as session:
         enrolment = accounts.reset_second_factor(
-            session, rt.ca.clock, secret_box(rt), username, actor=cli_actor(), source="cli"
+            session, rt.ca.clock, rt.secret_box, username, actor=cli_actor(), source="cli"
         )
     _show_enrolment(enrolment, qr_png)
 

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import Group, JsonOption, handles_errors, out, print_json, record, runtime, signing_service
+from cli.common import Group, JsonOption, handles_errors, out, print_json, record, runtime
 from core.clock import display
 from core.errors import malformed
 
 if TYPE_CHECKING:  # imported by the commands that use them: `kyso verify --help` needs none of them
     from sqlalchemy.orm import Session
 
-    from ca.runtime import CaRuntime
+    from services.root import Kyso
     from verification.report import IssuedRecord, VerificationReport
     from verification.validate import Limits
 
@@ -26,7 +26,7 @@ trust_app = typer.Typer(cls=Group, help="Trust anchors for verification (Kyso's 
                         no_args_is_help=True)  # fmt: skip
 
 
-def own_roots(session: Session, rt: CaRuntime) -> list[bytes]:
+def own_roots(session: Session, rt: Kyso) -> list[bytes]:
     from cryptography.hazmat.primitives import serialization
 
     return [rt.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)]
@@ -42,7 +42,7 @@ def issued_by_us(session: Session, sha256: str) -> list[IssuedRecord]:
     ]
 
 
-def ocsp_fetcher(rt: CaRuntime):
+def ocsp_fetcher(rt: Kyso):
     """The service's own responder, asked in-process (the CLI runs beside the database)."""
     from ca.ocsp import OcspResponder
     from core.ids import serial_hex
@@ -60,7 +60,7 @@ def ocsp_fetcher(rt: CaRuntime):
     return fetch
 
 
-def limits_of(rt: CaRuntime) -> Limits:
+def limits_of(rt: Kyso) -> Limits:
     from verification.validate import Limits
 
     s = rt.settings
@@ -121,7 +121,7 @@ def verify(
     raise typer.Exit(0 if report.all_passed else 1)
 
 
-def sealed_report(rt: CaRuntime, report: VerificationReport) -> bytes:
+def sealed_report(rt: Kyso, report: VerificationReport) -> bytes:
     """The report as a PDF, sealed PAdES B-LT with the report-seal certificate (issued on first use)."""
     import asyncio
     import io
@@ -133,7 +133,7 @@ def sealed_report(rt: CaRuntime, report: VerificationReport) -> bytes:
 
     with rt.db.transaction() as session:
         serial = report_seal(session, rt.ca)
-    service = signing_service(rt)
+    service = rt.signing
     request = SignRequest(level=Level.B_LT, appearance=Appearance.INVISIBLE, reason=SEAL_REASON)
     document = DocumentIn("verification-report.pdf", io.BytesIO(report_pdf(report)))
     [sealed] = asyncio.run(service.sign(service.keys.signing_key(serial), [document], request))

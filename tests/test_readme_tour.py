@@ -43,7 +43,8 @@ COMMAND_TIMEOUT = 120  # seconds, for one command (bulk issuance starts worker p
 
 _ASSIGNED = re.compile(r"^([A-Z][A-Z0-9_]*)=")
 _SERIAL_PLACEHOLDER = re.compile(r"^([A-Z][A-Z0-9_]*)=SERIAL(\s+#.*)?$")
-_SERIAL_PRINTED = re.compile(r"serial\W+([0-9a-f]{40})\b")
+# 159 random bits, in even-length hex: 40 digits, or fewer when the leading bytes are zero (1 in 128)
+_SERIAL_PRINTED = re.compile(r"serial\W+([0-9a-f]{16,40})\b")
 _USERNAME = re.compile(r"-d username=([a-z0-9][a-z0-9._-]*)")
 _CREATED = re.compile(r"account (\S+) \([a-z-]+\) created\s+one-time password: (\S+)")
 _FIRST_ADMIN = re.compile(r"first admin account: (\S+)\s+one-time password \(shown once\): (\S+)")
@@ -284,5 +285,7 @@ def test_stand_ins_are_filled_from_earlier_output(tmp_path: Path) -> None:
     assert rf"\"code\": \"{pyotp.TOTP(secret).at((first + 1) * 30)}\"" in confirm
     tour.last_output = "serial      " + "ab" * 20 + "\nprofile     official\n"
     assert tour.fill("LAN_CERT=SERIAL                  # the serial printed above") == "LAN_CERT=" + "ab" * 20
+    tour.last_output = "serial      " + "0c" * 19 + "\nprofile     official\n"  # a leading zero byte
+    assert tour.fill("LAN_CERT=SERIAL") == "LAN_CERT=" + "0c" * 19
     with pytest.raises(AssertionError, match="does not know how to fill"):
         tour.fill("kyso user add x --password='…'")

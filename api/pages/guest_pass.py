@@ -34,10 +34,7 @@ class Pass:
 
 
 def _key(request: Request) -> bytes:
-    key = getattr(request.app.state, "pass_key", None)
-    if key is None:
-        key = request.app.state.pass_key = pass_links.derive_key(request.app.state.runtime.settings)
-    return key
+    return request.app.state.kyso.pass_key
 
 
 def _load(request: Request, token: str) -> Pass:

@@ -13,6 +13,7 @@ from ca import service_signers
 from core.errors import ServiceError
 from identity import audit
 from identity.permissions import Permission
+from services.root import AUDIT_SEAL_SIGNER
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["audit"], dependencies=[Depends(require(Permission.AUDIT_READ))]
@@ -23,7 +24,7 @@ router = APIRouter(
 def verify(runtime: RuntimeDep) -> dict[str, object]:
     with runtime.db.reading() as session:
         try:
-            verifier = service_signers.load(session, runtime.ca, "tsa").signer.verify
+            verifier = service_signers.load(session, runtime.ca, AUDIT_SEAL_SIGNER).signer.verify
         except ServiceError:
             verifier = None
         return audit.verify(session, verifier).as_json()

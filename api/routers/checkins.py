@@ -8,7 +8,6 @@ transaction commits: a deny is an answer, not an error.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,7 +20,6 @@ from api.auth import client_address, require, require_any
 from api.deps import RuntimeDep
 from api.inputs import CheckInId, ConflictId, refuse_nul_in
 from api.limits import read_body
-from ca import service_signers
 from ca.runtime import CaRuntime
 from core.errors import Kind, ServiceError, malformed
 from identity import audit
@@ -29,10 +27,8 @@ from identity.permissions import Permission
 from identity.sessions import Principal
 from invitations import checkin, offline, qr, venues
 from invitations.checkin import Decision
-from invitations.keys import Seal
 from invitations.reasons import Reason
-from invitations.service import InvitationContext, register_seal
-from invitations.webhooks import WebhookPolicy
+from invitations.service import InvitationContext
 from store import invitations_repo as repo
 
 router = APIRouter(prefix="/api/v1/checkins", tags=["security desk"])
@@ -47,36 +43,16 @@ VenueReader = Annotated[
 ConflictReviewer = Annotated[
     Principal, Depends(require_any(Permission.INVITATIONS_MANAGE, Permission.USERS_MANAGE))
 ]
-SEAL_SIGNER = "invitation-seal"
 JSON_LIMIT = 64 * 1024  # a check-in is a few hundred bytes
 IMAGE_LIMIT = 10 * 1024 * 1024  # a phone photo of a pass
 SYNC_LIMIT = 8 * 1024 * 1024
-_build_lock = threading.Lock()
 Model = TypeVar("Model", bound=BaseModel)
 
 
 # --- wiring shared with api/routers/invitations.py ----------------------------------------------------
-def build_context(runtime: CaRuntime, box: Any) -> InvitationContext:
-    """The seal from the keystore (through ca/), handed to invitations/ as a signing callable."""
-    with runtime.db.transaction() as session:
-        delegated = service_signers.load(session, runtime.ca, SEAL_SIGNER)
-        seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
-        webhooks = WebhookPolicy.parse(runtime.settings.webhook_allow)
-        context = InvitationContext(clock=runtime.ca.clock, box=box, seal=seal, webhooks=webhooks)
-        register_seal(session, context)
-    return context
-
-
 def context_of(app: Any) -> InvitationContext:
-    """One context per process, built on first use (the seal is unwrapped once)."""
-    context = getattr(app.state, "invitations", None)
-    if context is None:
-        with _build_lock:
-            context = getattr(app.state, "invitations", None)
-            if context is None:
-                context = build_context(app.state.runtime, app.state.secret_box)
-                app.state.invitations = context
-    return context
+    """The process's invitation context, from the composition root (services.root.Kyso)."""
+    return app.state.kyso.invitations
 
 
 def invitation_context(request: Request) -> InvitationContext:

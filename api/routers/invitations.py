@@ -27,7 +27,6 @@ from api.inputs import Offset
 from api.routers import checkins
 from api.routers.checkins import ContextDep, context_of, record
 from ca.runtime import CaRuntime
-from ca.signing_keys import CaKeySource
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError, malformed
 from identity.permissions import Permission
@@ -80,12 +79,7 @@ def run_worker_round(app: Any, housekeeping: bool) -> None:
 
 
 def letter_sealer(app: Any) -> DocumentSealer:
-    """The host agency's seal for invitation letters (signing/ and ca/ wired here)."""
-    runtime: CaRuntime = app.state.runtime
-    agency_seal = CaKeySource(runtime.db, runtime.ca).agency_seal
-    return DocumentSealer(
-        app.state.signing, agency_seal, reason=letters.LETTER_REASON, name=letters.LETTER_FILE
-    )
+    return app.state.kyso.letter_sealer
 
 
 def _audit_letter(runtime: CaRuntime, request: Request | None, principal: Principal | None) -> Any:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ca.tsa import TimestampAuthority
     from invitations.service import InvitationContext
     from keystore.secretbox import SecretBox
+    from services.verification import Verifiers
     from signing.seals import DocumentSealer
     from signing.service import SigningService
     from store.db import Database
@@ -163,3 +164,17 @@ class Kyso:
         from invitations import pass_links
 
         return self._once("pass_key", lambda: pass_links.derive_key(self.settings))
+
+    @property
+    def verifiers(self) -> Verifiers:
+        """The PDF verifier of the current trust list, kept per process (anchors parsed once)."""
+        return self._once("verifiers", self._build_verifiers)
+
+    def _build_verifiers(self) -> Verifiers:
+        from services.verification import Verifiers
+        from verification.validate import Limits
+
+        s = self.settings
+        limits = Limits(max_bytes=s.verify_max_mb << 20, timeout_seconds=s.verify_timeout_seconds,
+                        memory_bytes=s.verify_memory_mb << 20)  # fmt: skip
+        return Verifiers(limits, self.clock.now)

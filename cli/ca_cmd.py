@@ -1,4 +1,9 @@
-"""`kyso ca …`: the operator's commands for the certificate authority."""
+"""`kyso ca …`: the operator's commands for the certificate authority.
+
+The commands parse their options, call services.certificates as the local operator
+(cli.common.cli_as_actor) and print what it returns; the service writes the audit entries. A serial
+may be given as a unique prefix: it is resolved here first (cli.common.resolve_serial).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,12 @@ from ca.revocation_reasons import REVOCATION_REASON_NAMES
 from cli.common import (
     Group,
     JsonOption,
+    cli_as_actor,
     confirm_or_refuse,
     err,
     handles_errors,
     out,
     print_json,
-    record,
     resolve_serial,
     runtime,
 )
@@ -162,6 +167,7 @@ def issue(
     """Issue a citizen, official or agency-seal certificate (key generated in custody unless --csr/--p12)."""
     from ca.issuance import IssueRequest
     from ca.subjects import SubjectFields
+    from services import certificates
 
     csr_bytes, algorithm, delivery, password = _key_source(csr, keygen, p12, p12_password_file)
     request = IssueRequest(
@@ -183,10 +189,7 @@ def issue(
         delivery=delivery,  # type: ignore[arg-type]
         pkcs12_password=password,
     )
-    rt = runtime()
-    with rt.db.transaction() as session:
-        issued = rt.ca.issue(session, request)
-        record(session, rt, "certificate.issue", issued.certificate.serial, profile=profile)
+    issued = certificates.issue(runtime(), cli_as_actor(), request)
     _deliver(issued, out_path, p12, json_output)
 
 
@@ -207,22 +210,19 @@ def list_certificates(
     from rich import box
     from rich.table import Table
 
-    from ca import lifecycle
+    from services import certificates
 
-    rt = runtime()
-    with rt.db.reading() as session:
-        items, total = lifecycle.search(
-            rt.ca,
-            session,
-            serial=serial,
-            cccd=cccd,
-            tax_code=tax_code,
-            name=name,
-            status=status,
-            profile=profile,
-            limit=limit,
-            offset=offset,
-        )
+    items, total = certificates.search(
+        runtime(),
+        serial=serial,
+        cccd=cccd,
+        tax_code=tax_code,
+        name=name,
+        status=status,
+        profile=profile,
+        limit=limit,
+        offset=offset,
+    )
     if json_output:
         print_json({"total": total, "items": [i.as_json() for i in items]})
         return
@@ -249,11 +249,10 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Show one certificate."""
-    from ca import lifecycle
+    from services import certificates
 
     rt = runtime()
-    with rt.db.reading() as session:
-        info = lifecycle.show(rt.ca, session, resolve_serial(session, serial))
+    info = certificates.show(rt, _resolve(rt, serial))
     if json_output:
         print_json(info.as_json())
     elif pem:
@@ -274,60 +273,48 @@ def revoke(
     json_output: JsonOption = False,
 ) -> None:
     """Revoke a certificate for good, with an RFC 5280 reason. Asks first, unless --yes."""
-    from ca import lifecycle
+    from services import certificates
 
     if invalidity_date is not None and invalidity_date.tzinfo is None:
         invalidity_date = invalidity_date.replace(tzinfo=dt.UTC)
     rt = runtime()
-    with rt.db.reading() as session:
-        info = lifecycle.show(rt.ca, session, resolve_serial(session, serial))
+    info = certificates.show(rt, _resolve(rt, serial))
     # an unknown reason or an already revoked certificate is refused below, without asking first
     if not yes and info.status != "revoked" and reason in REVOCATION_REASON_NAMES:
         confirm_or_refuse(
             f"Revoke certificate {info.serial} ({info.subject}) for good, reason {reason}?", "the revocation"
         )
-    _change(
-        lambda rt, s: lifecycle.revoke(rt.ca, s, info.serial, reason, invalidity_date),
-        json_output,
-        "revoked",
-        "certificate.revoke",
-        rt,
-    )
+    revoked = certificates.revoke(rt, cli_as_actor(), info.serial, reason, invalidity_date)
+    _changed(revoked, json_output, "revoked")
 
 
 @app.command("suspend")
 @handles_errors
 def suspend(serial: SerialArgument, json_output: JsonOption = False) -> None:
     """Suspend a certificate (certificateHold); `reinstate` lifts it."""
-    from ca import lifecycle
+    from services import certificates
 
-    _change(
-        lambda rt, s: lifecycle.suspend(rt.ca, s, resolve_serial(s, serial)),
-        json_output,
-        "suspended",
-        "certificate.suspend",
-    )
+    rt = runtime()
+    _changed(certificates.suspend(rt, cli_as_actor(), _resolve(rt, serial)), json_output, "suspended")
 
 
 @app.command("reinstate")
 @handles_errors
 def reinstate(serial: SerialArgument, json_output: JsonOption = False) -> None:
     """Lift a suspension. Revoked or expired certificates can never be reinstated."""
-    from ca import lifecycle
+    from services import certificates
 
-    _change(
-        lambda rt, s: lifecycle.reinstate(rt.ca, s, resolve_serial(s, serial)),
-        json_output,
-        "reinstated",
-        "certificate.reinstate",
-    )
+    rt = runtime()
+    _changed(certificates.reinstate(rt, cli_as_actor(), _resolve(rt, serial)), json_output, "reinstated")
 
 
-def _change(action, json_output: bool, verb: str, event: str, rt: Kyso | None = None) -> None:
-    rt = rt or runtime()
-    with rt.db.transaction() as session:
-        info = action(rt, session)
-        record(session, rt, event, info.serial, reason=info.revocation_reason)
+def _resolve(rt: Kyso, serial: str) -> str:
+    """The full serial a typed serial or unique prefix names (NOT_FOUND / MALFORMED otherwise)."""
+    with rt.db.reading() as session:
+        return resolve_serial(session, serial)
+
+
+def _changed(info: CertificateInfo, json_output: bool, verb: str) -> None:
     if json_output:
         print_json(info.as_json())
     else:
@@ -346,26 +333,18 @@ def renew(
     json_output: JsonOption = False,
 ) -> None:
     """Re-key: a new certificate and key for the same subject; the old certificate is revoked (superseded)."""
-    from ca import lifecycle
+    from services import certificates
 
     _check_key_options(csr, keygen, p12, p12_password_file)
     rt = runtime()
-    with rt.db.transaction() as session:
-        issued = lifecycle.renew(
-            rt.ca,
-            session,
-            resolve_serial(session, serial),
-            csr=_read(csr, "CSR") if csr else None,
-            keygen=keygen,
-            pkcs12_password=_password(p12_password_file) if p12 else None,
-        )
-        record(
-            session,
-            rt,
-            "certificate.renew",
-            issued.certificate.serial,
-            renews=issued.certificate.renewed_from,
-        )
+    issued = certificates.renew(
+        rt,
+        cli_as_actor(),
+        _resolve(rt, serial),
+        csr=_read(csr, "CSR") if csr else None,
+        keygen=keygen,
+        pkcs12_password=_password(p12_password_file) if p12 else None,
+    )
     _deliver(issued, out_path, p12, json_output)
 
 
@@ -428,11 +407,11 @@ def bulk_issue(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ca import bulk
+    from services import certificates
 
     rt = runtime()
     source = bulk.read_csv(file)
-    with rt.db.transaction() as session:
-        done = bulk.start_run(session, source, rt.ca.clock.now())
+    done = certificates.start_bulk_run(rt, source)
     if done and not json_output:
         out.print(f"resuming: {len(done)} of {len(source.rows)} rows were already done")
     pending = len(source.rows) - len(done)
@@ -447,22 +426,13 @@ def bulk_issue(
     )
     with progress:
         task = progress.add_task("issue", total=pending)
-        for outcome in bulk.run(
-            rt.db,
-            rt.ca,
-            source,
-            done,
-            workers=workers or (os.cpu_count() or 1),
-            on_issued=lambda session, serial: record(
-                session, rt, "certificate.issue", serial, via="bulk-issue"
-            ),
+        for outcome in certificates.bulk_issue(
+            rt, cli_as_actor(), source, done, workers=workers or (os.cpu_count() or 1)
         ):
             counts[outcome.outcome] += 1
             progress.advance(task)
     results_path = results or file.with_name(file.stem + ".results.csv")
-    with rt.db.transaction() as session:
-        totals = bulk.finish_run(session, source.run_id, rt.ca.clock.now())
-        bulk.write_results(session, source, results_path)
+    totals = certificates.finish_bulk_run(rt, source, results_path)
     if json_output:
         print_json({"run": source.run_id, "this_run": counts, "totals": totals, "results": str(results_path)})
     else:

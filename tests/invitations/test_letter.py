@@ -244,7 +244,7 @@ def test_the_invitation_email_carries_the_sealed_letter(app, office: Office, tmp
     try:
         created = invite(office, guest_email="khach@example.vn", send_email=True)
         runtime = office.instance
-        context = app.state.invitations
+        context = app.state.kyso.invitations
         service = signing_service(runtime)
         sealer = DocumentSealer(
             service,

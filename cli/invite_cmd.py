@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +15,7 @@ from cli.common import (
     Group,
     JsonOption,
     cli_actor,
+    cli_as_actor,
     err,
     handles_errors,
     out,
@@ -28,12 +28,9 @@ from core.errors import Kind, ServiceError, malformed
 
 if TYPE_CHECKING:  # the domain modules are imported by the commands that use them
     from cryptography import x509
-    from sqlalchemy.orm import Session
 
-    from invitations import letter as letters
     from invitations import notify, service
     from invitations.checkin import Decision
-    from invitations.service import InvitationContext
     from services.root import Kyso
 
 # invitations.service.MAX_DAYS / MAX_ENTRIES, for the options' bounds without importing the domain at
@@ -117,12 +114,10 @@ def create(
     json_output: JsonOption = False,
 ) -> None:
     """Invite a guest; prints the invitation and its QR text."""
-    from invitations import notify, service
     from invitations.service import InvitationInput
-    from store import invitations_repo as repo
+    from services import invitations
 
     rt = runtime()
-    ctx = rt.invitations
     data = InvitationInput(
         guest_name=guest_name,
         venue=venue,
@@ -139,16 +134,10 @@ def create(
         notify_webhook=notify_webhook,
         notify_email=notify_email,
     )
-    with rt.db.transaction() as session:
-        created = service.create(session, ctx, service.host_of(session, host), data)
-        if send_email:
-            notify.enqueue_invitation_email(session, repo.invitation(session, created.id), rt.ca.clock.now())
-        record(
-            session, rt, "invitation.create", created.id, venue=created.venue, host=host, emailed=send_email
-        )
+    created = invitations.create(rt, cli_as_actor(), data, host=host, send_email=send_email)
     _write_qr(created.payload, qr_png, qr_svg)
     if send_email:
-        _deliver_now(rt, ctx)
+        _deliver_now(rt)
     if json_output:
         print_json(created.as_json())
         return
@@ -223,11 +212,10 @@ def amend(
     json_output: JsonOption = False,
 ) -> None:
     """Change an invitation: a new QR is issued and the old one is refused from now on."""
-    from invitations import service
     from invitations.service import Amendment
+    from services import invitations
 
     rt = runtime()
-    ctx = rt.invitations
     changes = Amendment(
         guest_name=guest_name,
         meeting_title=title,
@@ -237,9 +225,7 @@ def amend(
         entries=entries,
         cccd=cccd,
     )
-    with rt.db.transaction() as session:
-        amended = service.amend(session, ctx, invitation_id, changes)
-        record(session, rt, "invitation.amend", amended.id, version=amended.token_version)
+    amended = invitations.amend(rt, cli_as_actor(), invitation_id, changes)
     _write_qr(amended.payload, qr_png, None)
     print_json(amended.as_json()) if json_output else _describe(amended)
 
@@ -248,13 +234,9 @@ def amend(
 @handles_errors
 def cancel(invitation_id: Annotated[str, typer.Argument()], json_output: JsonOption = False) -> None:
     """Cancel an invitation: its QR is refused from now on (offline desks after their next bundle)."""
-    from invitations import service
+    from services import invitations
 
-    rt = runtime()
-    ctx = rt.invitations
-    with rt.db.transaction() as session:
-        cancelled = service.cancel(session, ctx, invitation_id)
-        record(session, rt, "invitation.cancel", cancelled.id)
+    cancelled = invitations.cancel(runtime(), cli_as_actor(), invitation_id)
     if json_output:
         print_json(cancelled.as_json())
         return
@@ -527,15 +509,6 @@ def report(
         out.print(f"  {row.status:<9} {display(row.starts_at)[11:16]}  {row.guest}  ← {row.host}")
 
 
-def _audit_letter(rt: Kyso) -> Callable[[Session, letters.SealedLetter], None]:
-
-    def on_sealed(session: Session, letter: letters.SealedLetter) -> None:
-        record(session, rt, "invitation.letter", letter.invitation_id,
-               document=letter.document_id, organization=letter.organization)  # fmt: skip
-
-    return on_sealed
-
-
 @app.command("letter")
 @handles_errors
 def letter(
@@ -549,10 +522,9 @@ def letter(
     is the organisation on a certificate bound to the host (`kyso user bind-cert`); this service must hold
     that agency's seal certificate (`kyso ca issue agency-seal --organization … --keygen ec-p256`).
     """
-    from invitations import letter as letters
+    from services import invitations
 
-    rt = runtime()
-    sealed = letters.issue(rt.db, rt.invitations, invitation_id.strip(), rt.letter_sealer, _audit_letter(rt))
+    sealed = invitations.letter(runtime(), cli_as_actor(), invitation_id)
     output.write_bytes(sealed.pdf)
     facts = {
         "invitation_id": sealed.invitation_id, "document_id": sealed.document_id,
@@ -564,15 +536,10 @@ def letter(
         out.print(f"wrote {output} — sealed by {sealed.organization}; verify: /verify/{sealed.document_id}")
 
 
-def _deliver_now(rt: Kyso, ctx: InvitationContext) -> notify.Delivery:
-    from invitations import letter as letters
-    from invitations import mail, notify, pass_links
+def _deliver_now(rt: Kyso) -> notify.Delivery:
+    from services import invitations
 
-    attach = letters.for_mail(rt.db, ctx, rt.letter_sealer, _audit_letter(rt))
-    build = notify.invitation_mail_builder(ctx, attach, pass_links.url_builder(rt.settings))
-    result = notify.deliver_due(
-        rt.db, rt.ca.clock.now, mail.config_from(rt.settings), build, webhooks=ctx.webhooks
-    )
+    result = invitations.deliver(rt, cli_as_actor())
     if result.retried or result.failed:
         err.print(
             f"[yellow]{result.retried + result.failed} message(s) not delivered yet[/yellow] (KYSO_SMTP_*)"
@@ -584,8 +551,7 @@ def _deliver_now(rt: Kyso, ctx: InvitationContext) -> notify.Delivery:
 @handles_errors
 def deliver() -> None:
     """Send due notifications now (the service's worker does this every few seconds)."""
-    rt = runtime()
-    result = _deliver_now(rt, rt.invitations)
+    result = _deliver_now(runtime())
     out.print(f"sent {result.sent}, to retry {result.retried}, given up {result.failed}")
 
 
@@ -593,18 +559,9 @@ def deliver() -> None:
 @handles_errors
 def housekeeping(json_output: JsonOption = False) -> None:
     """End-of-day check-out and guest-data anonymisation (KYSO_INVITATION_RETENTION_DAYS)."""
-    from invitations import checkin, retention
+    from services import invitations
 
-    rt = runtime()
-    ctx = rt.invitations
-    days = rt.settings.invitation_retention_days
-    with rt.db.transaction() as session:
-        checked_out = checkin.auto_checkout(session, ctx)
-        anonymised = retention.anonymise(session, rt.ca.clock.now(), days)
-        record(
-            session, rt, "invitation.housekeeping", None, checked_out=checked_out, anonymised=len(anonymised)
-        )
-    result: dict[str, Any] = {"checked_out": checked_out, "anonymised": len(anonymised), "after_days": days}
+    result = invitations.housekeeping(runtime(), cli_as_actor())
     print_json(result) if json_output else out.print(json.dumps(result))
 
 
@@ -612,11 +569,7 @@ def housekeeping(json_output: JsonOption = False) -> None:
 @handles_errors
 def retire_key(kid: Annotated[str, typer.Argument(help="the 8-byte key id, hex")]) -> None:
     """Stop trusting an old seal key: its passes are refused as "unknown key"."""
-    from invitations import service
+    from services import invitations
 
-    rt = runtime()
-    ctx = rt.invitations
-    with rt.db.transaction() as session:
-        service.retire_key(session, ctx, kid)
-        record(session, rt, "invitation.retire_key", kid.lower())
-    out.print(f"key {kid.lower()} retired")
+    retired = invitations.retire_key(runtime(), cli_as_actor(), kid)
+    out.print(f"key {retired} retired")

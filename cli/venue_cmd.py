@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import Group, JsonOption, handles_errors, out, print_json, record, runtime
+from cli.common import Group, JsonOption, cli_as_actor, handles_errors, out, print_json, runtime
 
 app = typer.Typer(cls=Group, help="Venues (offices, buildings) and their security desks.")
 
@@ -23,12 +23,9 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Add a venue with its desks (desk codes are unique across venues)."""
-    from invitations import venues
+    from services import invitations
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        added = venues.add(session, rt.ca.clock, code, name, address=address, desks=desk or [])
-        record(session, rt, "venue.add", added.code, desks=[d.code for d in added.desks])
+    added = invitations.add_venue(runtime(), cli_as_actor(), code, name, address=address, desks=desk or [])
     if json_output:
         print_json(added.as_json())
         return
@@ -45,12 +42,9 @@ def add_desk(
     name: Annotated[str | None, typer.Option(help='its name, e.g. "Cổng 2"')] = None,
 ) -> None:
     """Add a desk to a venue."""
-    from invitations import venues
+    from services import invitations
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        added = venues.add_desk(session, rt.ca.clock, venue, code, name)
-        record(session, rt, "venue.add_desk", venue, desk=added.code)
+    added = invitations.add_desk(runtime(), cli_as_actor(), venue, code, name)
     out.print(f"desk {added.code} added to {venue}")
 
 

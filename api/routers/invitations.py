@@ -19,28 +19,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from api.auth import require
-from api.deps import RuntimeDep
+from api.deps import KysoDep, RuntimeDep, actor_of
 from api.inputs import Offset
 from api.routers import checkins
-from api.routers.checkins import ContextDep, context_of, record
+from api.routers.checkins import ContextDep
 from ca.runtime import CaRuntime
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError, malformed
 from identity.permissions import Permission
 from identity.sessions import Principal
-from invitations import checkin, mail, notify, pass_links, qr, reports, retention, service, venues
-from invitations import letter as letters
-from invitations.service import Amendment, Host, InvitationInput
-from signing.seals import DocumentSealer
-from store import invitations_repo as repo
+from invitations import qr, reports, service, venues
+from invitations.service import Amendment, InvitationInput
+from services import checkins as checkin_service
+from services import invitations as invitation_service
+from services.audit import Actor
+from services.invitations import owner_of
+from services.root import Kyso
 
 log = logging.getLogger("kyso.invitations")
 WORKER_SECONDS = 5.0
 HOUSEKEEPING_EVERY = 60  # worker rounds: check-out and retention every ~5 minutes
-ON_BEHALF = frozenset({"clerk", "service"})  # roles that may invite for another host and see every invitation
 
 
 async def _worker(app: FastAPI) -> None:
@@ -56,38 +56,16 @@ async def _worker(app: FastAPI) -> None:
 
 def run_worker_round(app: Any, housekeeping: bool) -> None:
     """Deliver due notifications; with ``housekeeping``, end-of-day check-out and data retention."""
-    runtime: CaRuntime = app.state.runtime
+    kyso: Kyso = app.state.kyso
     try:
-        context = context_of(app)
+        _ = kyso.invitations
     except ServiceError:
         return  # no seal yet (`kyso init` not run on this version): nothing to do
-    smtp = mail.config_from(runtime.settings)
-    attach = letters.for_mail(runtime.db, context, letter_sealer(app), _audit_letter(runtime, None, None))
-    build = notify.invitation_mail_builder(context, attach, pass_links.url_builder(runtime.settings))
-    notify.deliver_due(runtime.db, runtime.ca.clock.now, smtp, build, webhooks=context.webhooks)
+    invitation_service.deliver(kyso, Actor.SYSTEM)
     if not housekeeping:
         return
-    with runtime.db.transaction() as session:
-        if count := checkin.auto_checkout(session, context):
-            record(session, runtime, None, None, "checkin.auto_checkout", None, count=count)
-    with runtime.db.transaction() as session:
-        days = runtime.settings.invitation_retention_days
-        if done := retention.anonymise(session, runtime.ca.clock.now(), days):
-            record(
-                session, runtime, None, None, "invitation.anonymise", None, count=len(done), after_days=days
-            )
-
-
-def letter_sealer(app: Any) -> DocumentSealer:
-    return app.state.kyso.letter_sealer
-
-
-def _audit_letter(runtime: CaRuntime, request: Request | None, principal: Principal | None) -> Any:
-    def on_sealed(session: Session, letter: letters.SealedLetter) -> None:
-        record(session, runtime, request, principal, "invitation.letter", letter.invitation_id,
-               document=letter.document_id, organization=letter.organization)  # fmt: skip
-
-    return on_sealed
+    checkin_service.auto_checkout(kyso, Actor.SYSTEM)
+    invitation_service.anonymise(kyso, Actor.SYSTEM)
 
 
 @contextlib.asynccontextmanager
@@ -159,49 +137,20 @@ class VenueIn(BaseModel):
     desks: list[str] = Field(default_factory=list, max_length=100, examples=[["gate-1", "gate-2"]])
 
 
-# --- helpers ------------------------------------------------------------------------------------------
 def _owner(principal: Principal) -> int | None:
-    """Officials see their own invitations; clerks and integrators see all."""
-    return None if principal.role in ON_BEHALF else principal.account_id
-
-
-def _host(session: Session, principal: Principal, username: str | None) -> Host:
-    if username and username.strip().lower() != principal.username:
-        if principal.role not in ON_BEHALF:
-            raise ServiceError(Kind.FORBIDDEN, "only clerks and integrators invite on behalf of another host")
-        return service.host_of(session, username)
-    if principal.role == "service":
-        raise malformed('an integrator names the host: give "host": "<username>"')
-    return service.host_of(session, principal.username)
+    """Whose invitations the caller manages (``services.invitations.owner_of``), for the reading routes."""
+    return owner_of(actor_of(None, principal))
 
 
 # --- invitations --------------------------------------------------------------------------------------
 @invitations_router.post("", status_code=201, summary="Invite a guest → the invitation and its QR text")
-def create(
-    body: InvitationIn, runtime: RuntimeDep, principal: Manager, context: ContextDep, request: Request
-) -> dict[str, object]:
+def create(body: InvitationIn, kyso: KysoDep, principal: Manager, request: Request) -> dict[str, object]:
     data = InvitationInput(
         **body.model_dump(exclude={"host", "send_email", "companions"}), companions=tuple(body.companions)
     )
-    with runtime.db.transaction() as session:
-        host = _host(session, principal, body.host)
-        created = service.create(session, context, host, data)
-        if body.send_email:
-            invitation = repo.invitation(session, created.id)
-            notify.enqueue_invitation_email(session, invitation, runtime.ca.clock.now())  # type: ignore[arg-type]
-        record(
-            session,
-            runtime,
-            request,
-            principal,
-            "invitation.create",
-            created.id,
-            venue=created.venue,
-            host=host.username,
-            days=len(created.occurrences),
-            emailed=body.send_email,
-        )
-        return created.as_json()
+    actor = actor_of(request, principal)
+    created = invitation_service.create(kyso, actor, data, host=body.host, send_email=body.send_email)
+    return created.as_json()
 
 
 @invitations_router.get("", summary="List invitations (an official sees their own)")
@@ -231,41 +180,20 @@ def show(
 
 @invitations_router.patch("/{invitation_id}", summary="Amend: a new QR; the old one is refused from now on")
 def amend(
-    invitation_id: str,
-    body: AmendIn,
-    runtime: RuntimeDep,
-    principal: Manager,
-    context: ContextDep,
-    request: Request,
+    invitation_id: str, body: AmendIn, kyso: KysoDep, principal: Manager, request: Request
 ) -> dict[str, object]:
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise malformed("nothing to change")
     if changes.get("companions") is not None:
         changes["companions"] = tuple(changes["companions"])
-    with runtime.db.transaction() as session:
-        amended = service.amend(session, context, invitation_id, Amendment(**changes), _owner(principal))
-        record(
-            session,
-            runtime,
-            request,
-            principal,
-            "invitation.amend",
-            amended.id,
-            fields=sorted(changes),
-            version=amended.token_version,
-        )
-        return amended.as_json()
+    actor = actor_of(request, principal)
+    return invitation_service.amend(kyso, actor, invitation_id, Amendment(**changes)).as_json()
 
 
 @invitations_router.delete("/{invitation_id}", summary="Cancel: the QR is refused from now on")
-def cancel(
-    invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep, request: Request
-) -> dict[str, object]:
-    with runtime.db.transaction() as session:
-        cancelled = service.cancel(session, context, invitation_id, _owner(principal))
-        record(session, runtime, request, principal, "invitation.cancel", cancelled.id)
-        return cancelled.as_json()
+def cancel(invitation_id: str, kyso: KysoDep, principal: Manager, request: Request) -> dict[str, object]:
+    return invitation_service.cancel(kyso, actor_of(request, principal), invitation_id).as_json()
 
 
 def _qr(
@@ -303,46 +231,28 @@ def qr_svg(invitation_id: str, runtime: RuntimeDep, principal: Manager, context:
         409: {"description": "cancelled, or no agency seal"},
     },
 )
-def letter_pdf(
-    invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep, request: Request
-) -> Response:
-    with runtime.db.reading() as session:
-        shown = service.view(
-            session, context, invitation_id, _owner(principal)
-        )  # refuses others' invitations
-    sealed = letters.issue(
-        runtime.db, context, shown.id, letter_sealer(request.app), _audit_letter(runtime, request, principal)
-    )
-    headers = {"Content-Disposition": f'attachment; filename="giay-moi-{shown.id}.pdf"'}
+def letter_pdf(invitation_id: str, kyso: KysoDep, principal: Manager, request: Request) -> Response:
+    sealed = invitation_service.letter(kyso, actor_of(request, principal), invitation_id)
+    headers = {"Content-Disposition": f'attachment; filename="giay-moi-{sealed.invitation_id}.pdf"'}
     return Response(sealed.pdf, media_type="application/pdf", headers=headers)
 
 
 @invitations_router.post(
     "/{invitation_id}/send", status_code=202, summary="Email the invitation to the guest"
 )
-def send(
-    invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep, request: Request
-) -> dict[str, object]:
-    with runtime.db.transaction() as session:
-        shown = service.view(session, context, invitation_id, _owner(principal))
-        if shown.status != "active":
-            raise ServiceError(Kind.CONFLICT, "the invitation is cancelled")
-        notify.enqueue_invitation_email(session, repo.invitation(session, shown.id), runtime.ca.clock.now())  # type: ignore[arg-type]
-        record(session, runtime, request, principal, "invitation.send", shown.id)
+def send(invitation_id: str, kyso: KysoDep, principal: Manager, request: Request) -> dict[str, object]:
+    shown = invitation_service.send(kyso, actor_of(request, principal), invitation_id)
     return {"queued": True, "to": shown.guest_email}
 
 
 # --- venues and reports -------------------------------------------------------------------------------
 @venues_router.post("", status_code=201, summary="Add a venue with its desks (admin)")
-def add_venue(body: VenueIn, runtime: RuntimeDep, principal: Admin, request: Request) -> dict[str, object]:
-    with runtime.db.transaction() as session:
-        added = venues.add(
-            session, runtime.ca.clock, body.code, body.name, address=body.address, desks=body.desks
-        )
-        record(
-            session, runtime, request, principal, "venue.add", added.code, desks=[d.code for d in added.desks]
-        )
-        return added.as_json()
+def add_venue(body: VenueIn, kyso: KysoDep, principal: Admin, request: Request) -> dict[str, object]:
+    actor = actor_of(request, principal)
+    added = invitation_service.add_venue(
+        kyso, actor, body.code, body.name, address=body.address, desks=body.desks
+    )
+    return added.as_json()
 
 
 @venues_router.get("", summary="Venues and their desks")

@@ -1,7 +1,8 @@
 """`kyso sign IN.pdf -o OUT.pdf --cert SERIAL`: the operator signs a file with a certificate in custody.
 
 Remote signers (officials, clerks, citizens) sign through the API with their own one-time code; this
-command is the local operator's tool, and every signature it makes is in the audit log as theirs.
+command is the local operator's tool, and every signature it makes is in the audit log as theirs
+(services.signing.sign_in_custody signs, registers and audits; this command parses and prints).
 """
 
 from __future__ import annotations
@@ -14,15 +15,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (
-    JsonOption,
-    err,
-    handles_errors,
-    print_json,
-    record,
-    resolve_serial,
-    runtime,
-)
+from cli.common import JsonOption, cli_as_actor, err, handles_errors, print_json, resolve_serial, runtime
 from core.clock import display
 from core.errors import malformed
 
@@ -51,9 +44,9 @@ def sign(
     """Sign a PDF (PAdES B-B … B-LTA) with a key this service holds."""
     import asyncio
 
-    from signing import registry
+    from services import signing as signing_service
     from signing.pades import Level
-    from signing.service import Appearance, DocumentIn, SignRequest
+    from signing.service import Appearance, DocumentIn, DocumentOut, SignRequest
 
     if not source.is_file():
         raise malformed(f"{source} is not a readable file")
@@ -70,29 +63,28 @@ def sign(
         page=page - 1 if page > 0 else page,
     )
     rt = runtime()
-    service = rt.signing
     with rt.db.reading() as session:
         serial = resolve_serial(session, cert)
-    key = service.keys.signing_key(serial)
+
+    def deliver(signed: DocumentOut) -> None:
+        """All or nothing: the file appears complete, under its name, only as it is registered."""
+        with tempfile.NamedTemporaryFile(dir=output.parent or ".", prefix=".kyso-", delete=False) as partial:
+            shutil.copyfileobj(signed.output, partial)
+        try:
+            os.replace(partial.name, output)
+        finally:
+            if os.path.exists(partial.name):
+                os.unlink(partial.name)
+
     with source.open("rb") as stream:
-        [signed] = asyncio.run(service.sign(key, [DocumentIn(source.name, stream)], request))
-    # all or nothing: the file appears complete, under its name, only once it is registered
-    with tempfile.NamedTemporaryFile(dir=output.parent or ".", prefix=".kyso-", delete=False) as partial:
-        shutil.copyfileobj(signed.output, partial)
-    try:
-        with rt.db.transaction() as session:
-            registry.record(session, signed.record, None)
-            details = {"sha256": signed.record.sha256, "input_sha256": signed.record.input_sha256,
-                       "serial": key.serial, "level": request.level.value}  # fmt: skip
-            record(session, rt, "document.sign", signed.record.id, **details)
-        os.replace(partial.name, output)
-    finally:
-        if os.path.exists(partial.name):
-            os.unlink(partial.name)
+        work = signing_service.sign_in_custody(
+            rt, cli_as_actor(), serial, DocumentIn(source.name, stream), request, deliver
+        )
+        signed, key = asyncio.run(work)
     result = {
         **signed.record.as_json(),
         "output": str(output),
-        "verify_url": service.verify_url(signed.record.id),
+        "verify_url": rt.signing.verify_url(signed.record.id),
     }
     if as_json:
         print_json(result)

@@ -11,11 +11,11 @@ from cli.common import (
     Group,
     JsonOption,
     cli_actor,
+    cli_as_actor,
     handles_errors,
     out,
     print_json,
     read_secret_file,
-    record,
     resolve_serial,
     runtime,
 )
@@ -206,23 +206,12 @@ def bind_cert(
     as_json: JsonOption = False,
 ) -> None:
     """Let an account sign (or seal) through the API with a certificate whose key the service holds."""
-    from identity import accounts
-    from signing import credentials
+    from services import signing as signing_service
 
     rt = runtime()
-    with rt.db.transaction() as session:
-        account = accounts.get(session, username)
-        bound = credentials.bind(
-            session, account=account, serial=resolve_serial(session, serial), now=rt.ca.clock.now()
-        )
-        record(
-            session,
-            rt,
-            "signing.credential.bind",
-            username,
-            serial=bound.certificate_serial,
-            purpose=bound.purpose,
-        )
+    with rt.db.reading() as session:
+        full_serial = resolve_serial(session, serial)
+    bound = signing_service.bind_credential(rt, cli_as_actor(), username, full_serial)
     if as_json:
         print_json({"id": bound.id, "username": username, "certificate_serial": bound.certificate_serial,
                     "purpose": bound.purpose})  # fmt: skip

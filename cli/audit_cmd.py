@@ -1,7 +1,8 @@
 """`kyso audit …`: check the audit hash chain, export it, seal its head.
 
-Seals are signed with the TSA's delegated key (whose private key only the master key unwraps, so a
-database administrator cannot re-sign a rewritten history) and timestamped by the TSA.
+The commands call services.audit_log and print what it returns. Seals are signed with the TSA's
+delegated key (whose private key only the master key unwraps, so a database administrator cannot
+re-sign a rewritten history) and timestamped by the TSA.
 """
 
 from __future__ import annotations
@@ -15,39 +16,23 @@ import typer
 
 from cli.common import Group, JsonOption, err, handles_errors, out, print_json, runtime
 from core.clock import display
-from core.errors import ServiceError, malformed
+from core.errors import malformed
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from identity import audit
-    from services.root import Kyso
 
 app = typer.Typer(cls=Group, help="Audit log: verify the hash chain, export it as JSON lines, seal its head.")
-
-
-def _seal_verifier(session: Session, rt: Kyso) -> audit.SealVerifier | None:
-    """Verifies seal signatures with the public half of the key the master key unwraps (not a key read
-    from a table anyone with database access could replace). None when the instance has no TSA signer."""
-    from ca import service_signers
-    from services.root import AUDIT_SEAL_SIGNER
-
-    try:
-        return service_signers.load(session, rt.ca, AUDIT_SEAL_SIGNER).signer.verify
-    except ServiceError:
-        return None
 
 
 @app.command("verify")
 @handles_errors
 def verify(json_output: JsonOption = False) -> None:
     """Walk the chain; exit 0 if intact, 1 naming the first entry altered, deleted or reordered."""
-    from identity import audit
+    from services import audit_log
 
     rt = runtime()
     try:
-        with rt.db.reading() as session:
-            report = audit.verify(session, _seal_verifier(session, rt))
+        report = audit_log.verify(rt)
     finally:
         rt.db.dispose()
     if json_output:
@@ -75,20 +60,19 @@ def export(
     ] = None,
 ) -> None:
     """Write every entry, hashes included, as one JSON object per line."""
-    from identity import audit
+    from services import audit_log
 
     rt = runtime()
     try:
-        with rt.db.reading() as session:
-            if output is None:
-                audit.export(session, sys.stdout)
-                sys.stdout.flush()
-                return
-            try:
-                with output.open("w", encoding="utf-8") as handle:
-                    count = audit.export(session, handle)
-            except OSError as exc:
-                raise malformed(f"cannot write {output}: {exc.strerror}") from None
+        if output is None:
+            audit_log.export(rt, sys.stdout)
+            sys.stdout.flush()
+            return
+        try:
+            with output.open("w", encoding="utf-8") as handle:
+                count = audit_log.export(rt, handle)
+        except OSError as exc:
+            raise malformed(f"cannot write {output}: {exc.strerror}") from None
     finally:
         rt.db.dispose()
     err.print(f"{count} entries written to {output}", markup=False)
@@ -111,31 +95,11 @@ def _seal_json(record: audit.SealRecord) -> dict[str, Any]:
 @handles_errors
 def seal(json_output: JsonOption = False) -> None:
     """Sign the chain head with the service key and timestamp it (run periodically, e.g. from cron)."""
-    import hashlib
-    import secrets
-
-    from ca import service_signers
-    from core.ids import serial_hex
-    from identity import audit
-    from services.root import AUDIT_SEAL_SIGNER
+    from services import audit_log
 
     rt = runtime()
     try:
-        with rt.db.transaction() as session:
-            delegated = service_signers.load(session, rt.ca, AUDIT_SEAL_SIGNER)
-            tsa = rt.timestamp_authority
-
-            def timestamp(data: bytes) -> bytes:
-                digest = hashlib.sha256(data).digest()
-                return tsa.timestamp(digest, "sha256", secrets.randbits(63), True, session).dump()
-
-            record = audit.seal(
-                session,
-                clock=rt.ca.clock,
-                sign=delegated.signer.sign,
-                signer_serial=serial_hex(delegated.certificate.serial_number),
-                timestamp=timestamp,
-            )
+        record = audit_log.seal_head(rt)
     finally:
         rt.db.dispose()
     if json_output:

@@ -1,4 +1,4 @@
-"""The audit log, for auditors: is the chain intact, and what does it say."""
+"""The audit log, for auditors: is the chain intact, and what does it say (services.audit_log)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.inputs import AuditSeq
-from ca import service_signers
-from core.errors import ServiceError
-from identity import audit
 from identity.permissions import Permission
-from services.root import AUDIT_SEAL_SIGNER
+from services import audit_log
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["audit"], dependencies=[Depends(require(Permission.AUDIT_READ))]
@@ -21,25 +18,14 @@ router = APIRouter(
 
 
 @router.get("/verify", summary="Walk the hash chain and check the seals")
-def verify(runtime: RuntimeDep) -> dict[str, object]:
-    with runtime.db.reading() as session:
-        try:
-            verifier = service_signers.load(session, runtime.ca, AUDIT_SEAL_SIGNER).signer.verify
-        except ServiceError:
-            verifier = None
-        return audit.verify(session, verifier).as_json()
+def verify(kyso: KysoDep) -> dict[str, object]:
+    return audit_log.verify(kyso).as_json()
 
 
 @router.get("/entries", summary="Entries in order, with their hashes")
 def entries(
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     after: AuditSeq = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
-    with runtime.db.reading() as session:
-        found = []
-        for record in audit.entries(session, after or None):
-            found.append(record.as_json())
-            if len(found) >= limit:
-                break
-        return found
+    return [record.as_json() for record in audit_log.entries(kyso, after or None, limit)]

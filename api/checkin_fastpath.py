@@ -317,7 +317,7 @@ class Decider:
     async def _context(self, desk_codes: set[str]) -> tuple[InvitationContext, KeySet]:
         """This process's invitation context with its trusted keys and these desks loaded — in a thread,
         as the route loads them, when they are not in memory (at start, then every 30 s)."""
-        context: InvitationContext | None = getattr(self.app.state, "invitations", None)
+        context: InvitationContext | None = self.app.state.kyso.invitations_if_built
         keys = context.cached_keys() if context is not None else None
         if (
             context is None

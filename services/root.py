@@ -110,6 +110,12 @@ class Kyso:
         """The pass seal from the keystore (through ca/), handed to invitations/ as a signing callable."""
         return self._once("invitations", self._build_invitations)
 
+    @property
+    def invitations_if_built(self) -> InvitationContext | None:
+        """The invitation context if it is built already, without building it (the fast path's loop must
+        not unwrap a key or touch the database)."""
+        return self._parts.get("invitations")
+
     def _build_invitations(self) -> InvitationContext:
         from ca import service_signers
         from invitations.keys import Seal

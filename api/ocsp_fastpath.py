@@ -38,6 +38,7 @@ from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 from ca.runtime import CaRuntime
 from core import metrics
+from core.errors import ServiceError
 
 OCSP_RESPONSE = b"application/ocsp-response"
 PREFIX = b"/ocsp/"
@@ -114,9 +115,15 @@ class OcspLimit:
         self.runtime = runtime
 
     def refusal(self, address: str | None) -> RenderedOcsp | None:
-        """None if the client may be answered; else its 429 (blocking: a thread)."""
+        """None if the client may be answered; else its 429 (blocking: a thread).
+
+        A database that cannot count cannot answer either: the responder is let through and answers
+        tryLater itself, as every OCSP error is answered (HTTP 200), rather than this turning into a 500."""
         rate = self.runtime.settings.ocsp_rate_per_minute
-        verdict = ratelimit.take(self.runtime, ratelimit.OCSP_SCOPE, rate, address)
+        try:
+            verdict = ratelimit.take(self.runtime, ratelimit.OCSP_SCOPE, rate, address)
+        except ServiceError:
+            return None
         if verdict.allowed:
             return None
         metrics.count("ratelimit.refused", scope=ratelimit.OCSP_SCOPE)

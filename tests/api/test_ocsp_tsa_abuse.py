@@ -23,12 +23,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from fastapi.testclient import TestClient
 
+from api import ratelimit
 from api.app import create_app
 from ca.issuance import IssueRequest
 from ca.ocsp import OcspResponder
 from ca.subjects import SubjectFields
 from ca.tsa import TimestampAuthority, TimeStampResponse
 from core.clock import FrozenClock
+from core.errors import Kind, ServiceError
 from tests.conftest import Instance, make_instance, run_tool, start_server, stop_server
 from tests.support import raw_http
 
@@ -190,6 +192,23 @@ def test_ocsp_requests_that_need_a_signature_and_tsa_requests_are_limited_per_cl
     assert refused.headers["content-type"].startswith(PROBLEM_JSON)
     assert refused.headers["retry-after"] == "30" and refused.json()["retry_after_seconds"] == 30
     assert other.post("/tsa", content=tsa_request(7), headers=TSA_QUERY).status_code == 200
+
+
+def test_an_ocsp_limit_that_cannot_reach_the_database_lets_the_responder_answer(
+    shared_instance: Instance, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database outage seen by the OCSP limit was a 500 problem+json, which no OCSP client reads."""
+    leaf, issuer = issue_citizen(shared_instance, "079203100914"), issuing(shared_instance)
+
+    def unreachable(*_: object) -> None:
+        raise ServiceError(Kind.UNAVAILABLE, "the database is not reachable right now")
+
+    monkeypatch.setattr(ratelimit, "take", unreachable)
+    answer = client.post(
+        "/ocsp/citizen", content=ocsp_request(leaf, issuer, os.urandom(16)), headers=OCSP_REQUEST
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/ocsp-response"
+    assert ocsp.load_der_ocsp_response(answer.content).certificate_status is ocsp.OCSPCertStatus.GOOD
 
 
 def test_the_connection_handler_of_kyso_serve_caps_nonces_and_limits_too(

@@ -83,6 +83,9 @@ def test_requests_fail_cleanly_while_postgresql_restarts_and_succeed_after(
                                 admitted[decision["invitation_id"]] = decision["checkin_id"]
 
         def count(phase_name: str, kind: str, status: int) -> int:
+            for each in running:  # a load thread that failed says why at once, not after the deadline
+                if each.done() and each.exception() is not None:
+                    raise AssertionError(f"a load thread failed: {each.exception()!r}")
             return Counter(seen)[(phase_name, kind, status)]
 
         with ThreadPoolExecutor(4) as pool:

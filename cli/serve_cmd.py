@@ -43,6 +43,8 @@ def serve(
         _metrics_directory(config.data_dir)
     bind_host, bind_port = host or config.host, port or config.port
     base_url = config.base_url if "base_url" in config.model_fields_set else None
+    if base_url is None:  # the links Kyso writes (passes, verify pages) name the port it really serves on
+        os.environ["KYSO_BASE_URL"] = local_url(bind_host, bind_port)
     typer.echo(startup_message(bind_host, bind_port, base_url))  # stdout, flushed; the logs go to stderr
     uvicorn.run(
         "api.app:create_app",
@@ -72,14 +74,22 @@ PAGES = (
 )
 
 
+LISTEN_ALL = ("", "0.0.0.0", "::")  # noqa: S104  (recognising it, not binding)
+
+
+def local_url(host: str, port: int) -> str:
+    """This machine's URL of a server bound to ``host``:``port`` (loopback for all addresses)."""
+    local_host = "127.0.0.1" if host in LISTEN_ALL else host
+    if ":" in local_host:
+        local_host = f"[{local_host}]"  # an IPv6 address in a URL
+    return f"http://{local_host}:{port}"
+
+
 def startup_message(host: str, port: int, base_url: str | None = None) -> str:
     """What `kyso serve` prints as it starts: the address it listens on and the pages' URLs — under
     KYSO_BASE_URL when that is set (the address people use, behind a proxy), else the local one."""
-    listen_all = host in ("", "0.0.0.0", "::")  # noqa: S104  (recognising it, not binding)
-    local_host = "127.0.0.1" if listen_all else host
-    if ":" in local_host:
-        local_host = f"[{local_host}]"  # an IPv6 address in a URL
-    local = f"http://{local_host}:{port}"
+    listen_all = host in LISTEN_ALL
+    local = local_url(host, port)
     public = base_url.rstrip("/") if base_url else local
     where = f"{local}/" + (" (listening on all addresses)" if listen_all else "")
     lines = [f"Kyso is running: {where}"]

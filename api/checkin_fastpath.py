@@ -8,7 +8,8 @@ transaction on the event loop: passes verified in memory, then three pipelined r
 PostgreSQL (``store.checkin_groups``) — tokens and invitations; entries consumed and check-ins recorded;
 audit entries appended and committed. The decision is ``invitations.checkin``'s (``plan``,
 ``Entering``), the audit chain ``identity.audit``'s; the answer is the route's JSON byte for byte
-(``api.routers.checkins``), with the same security headers and request id, and its audit entry the same.
+(``api.routers.checkins``), with the same security headers and request id, and its audit entry
+``services.checkins.decision_entry``'s, the one the route writes.
 
 Whatever is not the plain case goes to the application, untouched: API keys and cookies, a card QR to
 compare, a body that is not the expected JSON, a token that does not authenticate or may not use the
@@ -47,6 +48,8 @@ from invitations.keys import KeySet
 from invitations.reasons import Reason
 from invitations.service import InvitationContext
 from invitations.token import Verdict
+from services.audit import Actor
+from services.checkins import decision_entry
 from store.checkin_groups import GroupConnection
 
 log = logging.getLogger("kyso.checkins")
@@ -303,7 +306,7 @@ class Decider:
                 for entry in used:
                     decisions[entry.index] = entry.used(last.get((entry.invitation.id, entry.number)))
             entries = [
-                audit.checked_entry(_audit_entry(scan.actor, group[index].source, decision))  # type: ignore[arg-type]
+                audit.checked_entry(decision_entry(Actor(scan.actor, group[index].source), decision))  # type: ignore[arg-type]
                 for (index, scan), decision in zip(scans, decisions, strict=True)
             ]
             records, audit_rows = audit.chain(entries, *head, now)
@@ -344,15 +347,3 @@ def _desk_user(account: Any, desk: DeskRef) -> str | None:
     if account.role == "desk" and account.venue != desk.venue_code:  # a desk account works at its venue
         return None
     return account.username
-
-
-def _audit_entry(actor: str, source: str | None, decision: Decision) -> audit.Entry:
-    """The entry the route writes for a decision (``api.routers.checkins``)."""
-    return audit.Entry(
-        actor=actor,
-        action="checkin.decide",
-        target=decision.invitation_id,
-        outcome="admit" if decision.admitted else "deny",
-        source=source,
-        details=decision.audit_details(),
-    )

@@ -50,6 +50,8 @@ MAX_HEAD = 8 * 1024
 _HEADERS = re.compile(
     rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade|x-forwarded-for):|[ \t])([^\r]*)"
 )
+# One well-formed header line (RFC 9112 §5): a token, a colon, then visible characters, spaces and tabs.
+_HEADER_LINE = re.compile(rb"\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*(?=\r\n|\Z)")
 _STATUS_LINES = {200: b"HTTP/1.1 200 OK\r\n", 429: b"HTTP/1.1 429 Too Many Requests\r\n"}
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
 _CONFIG_KEY = "_kyso_fast_path"
@@ -79,11 +81,17 @@ def parse(buffer: bytes) -> _Request | Foreign | None:
     routed = route(method.decode(), target.partition(b"?")[0])
     if routed is None:
         return FOREIGN
+    head = buffer[line_end:end]
+    # Every header line must be a plain `token ":" value` ended by CRLF, as uvicorn's parser demands: a
+    # bare CR or LF, a NUL or other control byte, or a space before the colon would otherwise hide a line
+    # (a Transfer-Encoding, say) from the search below that uvicorn, or a proxy in front, reads otherwise.
+    if len(_HEADER_LINE.findall(head)) != head.count(b"\r\n"):
+        return FOREIGN
     length: int | None = None
     connection = b""
     forwarded_for: bytes | None = None
     # the header lines, each after its CRLF; a folded (obsolete) line matches with an empty name
-    for name, value in _HEADERS.findall(buffer[line_end:end].lower()):
+    for name, value in _HEADERS.findall(head.lower()):
         if name == b"content-length":
             value = value.strip()
             if length is not None or not value.isdigit():

@@ -14,13 +14,11 @@ import typer
 from cli.common import (
     Group,
     JsonOption,
-    cli_actor,
     cli_as_actor,
     err,
     handles_errors,
     out,
     print_json,
-    record,
     runtime,
 )
 from core.clock import VIETNAM, SystemClock, display
@@ -312,30 +310,9 @@ def check(
 
 
 def _check_online(scanned: str | None, desk_code: str, card_qr: str | None) -> Decision:
-    from identity import audit
-    from invitations import checkin
-    from invitations.checkin import Decision
-    from invitations.reasons import Reason
+    from services import checkins
 
-    rt = runtime()
-    ctx = rt.invitations
-    with rt.db.transaction() as session:
-        desk = checkin.desk_for(session, desk_code, None)
-        if scanned is None:
-            decision = Decision(False, Reason.NO_QR, "no QR code in the image", desk.code, desk.venue_code)
-        else:
-            decision = checkin.check_in(session, ctx, scanned, desk, cli_actor(), card_qr=card_qr)
-        audit.append(
-            session,
-            clock=rt.ca.clock,
-            actor=cli_actor(),
-            action="checkin.decide",
-            target=decision.invitation_id,
-            outcome="admit" if decision.admitted else "deny",
-            source="cli",
-            details=decision.audit_details(),
-        )
-    return decision
+    return checkins.check_in(runtime(), cli_as_actor(), desk_code, scanned, card_qr=card_qr)
 
 
 def _roots(trust: Path) -> list[x509.Certificate]:
@@ -376,17 +353,11 @@ def checkout(
     json_output: JsonOption = False,
 ) -> None:
     """Check a guest out."""
-    from invitations import checkin
+    from services import checkins
 
     if not desk:
         raise malformed("--desk is required")
-    rt = runtime()
-    ctx = rt.invitations
-    with rt.db.transaction() as session:
-        done = checkin.check_out(
-            session, ctx, checkin.desk_for(session, desk, None), checkin_id=checkin_id, scanned=payload
-        )
-        record(session, rt, "checkin.checkout", done.invitation_id, desk=desk, checkin=done.checkin_id)
+    done = checkins.check_out(runtime(), cli_as_actor(), desk, checkin_id=checkin_id, scanned=payload)
     print_json(done.as_json()) if json_output else out.print(
         f"{done.guest_name} checked out at {display(done.checked_out_at)}"
     )
@@ -400,13 +371,9 @@ def bundle(
     hours: Annotated[int, typer.Option(min=1, max=72, help="how long it stays usable")] = 24,
 ) -> None:
     """Write the signed offline bundle for a venue's desks (keys, cancellations, venue config)."""
-    from invitations import offline
+    from services import checkins
 
-    rt = runtime()
-    ctx = rt.invitations
-    with rt.db.transaction() as session:
-        data = offline.build_bundle(session, ctx, venue, dt.timedelta(hours=hours))
-        record(session, rt, "checkin.bundle", venue, hours=hours)
+    data = checkins.bundle(runtime(), cli_as_actor(), venue, hours)
     output.write_bytes(data)
     out.print(f"bundle for {venue} written to {output} ({len(data)} bytes, valid {hours} h)")
 
@@ -419,26 +386,11 @@ def sync(
     json_output: JsonOption = False,
 ) -> None:
     """Record an offline desk's journal; a pass admitted twice is flagged as a conflict."""
-    from identity import audit
-    from invitations import checkin, offline
+    from invitations import offline
+    from services import checkins
 
     records = offline.read_journal(journal)
-    rt = runtime()
-    ctx = rt.invitations
-    with rt.db.transaction() as session:
-        outcomes = offline.sync(session, ctx, checkin.desk_for(session, desk, None), records, cli_actor())
-        for outcome in outcomes:
-            if outcome.outcome != "duplicate":
-                audit.append(
-                    session,
-                    clock=rt.ca.clock,
-                    actor=cli_actor(),
-                    action="checkin.offline",
-                    target=outcome.invitation_id,
-                    outcome=outcome.outcome,
-                    source="cli",
-                    details={"desk": desk, "record": outcome.record_id},
-                )
+    outcomes = checkins.sync(runtime(), cli_as_actor(), desk, records)
     if json_output:
         print_json([o.as_json() for o in outcomes])
         return
@@ -450,11 +402,9 @@ def sync(
 @handles_errors
 def conflicts(json_output: JsonOption = False) -> None:
     """Passes admitted at two offline desks, waiting for review."""
-    from invitations import offline
+    from services import checkins
 
-    rt = runtime()
-    with rt.db.reading() as session:  # the operator's console: every venue (no reader)
-        rows = [offline.offline_record_json(r) for r in offline.conflicts(session, None)]
+    rows = checkins.conflicts(runtime(), cli_as_actor())  # the operator's console: every venue
     if json_output:
         print_json(rows)
         return
@@ -467,12 +417,9 @@ def conflicts(json_output: JsonOption = False) -> None:
 @handles_errors
 def review(conflict_id: Annotated[int, typer.Argument(help="the id `kyso invite conflicts` shows")]) -> None:
     """Mark a conflict as reviewed (after talking to the desks and the host)."""
-    from invitations import offline
+    from services import checkins
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        row = offline.review(session, conflict_id, cli_actor(), rt.ca.clock.now())
-        record(session, rt, "checkin.conflict.review", row.invitation_id, offline_record=row.id)
+    checkins.review_conflict(runtime(), cli_as_actor(), conflict_id)
     out.print(f"conflict {conflict_id} reviewed")
 
 

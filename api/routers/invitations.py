@@ -265,7 +265,11 @@ def _report(runtime: CaRuntime, principal: Principal, code: str, day: dt.date | 
     now = runtime.ca.clock.now()
     with runtime.db.reading() as session:
         return reports.day_report(
-            session, code, day or now.astimezone(VIETNAM).date(), now, checkins.reader_of(principal)
+            session,
+            code,
+            day or now.astimezone(VIETNAM).date(),
+            now,
+            checkin_service.reader_of(actor_of(None, principal)),
         )
 
 

@@ -2,6 +2,12 @@
 
 The pages carry no inline script or style (data goes in ``data-`` attributes, behaviour in /static/*.js),
 so the policy can forbid both. ``camera=(self)`` lets the desk page use the camera, nothing else.
+
+Answers of the API (``/api/…``) and answers to a request carrying credentials (an ``Authorization``
+header or a cookie) are ``Cache-Control: no-store`` unless the route chose its own caching: they hold
+bearer tokens (RFC 6749 §5.1), one-time passwords, API keys, guests' passes and names, which a browser's
+disk cache or a shared cache must not keep. Public answers (CA certificates, CRLs, OCSP, static files)
+set their own ``Cache-Control`` and keep it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,15 @@ ALWAYS = [
     (b"permissions-policy", b"camera=(self), microphone=(), geolocation=()"),
 ]
 _NAMES = {name for name, _ in ALWAYS} | {b"content-security-policy"}
+NO_STORE = (b"cache-control", b"no-store")
+_CREDENTIALS = (b"authorization", b"cookie")
+
+
+def _private(scope: Scope) -> bool:
+    """An API request, or one with credentials: its answer is no HTTP cache's to keep."""
+    if scope.get("path", "").startswith("/api/"):
+        return True
+    return any(name.lower() in _CREDENTIALS for name, _ in scope.get("headers", []))
 
 
 class SecurityHeaders:
@@ -33,10 +48,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        private = _private(scope)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NAMES]
                 headers += ALWAYS
+                if private and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append(NO_STORE)
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import pickle
 import resource
+import threading
 from multiprocessing.connection import Connection
 
 from core.errors import Kind, ServiceError, malformed
 from verification.report import VerificationReport
 from verification.validate import Verifier, check_input
+
+# Each child may take ``memory_bytes`` for ``timeout_seconds``; with no bound on how many run at once, a
+# burst of hostile uploads multiplies that (one client's verify limit allows a burst of 30, and an 8 MB PDF
+# whose /ByteRange holds 2,000,000 numbers keeps a child at ~1.3 GB for ~20 s). So at most one child per
+# CPU runs in a process; the others wait their turn within the document's own deadline, then get 503.
+_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 
 def _child(verifier: Verifier, data: bytes, memory_bytes: int, sender: Connection) -> None:
@@ -34,9 +42,21 @@ def _child(verifier: Verifier, data: bytes, memory_bytes: int, sender: Connectio
 
 def verify_bounded(verifier: Verifier, data: bytes) -> VerificationReport:
     """``verifier.verify(data)`` in a child process; ServiceError(MALFORMED) when it runs out of time or
-    memory. Blocking: call it from a worker thread in async code."""
+    memory, ServiceError(UNAVAILABLE) when no turn comes within the deadline. Blocking: call it from a
+    worker thread in async code."""
     limits = verifier.limits
     check_input(data, limits)  # cheap refusals need no child
+    slots = _slots  # waiting for a turn is not held against the document: its child gets the whole deadline
+    if not slots.acquire(timeout=limits.timeout_seconds):
+        raise ServiceError(Kind.UNAVAILABLE, "the verifier is busy with other documents; try again shortly")
+    try:
+        return _verify_in_child(verifier, data)
+    finally:
+        slots.release()
+
+
+def _verify_in_child(verifier: Verifier, data: bytes) -> VerificationReport:
+    limits = verifier.limits
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(verifier, data, limits.memory_bytes, sender), daemon=True)

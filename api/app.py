@@ -47,8 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.kyso = kyso  # the one object of the service's parts (api.deps.KysoDep)
     app.state.runtime = kyso.runtime
-    app.state.secret_box = kyso.secret_box
-    app.state.signing = kyso.signing  # built now: the first signature does not pay for the fonts
+    kyso.signing  # built now: the first signature does not pay for the fonts  # noqa: B018
     problems.install(app)
     ratelimit.install(app)  # 429 with Retry-After
     ocsp_fastpath.install(app)  # /ocsp/… answered ahead of routing, from memory

@@ -1,19 +1,39 @@
-"""Verification after the upload is read: check a PDF against the trust list, say what this service
-signed itself, and seal the report.
+"""Verification use cases: check a PDF against the trust list and say what this service signed itself,
+seal the report, find a registered document, and manage the trust anchors.
 
-(The use cases follow; this module starts with the per-process verifier cache, a part of ``Kyso``.)
+``api/routers/verify.py``, the citizens' pages (``api/pages/verify.py``) and ``kyso verify`` / ``kyso
+trust`` only read the input, call these and render. Every PDF is checked in a bounded child process
+(``verification.isolation``) except when revocation is fetched in process (the CLI's
+``--fetch-revocation``: the responder lives in this process's database connection).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from core.clock import display
+from core.errors import not_found
+from services.audit import Actor, record
+
 if TYPE_CHECKING:
+    from cryptography import x509
+    from sqlalchemy.orm import Session
+
+    from services.root import Kyso
+    from signing.registry import RegisteredDocument
+    from signing.service import SigningKey
+    from verification.anchors import AnchorInfo
+    from verification.report import IssuedRecord, VerificationReport
     from verification.trust import TrustStore
     from verification.validate import Limits, Verifier
+
+SEAL_REASON = "Báo cáo kiểm tra chữ ký số / Signature verification report"
 
 
 class Verifiers:
@@ -34,3 +54,138 @@ class Verifiers:
             if self._current is None or self._current[0] != key:
                 self._current = (key, Verifier(store, limits=self.limits, now=self._now))
             return self._current[1]
+
+
+# --- checking a PDF -----------------------------------------------------------------------------------
+def trust_list(session: Session, kyso: Kyso) -> TrustStore:
+    """Kyso's own root and the anchors operators added."""
+    from cryptography.hazmat.primitives import serialization
+
+    from verification import anchors
+
+    own_root = kyso.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)
+    return anchors.trust_list(session, [own_root])
+
+
+def verify(
+    kyso: Kyso, data: bytes, *, trust: TrustStore | None = None, fetch_revocation: bool = False
+) -> VerificationReport:
+    """The report on ``data``: every signature checked against ``trust`` (default: the instance's trust
+    list), and the documents this service registered with the same hash. Blocking: a thread in async code.
+    ``fetch_revocation`` asks this service's own OCSP responder, in process."""
+    from verification.isolation import verify_bounded
+    from verification.validate import Verifier
+
+    with kyso.db.reading() as session:
+        store = trust if trust is not None else trust_list(session, kyso)
+    if fetch_revocation:
+        verifier = Verifier(
+            store, limits=kyso.verifiers.limits, fetch_ocsp=_own_ocsp(kyso), now=kyso.clock.now
+        )
+        report = asyncio.run(verifier.verify(data))
+    else:
+        verifier = kyso.verifiers.for_trust(store) if trust is None else Verifier(
+            store, limits=kyso.verifiers.limits, now=kyso.clock.now
+        )  # fmt: skip
+        report = verify_bounded(verifier, data)
+    with kyso.db.reading() as session:
+        return replace(report, issued_by_us=issued_by_us(session, report.sha256))
+
+
+def issued_by_us(session: Session, sha256: str) -> list[IssuedRecord]:
+    from signing import registry
+    from verification.report import IssuedRecord
+
+    return [
+        IssuedRecord(r.id, r.signer_name, r.organization, r.reference_number, r.level, display(r.signed_at))
+        for r in registry.find_by_hash(session, sha256)
+    ]
+
+
+def _own_ocsp(kyso: Kyso) -> Callable[[x509.Certificate, x509.Certificate], bytes | None]:
+    from ca.ocsp import OcspResponder
+    from core.ids import serial_hex
+
+    responder = OcspResponder(kyso.ca)
+
+    def fetch(certificate: x509.Certificate, issuer: x509.Certificate) -> bytes | None:
+        try:
+            with kyso.db.transaction() as session:
+                return responder.produce_for(session, serial_hex(certificate.serial_number))
+        except Exception:  # no answer is an answer too: the report says revocation is unknown
+            return None
+
+    return fetch
+
+
+async def sealed_report(kyso: Kyso, report: VerificationReport) -> bytes:
+    """The report as a PDF sealed PAdES B-LT by the report-seal certificate (issued on first use)."""
+    from ca.hierarchy import report_seal
+    from signing.pades import Level
+    from signing.service import Appearance, DocumentIn, SignRequest
+    from verification.pdf_report import report_pdf
+
+    def prepare() -> tuple[SigningKey, bytes]:
+        with kyso.db.transaction() as session:
+            serial = report_seal(session, kyso.ca)
+        return kyso.signing.keys.signing_key(serial), report_pdf(report)
+
+    key, pdf = await asyncio.to_thread(prepare)
+    request = SignRequest(level=Level.B_LT, appearance=Appearance.INVISIBLE, reason=SEAL_REASON)
+    [sealed] = await kyso.signing.sign(key, [DocumentIn("verification-report.pdf", io.BytesIO(pdf))], request)
+    return sealed.output.read()
+
+
+def registered(kyso: Kyso, document_id: str) -> RegisteredDocument:
+    """A document this service signed, by the id its stamp's QR names; NOT_FOUND otherwise."""
+    from signing import registry
+
+    with kyso.db.reading() as session:
+        found = registry.find(session, document_id[:40])
+    if found is None:
+        raise not_found("no document signed by this service has that id")
+    return found
+
+
+# --- the trust list -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrustListing:
+    name: str
+    fingerprints: list[str]  # every anchor trusted, Kyso's own root included
+    added: list[AnchorInfo]  # those operators added
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "fingerprints": self.fingerprints,
+            "added": [a.__dict__ for a in self.added],
+        }
+
+
+def anchors_listing(kyso: Kyso) -> TrustListing:
+    """The trust list's name and fingerprints, and the anchors operators added."""
+    from verification import anchors
+
+    with kyso.db.reading() as session:
+        store = trust_list(session, kyso)
+        return TrustListing(store.name, list(store.fingerprints), anchors.listing(session))
+
+
+def add_anchor(kyso: Kyso, actor: Actor, label: str, certificate: bytes) -> AnchorInfo:
+    """Trust another root (PEM or DER) when verifying."""
+    from verification import anchors
+
+    with kyso.db.transaction() as session:
+        info = anchors.add(session, label, certificate, now=kyso.clock.now(), actor=actor.name)
+        record(session, kyso, actor, "trust.add", info.fingerprint, label=info.label, subject=info.subject)
+    return info
+
+
+def remove_anchor(kyso: Kyso, actor: Actor, key: str) -> AnchorInfo:
+    """Stop trusting an anchor an operator added (by label or fingerprint)."""
+    from verification import anchors
+
+    with kyso.db.transaction() as session:
+        info = anchors.remove(session, key)
+        record(session, kyso, actor, "trust.remove", info.fingerprint, label=info.label)
+    return info

@@ -1,6 +1,6 @@
 """The citizens' pages: ``/verify`` (pick or drop a PDF → one verdict per signature, in plain words) and
 ``/verify/{id}`` (what the QR on a stamp opens: the registered document, and a copy compared with it).
-The checks themselves are the API's (api/routers/verify.py): same limits, same isolation, same seal."""
+The checks themselves are services.verification's, as for the API: same limits, isolation and seal."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.pages.access import FORM_FIELD, PageRefused, check_form_token, form_token
 from api.pages.i18n import translator
 from api.pages.render import language, local_time, page
-from api.routers.verify import _check, _limit, _registered, _sealed
+from api.ratelimit import verify_limit
+from api.routers.verify import check_upload
 from core.errors import Kind, ServiceError
+from services import verification
+from services.root import Kyso
 from signing import registry
 from verification.report import Indication, SignatureReport, VerificationReport
 
@@ -130,20 +133,18 @@ def _verify_page(
     )
 
 
-async def _checked(
-    request: Request, runtime, document: UploadFile
-) -> tuple[VerificationReport | None, str | None]:
+async def _checked(kyso: Kyso, document: UploadFile) -> tuple[VerificationReport | None, str | None]:
     try:
-        return await _check(request, runtime, document), None
+        return await check_upload(kyso, document), None
     except ServiceError as exc:
         if exc.kind is Kind.INTERNAL:
             raise
         return None, exc.message
 
 
-def _record(runtime, document_id: str) -> registry.RegisteredDocument:
+def _record(kyso: Kyso, document_id: str) -> registry.RegisteredDocument:
     try:
-        return _registered(runtime, document_id)
+        return verification.registered(kyso, document_id)
     except ServiceError as exc:
         if exc.kind is Kind.NOT_FOUND:
             raise PageRefused(404, "not_found") from None
@@ -157,44 +158,46 @@ def verify_page(request: Request) -> HTMLResponse:
 
 @router.post(
     "/verify", response_class=HTMLResponse, summary="Verify an uploaded PDF (HTML report)",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(verify_limit)],
 )  # fmt: skip
-async def verify_upload(request: Request, runtime: RuntimeDep, document: Upload, token: Token = None):
+async def verify_upload(request: Request, kyso: KysoDep, document: Upload, token: Token = None):
     check_form_token(request, token)
-    report, error = await _checked(request, runtime, document)
+    report, error = await _checked(kyso, document)
     extra = _report_view(request, report) if report else {}
     return _verify_page(request, action="/verify", error=error, **extra)
 
 
 @router.post(
-    "/verify/report.pdf", summary="The sealed PDF report of an uploaded PDF", dependencies=[Depends(_limit)]
+    "/verify/report.pdf",
+    summary="The sealed PDF report of an uploaded PDF",
+    dependencies=[Depends(verify_limit)],
 )
-async def verify_report_pdf(request: Request, runtime: RuntimeDep, document: Upload, token: Token = None):
+async def verify_report_pdf(request: Request, kyso: KysoDep, document: Upload, token: Token = None):
     check_form_token(request, token)
-    report, error = await _checked(request, runtime, document)
+    report, error = await _checked(kyso, document)
     if report is None:
         return _verify_page(request, action="/verify", status=422, error=error)
-    sealed = await _sealed(request.app.state.signing, runtime, report)
+    sealed = await verification.sealed_report(kyso, report)
     headers = {"Content-Disposition": 'attachment; filename="bao-cao-kiem-tra.pdf"'}
     return Response(sealed, media_type="application/pdf", headers=headers)
 
 
 @router.get("/verify/{document_id}", response_class=HTMLResponse, summary="What the QR on a stamp opens")
-def verify_record(document_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    found = _record(runtime, document_id)
+def verify_record(document_id: str, request: Request, kyso: KysoDep) -> HTMLResponse:
+    found = _record(kyso, document_id)
     return _verify_page(request, action=f"/verify/{found.id}", record=found)
 
 
 @router.post(
     "/verify/{document_id}", response_class=HTMLResponse, summary="Compare a copy with the record",
-    dependencies=[Depends(_limit)],
+    dependencies=[Depends(verify_limit)],
 )  # fmt: skip
 async def compare_copy(
-    document_id: str, request: Request, runtime: RuntimeDep, document: Upload, token: Token = None
+    document_id: str, request: Request, kyso: KysoDep, document: Upload, token: Token = None
 ) -> HTMLResponse:
-    found = await run_in_threadpool(_record, runtime, document_id)
+    found = await run_in_threadpool(_record, kyso, document_id)
     check_form_token(request, token)
-    report, error = await _checked(request, runtime, document)
+    report, error = await _checked(kyso, document)
     extra = _report_view(request, report) if report else {}
     same = report.sha256 == found.sha256 if report else None
     return _verify_page(request, action=f"/verify/{found.id}", record=found, error=error, same=same, **extra)

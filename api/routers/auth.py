@@ -58,9 +58,10 @@ class CodeIn(BaseModel):
 
 def _login(request: Request, runtime: RuntimeDep, username: str, password: str, code: str | None, kind: str,
            new_password: str | None = None):  # fmt: skip
+    box = request.app.state.kyso.secret_box
     with runtime.db.transaction() as session:
         outcome = login(
-            session, runtime.ca.clock, request.app.state.secret_box, username=username, password=password,
+            session, runtime.ca.clock, box, username=username, password=password,
             code=code, source=client_address(request), kind=kind, new_password=new_password or None,
         )  # fmt: skip
     return outcome  # committed either way: failures count towards the lock and are audited
@@ -174,7 +175,7 @@ def enrol_totp(request: Request, runtime: RuntimeDep, principal: Self) -> dict[s
         account = get(session, principal.username)
         if account.totp_confirmed:
             raise conflict("a second factor is already active; an admin can reset it")
-        enrolment = totp.enrol(session, request.app.state.secret_box, account)
+        enrolment = totp.enrol(session, request.app.state.kyso.secret_box, account)
         audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.enrol",
                      source=client_address(request))  # fmt: skip
     return {"otpauth_uri": enrolment.uri, "qr_png_base64": enrolment.qr_png_base64()}
@@ -190,7 +191,7 @@ def confirm_totp(
     with runtime.db.transaction() as session:
         account = get(session, principal.username)
         codes = lockout.confirm_enrolment(
-            session, runtime.ca.clock, request.app.state.secret_box, account, body.code, source=source
+            session, runtime.ca.clock, request.app.state.kyso.secret_box, account, body.code, source=source
         )
         audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.confirm",
                      outcome="success" if codes else "failure", source=source)  # fmt: skip

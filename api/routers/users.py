@@ -133,7 +133,7 @@ def reset_totp(
     with runtime.db.transaction() as session:
         if _confirmed(session, runtime, request, principal, username, body):
             enrolment = accounts.reset_second_factor(
-                session, runtime.ca.clock, request.app.state.secret_box, username,
+                session, runtime.ca.clock, request.app.state.kyso.secret_box, username,
                 actor=principal.username, source=client_address(request),
             )  # fmt: skip
     if enrolment is None:

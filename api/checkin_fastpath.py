@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 from api.metrics import process_metrics
 from api.observability import sane_id
 from api.routers.checkins import JSON_LIMIT, context_of
-from api.security_headers import ALWAYS
+from api.security_headers import ALWAYS, NO_STORE
 from ca.runtime import CaRuntime
 from core.errors import ServiceError
 from identity import audit
@@ -172,7 +172,7 @@ def render(body: bytes, request_id: bytes, keep_alive: bool, date: bytes) -> byt
     )
 
 
-_SECURITY_HEADERS = b"".join(b"\r\n" + name + b": " + value for name, value in ALWAYS)
+_SECURITY_HEADERS = b"".join(b"\r\n" + name + b": " + value for name, value in (*ALWAYS, NO_STORE))
 
 
 def answer_json(decision: Decision) -> bytes:

@@ -130,6 +130,9 @@ def test_the_answer_is_the_routes_with_its_headers(desk: Desk) -> None:
     )
     assert again.json()["reason_code"] == "used"
     assert routed.status_code == 200 and routed.content == again.body
+    shared = ("cache-control", "x-content-type-options", "x-frame-options", "referrer-policy")
+    assert {h: again.headers[h] for h in shared} == {h: routed.headers[h] for h in shared}
+    assert again.headers["cache-control"] == "no-store"  # a pass and a guest's name: no cache keeps them
     assert len(again.headers["x-request-id"]) == 16  # a new id when the desk sends none
     assert desk.access_lines(lines_before + 1) == lines_before + 1, "only the API-key scan reached the app"
 

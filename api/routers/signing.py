@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import io
+import unicodedata
+import urllib.parse
 import zipfile
 from typing import Annotated
 
@@ -143,7 +145,7 @@ async def sign(
         headers = {
             "X-Kyso-Document-Id": only.record.id,
             "X-Kyso-Verify-Url": kyso.signing.verify_url(only.record.id),
-            "Content-Disposition": f'attachment; filename="{_signed_name(only.name)}"',
+            "Content-Disposition": _attachment(_signed_name(only.name)),
         }
         return StreamingResponse(_chunks(only.output), media_type="application/pdf", headers=headers)
     archive = io.BytesIO()
@@ -180,6 +182,20 @@ def _signed_name(name: str) -> str:
     stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "document"
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:100]
     return f"{safe}-signed.pdf"
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for ``filename`` (RFC 6266): HTTP header values are Latin-1, so a name such as
+    ``Công_văn-signed.pdf`` goes in ``filename*`` as UTF-8, with an ASCII ``filename`` for old clients
+    (before, building the header failed after the document was signed: 500, the PDF lost)."""
+    ascii_name = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_"
+        for ch in unicodedata.normalize("NFKD", filename.replace("đ", "d").replace("Đ", "D"))
+        if not unicodedata.combining(ch)
+    )
+    if ascii_name == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
 
 
 def _chunks(stream, size: int = 1 << 20):

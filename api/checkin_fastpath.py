@@ -57,7 +57,11 @@ ROUTE = b"POST /api/v1/checkins HTTP/1."
 ROUTE_TEMPLATE = "/api/v1/checkins"
 MAX_HEAD = 8 * 1024
 GROUP_LIMIT = 64  # scans decided in one transaction, at most
-_HEADER_LINE = re.compile(rb"\r\n([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
+# A value holds visible characters, spaces and tabs only (RFC 9112 §5): a line with a NUL or another
+# control byte is not matched, so the request goes to uvicorn, which refuses it (400) as on any route.
+_HEADER_LINE = re.compile(
+    rb"\r\n([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*(?=\r\n)"
+)
 # Headers that make a request the application's business (its body framing, or its own auth or parsing)
 _NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade", b"cookie"})
 _JSON = (b"", b"application/json", b"application/json; charset=utf-8")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import Depends, FastAPI
 
 from api import inputs, metrics, ocsp_fastpath, problems, ratelimit
@@ -25,11 +29,24 @@ from api.routers import (
 from core.clock import Clock
 from core.settings import Settings, load_settings
 from services.root import Kyso
+from services.worker import Worker
 
 DESCRIPTION = """Kyso — chữ ký số và xác thực điện tử (digital signatures and e-authentication).
 
 The test certificate authority for citizens, officials and agency seals; errors are RFC 9457
 `application/problem+json`."""
+
+
+@contextlib.asynccontextmanager
+async def _background_jobs(app: FastAPI) -> AsyncIterator[None]:
+    """KYSO_WORKER=in-process: this process runs the background jobs too (``kyso worker`` otherwise)."""
+    task = asyncio.create_task(Worker(app.state.kyso).serve_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -44,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         docs_url=None,  # /docs is api/pages/api_docs.py: Swagger UI served from /static, no CDN
         redoc_url=None,
         dependencies=[Depends(inputs.refuse_nul)],  # no NUL in any parameter, on every route (422)
+        lifespan=_background_jobs if settings.worker == "in-process" else None,
     )
     app.state.kyso = kyso  # the one object of the service's parts (api.deps.KysoDep)
     app.state.runtime = kyso.runtime

@@ -16,6 +16,7 @@ from cli.init_cmd import init
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
 from cli.verify_cmd import verify
+from cli.worker_cmd import worker
 
 # The command groups, in the order `kyso --help` lists them: (module, Typer app).
 GROUPS = {
@@ -112,6 +113,7 @@ app.command("init")(init)
 app.command("serve")(serve)
 app.command("sign")(sign)
 app.command("verify")(verify)
+app.command("worker")(worker)
 # the groups (GROUPS) are added by Root when used
 
 

@@ -118,6 +118,18 @@ class Settings(BaseSettings):
         le=3650,
         description="days after an invitation ends before its guest data is anonymised",
     )
+    # The background worker (services/worker.py): mail and webhooks, check-out, retention, CRLs, sealing.
+    worker: Literal["in-process", "external"] = Field(
+        default="in-process",
+        description="in-process: every kyso serve process runs the background jobs; external: kyso worker "
+        "processes do (production)",
+    )
+    audit_seal_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=10080,
+        description="seal the audit log when its oldest unsealed entry is this old; 0: off",
+    )
 
     @field_validator("base_url")
     @classmethod

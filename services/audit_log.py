@@ -4,7 +4,7 @@ identity/audit.py keeps the chain (append, walk, seal) and knows no keys; this m
 key that seals it — the TSA's delegated key (``services.root.AUDIT_SEAL_SIGNER``), unwrapped by the
 master key, so a database administrator cannot re-sign a rewritten history — and the TSA that
 timestamps each seal. `kyso audit …` (cli/audit_cmd.py) and /api/v1/audit (api/routers/audit.py) call
-these functions; a periodic job can call ``seal_head`` the same way.
+these functions; the background worker (services/worker.py) runs ``seal_if_due``.
 
 None of them writes an audit entry of its own (reading and sealing the log are not actions on it), so
 they take no ``Actor``.
@@ -12,6 +12,7 @@ they take no ``Actor``.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import TYPE_CHECKING, TextIO
@@ -84,3 +85,15 @@ def seal_head(kyso: Kyso) -> audit.SealRecord:
             signer_serial=serial_hex(delegated.certificate.serial_number),
             timestamp=timestamp,
         )
+
+
+def seal_if_due(kyso: Kyso, every: dt.timedelta) -> audit.SealRecord | None:
+    """Seal the head once the oldest entry not yet under a seal is ``every`` old: what the worker runs,
+    deciding from the database alone, so every runner agrees and a quiet log is not sealed again."""
+    with kyso.db.reading() as session:
+        seals = audit.list_seals(session)
+        sealed_up_to = max((s.seq for s in seals), default=0)
+        oldest_unsealed = next(audit.entries(session, after=sealed_up_to), None)
+    if oldest_unsealed is None or kyso.clock.now() - oldest_unsealed.occurred_at < every:
+        return None
+    return seal_head(kyso)

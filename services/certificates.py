@@ -147,3 +147,20 @@ def finish_bulk_run(kyso: Kyso, source: BulkFile, results: Path) -> dict[str, in
         totals = bulk.finish_run(session, source.run_id, kyso.clock.now())
         bulk.write_results(session, source, results)
     return totals
+
+
+# --- revocation lists ---------------------------------------------------------------------------------
+def republish_stale_crls(kyso: Kyso) -> list[str]:
+    """A new CRL for every authority whose stored one has passed half its validity (or has none), each in
+    its own transaction; the authorities republished. A CRL fetch does the same for its authority, so
+    this only keeps the stored CRLs fresh for caches and mirrors when nobody fetches them."""
+    from ca import crl
+    from ca.authorities import list_authorities
+
+    with kyso.db.reading() as session:
+        stale = [a.id for a in list_authorities(session) if crl.current(session, kyso.ca, a.id) is None]
+    for authority_id in stale:
+        with kyso.db.transaction() as session:
+            if crl.current(session, kyso.ca, authority_id) is None:  # another runner may have just done it
+                crl.publish(session, kyso.ca, authority_id)
+    return stale

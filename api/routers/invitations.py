@@ -2,21 +2,16 @@
 (api/routers/checkins.py) are included here, so the app includes one router.
 
 An official manages the invitations they host; a clerk or an integrator may invite on behalf of a host
-(``"host": "<username>"``) and manage every invitation. A background worker (started with the app)
-delivers the outbox — invitation emails, arrival notices — and runs the end-of-day check-out and the
-retention clean-up.
+(``"host": "<username>"``) and manage every invitation. The outbox (invitation emails, arrival notices),
+the end-of-day check-out and the retention clean-up are the background worker's (services/worker.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-import logging
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -34,52 +29,9 @@ from invitations import qr, reports, service, venues
 from invitations.service import Amendment, InvitationInput
 from services import checkins as checkin_service
 from services import invitations as invitation_service
-from services.audit import Actor
 from services.invitations import owner_of
-from services.root import Kyso
 
-log = logging.getLogger("kyso.invitations")
-WORKER_SECONDS = 5.0
-HOUSEKEEPING_EVERY = 60  # worker rounds: check-out and retention every ~5 minutes
-
-
-async def _worker(app: FastAPI) -> None:
-    rounds = 0
-    while True:
-        await asyncio.sleep(WORKER_SECONDS)
-        try:
-            await asyncio.to_thread(run_worker_round, app, rounds % HOUSEKEEPING_EVERY == 0)
-        except Exception:  # keep delivering after a database or mail-server hiccup
-            log.exception("invitation worker round failed")
-        rounds += 1
-
-
-def run_worker_round(app: Any, housekeeping: bool) -> None:
-    """Deliver due notifications; with ``housekeeping``, end-of-day check-out and data retention."""
-    kyso: Kyso = app.state.kyso
-    try:
-        _ = kyso.invitations
-    except ServiceError:
-        return  # no seal yet (`kyso init` not run on this version): nothing to do
-    invitation_service.deliver(kyso, Actor.SYSTEM)
-    if not housekeeping:
-        return
-    checkin_service.auto_checkout(kyso, Actor.SYSTEM)
-    invitation_service.anonymise(kyso, Actor.SYSTEM)
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(_worker(app))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-router = APIRouter(lifespan=lifespan)
+router = APIRouter()
 invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["invitations"])
 venues_router = APIRouter(prefix="/api/v1/venues", tags=["venues"])
 Manager = Annotated[Principal, Depends(require(Permission.INVITATIONS_MANAGE))]

@@ -35,10 +35,23 @@ def test_the_api_runs_as_replicas_after_one_migration_behind_the_load_balancer()
 def test_every_kyso_container_reaches_the_same_database_with_the_same_secrets() -> None:
     services = compose()["services"]
     api, init = services["kyso"], services["init"]
-    shared = {k: v for k, v in api["environment"].items() if k.startswith("KYSO_")}
-    assert shared == init["environment"]
+    shared = {k: v for k, v in api["environment"].items() if k.startswith("KYSO_") and k != "KYSO_WORKER"}
+    assert shared == init["environment"] == services["worker"]["environment"]
     assert shared["KYSO_DB_HOST"] == "db" and shared["KYSO_MASTER_KEY_FILE"].startswith("/run/secrets/")
-    assert api["secrets"] == init["secrets"] == ["kyso_master_key", "db_password"]
+    assert (
+        api["secrets"]
+        == init["secrets"]
+        == services["worker"]["secrets"]
+        == ["kyso_master_key", "db_password"]
+    )
+
+
+def test_the_background_jobs_run_in_the_worker_container_not_in_the_api_replicas() -> None:
+    services = compose()["services"]
+    assert services["kyso"]["environment"]["KYSO_WORKER"] == "external"
+    worker = services["worker"]
+    assert worker["command"] == ["kyso", "worker"] and "deploy" not in worker and "ports" not in worker
+    assert worker["depends_on"]["init"]["condition"] == "service_completed_successfully"
 
 
 def nginx_directives() -> list[list[str]]:
@@ -78,4 +91,5 @@ def test_postgresql_accepts_every_connection_the_default_replicas_may_open() -> 
     workers = int(re.search(r":-(\d+)", services["kyso"]["command"][-1]).group(1))
     command = " ".join(services["db"]["command"])
     max_connections = int(re.search(r"max_connections=(\d+)", command).group(1))
-    assert replicas * workers * 31 + 20 <= max_connections  # 20 for the CLI and an administrator
+    # 20 for the CLI and an administrator, 31 for the worker container (its pool and a lock per job)
+    assert replicas * workers * 31 + 31 + 20 <= max_connections

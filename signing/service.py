@@ -181,6 +181,9 @@ class SigningService:
             except PdfError as exc:  # objects are read lazily: damage can surface only while signing
                 output.close()
                 raise malformed(f"{document.name} is a damaged PDF: {str(exc)[:200]}") from exc
+            except AssertionError as exc:  # pyHanko asserts the form's shape: a /Fields entry not a reference
+                output.close()
+                raise malformed(f"{document.name} is a damaged PDF: its form fields are malformed") from exc
             output.seek(0)
             signed = DocumentIn(document.name, output)  # hashes and measures the output
             results.append(

@@ -288,10 +288,3 @@ def cli_as_actor() -> Actor:
 
     return Actor(cli_actor(), "cli")
 
-
-def record(session: Session, rt: Kyso, action: str, target: str | None, **details: object) -> None:
-    """Append an audit entry for a CLI action, in the transaction of the action itself."""
-    from identity import audit
-
-    audit.append(session, clock=rt.ca.clock, actor=cli_actor(), action=action, target=target,
-                 source="cli", details=details or None)  # fmt: skip

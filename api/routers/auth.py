@@ -17,14 +17,15 @@ from api.auth import (
     presented_credential,
     require,
 )
-from api.deps import RuntimeDep
+from api.deps import KysoDep, RuntimeDep, actor_of
 from api.problems import problem
 from api.ratelimit import login_limit
-from core.errors import Kind, ServiceError, conflict, malformed
-from identity import audit, lockout, totp
+from core.errors import Kind, ServiceError, malformed
+from identity import totp
 from identity.accounts import AccountInfo, get
 from identity.permissions import Permission
-from identity.sessions import REFUSED, Principal, change_password, login, logout
+from identity.sessions import REFUSED, Principal, change_password, login
+from services import accounts
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 Self = Annotated[Principal, Depends(require(Permission.SELF))]
@@ -130,11 +131,8 @@ def browser_session(
 
 
 @router.post("/logout", status_code=204, summary="End this session or token at once")
-def end_session(request: Request, response: Response, runtime: RuntimeDep, principal: Changing) -> Response:
-    with runtime.db.transaction() as session:
-        logout(session, runtime.ca.clock, presented_credential(request))
-        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="logout",
-                     source=client_address(request))  # fmt: skip
+def end_session(request: Request, kyso: KysoDep, principal: Changing) -> Response:
+    accounts.logout(kyso, actor_of(request, principal), presented_credential(request))
     result = Response(status_code=204)
     result.delete_cookie(SESSION_COOKIE)
     result.delete_cookie(CSRF_COOKIE)
@@ -170,31 +168,16 @@ def me(runtime: RuntimeDep, principal: Self) -> dict[str, object]:
 
 
 @router.post("/totp", summary="Start enrolling an authenticator app (returns the otpauth URI and a QR PNG)")
-def enrol_totp(request: Request, runtime: RuntimeDep, principal: Self) -> dict[str, str]:
-    with runtime.db.transaction() as session:
-        account = get(session, principal.username)
-        if account.totp_confirmed:
-            raise conflict("a second factor is already active; an admin can reset it")
-        enrolment = totp.enrol(session, request.app.state.kyso.secret_box, account)
-        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.enrol",
-                     source=client_address(request))  # fmt: skip
+def enrol_totp(request: Request, kyso: KysoDep, principal: Self) -> dict[str, str]:
+    enrolment = accounts.enrol_second_factor(kyso, actor_of(request, principal))
     return {"otpauth_uri": enrolment.uri, "qr_png_base64": enrolment.qr_png_base64()}
 
 
 @router.post(
     "/totp/confirm", summary="Confirm with a first code; returns one-time recovery codes, shown once"
 )
-def confirm_totp(
-    body: CodeIn, request: Request, runtime: RuntimeDep, principal: Self
-) -> dict[str, list[str]]:
-    source = client_address(request)
-    with runtime.db.transaction() as session:
-        account = get(session, principal.username)
-        codes = lockout.confirm_enrolment(
-            session, runtime.ca.clock, request.app.state.kyso.secret_box, account, body.code, source=source
-        )
-        audit.append(session, clock=runtime.ca.clock, actor=principal.username, action="totp.confirm",
-                     outcome="success" if codes else "failure", source=source)  # fmt: skip
+def confirm_totp(body: CodeIn, request: Request, kyso: KysoDep, principal: Self) -> dict[str, list[str]]:
+    codes = accounts.confirm_second_factor(kyso, actor_of(request, principal), body.code)
     if codes is None:  # the wrong code is counted (committed) before it is refused
         raise malformed(totp.CODE_NOT_VALID)
     return {"recovery_codes": codes}
@@ -202,7 +185,6 @@ def confirm_totp(
 
 @router.get("/activity", summary="What happened to your account: logins, locks, resets (newest first)")
 def activity(
-    runtime: RuntimeDep, principal: Self, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    request: Request, kyso: KysoDep, principal: Self, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[dict[str, object]]:
-    with runtime.db.reading() as session:
-        return [r.as_json() for r in audit.concerning(session, principal.username, limit)]
+    return [r.as_json() for r in accounts.activity(kyso, actor_of(request, principal), limit)]

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from store.models import AuditEntry, Certificate, CheckIn, SignedDocument, SigningAuthorization
 from tests.conftest import Instance, kyso, make_account, make_instance, new_database_url
 from tests.support import cluster
+from tests.support.clock import UNDER_FAKETIME
 from tests.support.pdfs import sample_pdf
 from tests.support.signing import new_cccd
 
@@ -50,9 +51,8 @@ def _citizen(n: int) -> dict[str, str]:
             "keygen": "ec-p256"}  # fmt: skip
 
 
-# Under libfaketime with a date offset (make test-dates) a timed threading.Event.wait() never returns, so
-# uvicorn's supervisor loop (`while not should_exit.wait(0.5)`) never runs and cannot replace a worker.
-UNDER_FAKETIME = "faketime" in os.environ.get("LD_PRELOAD", "") or "FAKETIME" in os.environ
+# Under libfaketime (tests.support.clock.UNDER_FAKETIME) uvicorn's supervisor loop
+# (`while not should_exit.wait(0.5)`) never runs and cannot replace a worker.
 
 
 @pytest.mark.skipif(UNDER_FAKETIME, reason="libfaketime stalls uvicorn's supervisor loop (timed Event.wait)")

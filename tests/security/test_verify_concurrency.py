@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import Kind, ServiceError, malformed
+from tests.support.clock import UNDER_FAKETIME
 from verification import isolation
 from verification.validate import Limits
 
@@ -65,6 +66,7 @@ def test_no_more_children_run_at_once_than_there_are_slots(
         assert second_start >= first_end, f"two validator children ran at once: {runs}"  # before: all 3
 
 
+@pytest.mark.skipif(UNDER_FAKETIME, reason="libfaketime: a timed Semaphore.acquire never runs out")
 def test_a_document_that_gets_no_turn_in_time_is_answered_busy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

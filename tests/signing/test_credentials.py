@@ -10,6 +10,7 @@ from identity import accounts
 from signing import credentials
 from store.models import SigningCredential
 from tests.conftest import Instance
+from tests.support.clock import join_for
 from tests.support.signing import holder
 
 
@@ -34,7 +35,7 @@ def test_two_racing_binds_of_one_seal_bind_it_once(instance: Instance) -> None:
         account = accounts.get(session, first.username)
         credentials.bind(session, account=account, serial=seal, now=instance.ca.clock.now())
         racer.start()
-        racer.join(timeout=1.0)
+        join_for(racer, 1.0)
         assert racer.is_alive(), "the second bind did not wait for the first transaction"
     racer.join(timeout=30)
     [result] = outcome

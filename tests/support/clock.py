@@ -8,6 +8,9 @@ certificates are issued with the real clock. A test that freezes its clock there
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
+import time
 
 from core.clock import VIETNAM
 
@@ -39,3 +42,18 @@ def upcoming(
     while candidate < earliest or (weekday is not None and candidate.weekday() != weekday):
         candidate += dt.timedelta(days=1)  # Vietnam keeps +07:00 all year: a day is always 24 hours
     return candidate
+
+
+# Under libfaketime with a date offset (`make test-dates`) a *timed* wait on a lock or an event
+# (``Thread.join(timeout)``, ``Event.wait(t)``, ``Semaphore.acquire(timeout=t)``) never times out: the
+# deadline is computed from the faked monotonic clock and waited for by the kernel on the real one. It
+# still returns when the thing it waits for happens. ``time.sleep`` works, so a test that expects a wait
+# to run out sleeps instead (``join_for``) or, where the product's own timed wait is what it tests, skips.
+UNDER_FAKETIME = "faketime" in os.environ.get("LD_PRELOAD", "") or "FAKETIME" in os.environ
+
+
+def join_for(thread: threading.Thread, seconds: float) -> None:
+    """``thread.join(seconds)`` that also runs out under libfaketime: sleep in short steps."""
+    deadline = time.monotonic() + seconds
+    while thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)

@@ -11,7 +11,7 @@ size, so the limits are enforced here, in a plain ASGI middleware, per route:
   memory and a connection; a phone on a bad network still sends a chunk every few seconds).
 
 ``limit_for`` is the route table (``docs/security.md`` lists it); routes that read their body themselves
-(``api.limits.read_body``: check-in images, offline sync, the TSA) keep their own, smaller limits too.
+(``api.request_body.read_body``: check-in images, offline sync, the TSA) keep their own, smaller limits too.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ audit entries appended and committed. The decision is ``invitations.checkin``'s 
 
 Whatever is not the plain case goes to the application, untouched: API keys and cookies, a card QR to
 compare, a body that is not the expected JSON, a token that does not authenticate or may not use the
-desk, a desk that does not exist, a database other than PostgreSQL. (Seal keys and desks this process
+desk, a desk that does not exist, a database other than PostgreSQL. (Pass-signing keys and desks this process
 has not loaded yet are loaded in a thread as the route loads them; a desk account's venue is read with
 its token.) The handler then hands the connection to
 uvicorn with the request unread and the route answers (401, 403, 404, 422 …) as for any other request.
@@ -188,7 +188,7 @@ def answer_json(decision: Decision) -> bytes:
 
 # --- deciding in groups -------------------------------------------------------------------------------
 @dataclass
-class Scan:
+class WaitingScan:
     request: CheckinRequest
     source: str | None  # the client's address, for the audit entry
     answer: asyncio.Future[bytes | None]  # the JSON body, or None: the application is to answer
@@ -211,7 +211,7 @@ class Decider:
         self.runtime: CaRuntime = app.state.runtime
         self.loop = loop
         self.connection = GroupConnection(self.runtime.db.libpq_url())
-        self.waiting: list[Scan] = []
+        self.waiting: list[WaitingScan] = []
         self.draining = False
 
     @classmethod
@@ -223,7 +223,7 @@ class Decider:
 
     def submit(self, request: CheckinRequest, source: str | None) -> asyncio.Future[bytes | None]:
         answer: asyncio.Future[bytes | None] = self.loop.create_future()
-        self.waiting.append(Scan(request, source, answer, time.perf_counter()))
+        self.waiting.append(WaitingScan(request, source, answer, time.perf_counter()))
         if not self.draining:
             self.draining = True
             self.loop.create_task(self._drain())
@@ -249,7 +249,7 @@ class Decider:
         finally:
             self.draining = False
 
-    def _count(self, group: Sequence[Scan], answers: Sequence[bytes | None]) -> None:
+    def _count(self, group: Sequence[WaitingScan], answers: Sequence[bytes | None]) -> None:
         """The HTTP metrics the application's middleware keeps for the route (not for scans handed to it,
         which the middleware counts itself). The decisions are counted from the audit entries."""
         metrics, now = process_metrics(), time.perf_counter()
@@ -260,7 +260,7 @@ class Decider:
             for scan in answered:
                 seconds.observe(now - scan.arrived)
 
-    async def decide(self, group: Sequence[Scan]) -> list[bytes | None]:
+    async def decide(self, group: Sequence[WaitingScan]) -> list[bytes | None]:
         """The answers to a group: a JSON body per scan decided here, None for each left to the route."""
         answers: list[bytes | None] = [None] * len(group)
         codes = {scan.request.desk.strip() for scan in group}

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.limits import BodyTooLarge
+from api.request_body import BodyTooLarge
 from core.errors import Kind, ServiceError
 from core.logs import request_id
 from identity.lockout import Locked

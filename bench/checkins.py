@@ -52,7 +52,7 @@ def _tokens(count: int):
     from cryptography.x509.oid import NameOID
 
     from invitations import token
-    from invitations.keys import KeySet, Seal
+    from invitations.keys import KeySet, PassSigner
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench seal")])
@@ -67,7 +67,7 @@ def _tokens(count: int):
         .not_valid_after(now + dt.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
-    seal = Seal(lambda data: key.sign(data, ec.ECDSA(hashes.SHA256())), certificate)
+    seal = PassSigner(lambda data: key.sign(data, ec.ECDSA(hashes.SHA256())), certificate)
     start = int(now.timestamp()) - 60
     texts = [
         token.encode(
@@ -163,7 +163,7 @@ def _prepare(url: str, directory: Path, count: int) -> tuple[object, list[str]]:
     from core.settings import Settings
     from identity import accounts
     from invitations import service, venues
-    from invitations.keys import Seal
+    from invitations.keys import PassSigner
     from invitations.service import InvitationContext, InvitationInput
     from keystore.secretbox import SecretBox
     from store.migrate import upgrade
@@ -199,7 +199,7 @@ def _prepare(url: str, directory: Path, count: int) -> tuple[object, list[str]]:
             password=PASSWORD,
         )
         delegated = service_signers.load(session, runtime.ca, "invitation-seal")
-        seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
+        seal = PassSigner(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
         context = InvitationContext(
             clock=runtime.ca.clock, box=SecretBox(settings.master_key_bytes()), seal=seal
         )

@@ -151,12 +151,12 @@ def prepare(url: str, directory: Path, passes: int, officials: int) -> World:
 def _passes(runtime, box, count: int) -> list[str]:
     from ca import service_signers
     from invitations import service
-    from invitations.keys import Seal
+    from invitations.keys import PassSigner
     from invitations.service import InvitationContext, InvitationInput
 
     with runtime.db.transaction() as session:
         delegated = service_signers.load(session, runtime.ca, "invitation-seal")
-        seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
+        seal = PassSigner(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
         context = InvitationContext(clock=runtime.ca.clock, box=box, seal=seal)
         service.register_seal(session, context)
         host = service.host_of(session, "official0")

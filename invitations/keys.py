@@ -1,7 +1,12 @@
-"""The invitation seal (what signs tokens) and the key set desks trust (what verifies them).
+"""The pass signer (what signs guests' pass tokens) and the key set desks trust (what verifies them).
+
+(Three things in Kyso are "seals" in the everyday sense; each has its own name: an agency's e-seal on a
+PDF is ``signing.seals.DocumentSealer``, the audit chain's is ``identity.audit.seal``/``SealRecord``, and
+the key that signs passes is this module's ``PassSigner``, whose certificate is the "invitation-seal"
+service signer's.)
 
 invitations/ never holds a private key and never imports ca/: api/ and cli/ load the "invitation-seal"
-service signer and hand over ``Seal(sign=…, certificate=…)``, where ``sign`` returns a DER ECDSA
+service signer and hand over ``PassSigner(sign=…, certificate=…)``, where ``sign`` returns a DER ECDSA
 signature (what ``keystore.KeySigner.sign`` gives); COSE wants the raw ``r || s`` form, converted here,
 with s made low (``CURVE_ORDERS``); verifiers take only that form (``canonical_der``).
 
@@ -76,8 +81,8 @@ def algorithm_for(public_key: object) -> int:
 
 
 @dataclass(frozen=True)
-class Seal:
-    """Signs tokens: a signing callable (DER ECDSA out) and the seal certificate."""
+class PassSigner:
+    """Signs pass tokens: a signing callable (DER ECDSA out) and the invitation-seal certificate."""
 
     sign_der: Callable[[bytes], bytes]
     certificate: x509.Certificate

@@ -27,7 +27,7 @@ from core.clock import VIETNAM, Clock, as_utc
 from core.errors import Kind, ServiceError, conflict, malformed, not_found
 from core.vn_ids import parse_cccd
 from invitations import rotating, token
-from invitations.keys import KeySet, Seal, TrustedKey
+from invitations.keys import KeySet, PassSigner, TrustedKey
 from invitations.venues import clean_text
 from invitations.webhooks import WebhookPolicy, check_url
 from keystore.secretbox import SecretBox
@@ -59,7 +59,7 @@ class InvitationContext:
 
     clock: Clock
     box: SecretBox
-    seal: Seal | None = None
+    seal: PassSigner | None = None
     early: dt.timedelta = EARLY_ARRIVAL
     keys_ttl: float = 30.0
     # what webhooks may reach beyond public addresses (KYSO_WEBHOOK_ALLOW; invitations.webhooks)
@@ -80,7 +80,7 @@ class InvitationContext:
             self._remembered[key] = (time.monotonic(), value)
         return value
 
-    def require_seal(self) -> Seal:
+    def require_seal(self) -> PassSigner:
         if self.seal is None:
             raise ServiceError(Kind.UNAVAILABLE, "no invitation seal is loaded; run `kyso init`")
         return self.seal

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from invitations import base45
-from invitations.keys import ALGORITHMS, KID_LENGTH, KeySet, Seal, canonical_der
+from invitations.keys import ALGORITHMS, KID_LENGTH, KeySet, PassSigner, canonical_der
 from invitations.reasons import Reason
 
 PREFIX = "KY1:"
@@ -172,14 +172,14 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
 _sig_structure = sig_structure
 
 
-def sign_cose(seal: Seal, payload: bytes, extra_protected: dict[int, object] | None = None) -> bytes:
+def sign_cose(seal: PassSigner, payload: bytes, extra_protected: dict[int, object] | None = None) -> bytes:
     """A tagged COSE_Sign1 over ``payload`` with alg, kid (and ``extra_protected``) protected."""
     protected = _dumps({HEADER_ALG: seal.alg, HEADER_KID: seal.kid, **(extra_protected or {})})
     signature = seal.sign(_sig_structure(protected, payload))
     return _dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
 
 
-def encode(claims: InvitationClaims, seal: Seal) -> str:
+def encode(claims: InvitationClaims, seal: PassSigner) -> str:
     """The text to put in the QR code."""
     return PREFIX + base45.encode(sign_cose(seal, _dumps(claims.to_cbor())))
 

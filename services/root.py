@@ -118,13 +118,13 @@ class Kyso:
 
     def _build_invitations(self) -> InvitationContext:
         from ca import service_signers
-        from invitations.keys import Seal
+        from invitations.keys import PassSigner
         from invitations.service import InvitationContext, register_seal
         from invitations.webhooks import WebhookPolicy
 
         with self.db.transaction() as session:
             delegated = service_signers.load(session, self.ca, INVITATION_SEAL_SIGNER)
-            seal = Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
+            seal = PassSigner(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
             webhooks = WebhookPolicy.parse(self.settings.webhook_allow)
             context = InvitationContext(clock=self.clock, box=self.secret_box, seal=seal, webhooks=webhooks)
             register_seal(session, context)

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import RuntimeDep
-from api.limits import read_body
 from api.pages.access import page_caller
 from api.pages.render import page
+from api.request_body import read_body
 from api.routers.checkins import IMAGE_LIMIT
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.auth import require, require_any
 from api.deps import KysoDep, actor_of
 from api.inputs import CheckInId, ConflictId, refuse_nul_in
-from api.limits import read_body
+from api.request_body import read_body
 from core.errors import malformed
 from identity.permissions import Permission
 from identity.sessions import Principal

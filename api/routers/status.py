@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import RuntimeDep
-from api.limits import BodyTooLarge, read_body
 from api.ocsp_fastpath import RenderedOcsp, decode_get
+from api.request_body import BodyTooLarge, read_body
 from ca import crl, ocsp, status
 from ca.ocsp_cache import CachingOcspResponder
 from identity.permissions import Permission

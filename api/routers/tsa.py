@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep
-from api.limits import read_body
 from api.problems import problem
 from api.ratelimit import tsa_limit
+from api.request_body import read_body
 from ca import tsa
 
 router = APIRouter(tags=["pki"])

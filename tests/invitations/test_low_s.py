@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from core.clock import FrozenClock
 from core.errors import Kind, ServiceError
 from invitations import base45, offline, service, token, venues
-from invitations.keys import ALG_ES256, ALG_ES384, ALGORITHMS, Seal
+from invitations.keys import ALG_ES256, ALG_ES384, ALGORITHMS, PassSigner
 from invitations.reasons import Reason
 from invitations.service import InvitationInput
 from tests.conftest import Instance, make_account
@@ -97,11 +97,11 @@ def test_a_seal_whose_signer_gives_high_s_still_signs_low_s() -> None:
         inner = make_seal(curve)
         n = CURVE_ORDERS[inner.alg]
 
-        def high_s(data: bytes, inner: Seal = inner, n: int = n) -> bytes:
+        def high_s(data: bytes, inner: PassSigner = inner, n: int = n) -> bytes:
             r, s = decode_dss_signature(inner.sign_der(data))
             return encode_dss_signature(r, s if s > n // 2 else n - s)
 
-        seal = Seal(high_s, inner.certificate)
+        seal = PassSigner(high_s, inner.certificate)
         size = ALGORITHMS[seal.alg][1]
         signature = seal.sign(b"data")
         assert 0 < int.from_bytes(signature[size:], "big") <= n // 2

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from invitations import base45, token
-from invitations.keys import ALG_ES256, ALG_ES384, KeySet, Seal, TrustedKey
+from invitations.keys import ALG_ES256, ALG_ES384, KeySet, PassSigner, TrustedKey
 from invitations.reasons import ENGLISH, VIETNAMESE, Reason
 from tests.support.clock import upcoming
 from tests.support.invitations import make_seal
@@ -62,7 +62,7 @@ def craft(
     protected: object = None,
     unprotected: object = None,
     payload: bytes | None = None,
-    seal: Seal = SEAL,
+    seal: PassSigner = SEAL,
     signature: Callable[[bytes], bytes] | None = None,
     tag: int | None = 18,
     items: int = 4,

@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from invitations.keys import Seal
+from invitations.keys import PassSigner
 
 
-def make_seal(curve: ec.EllipticCurve | None = None, name: str = "Test invitation seal") -> Seal:
+def make_seal(curve: ec.EllipticCurve | None = None, name: str = "Test invitation seal") -> PassSigner:
     """A seal whose key lives only in this process (the real one is in the keystore)."""
     key = ec.generate_private_key(curve or ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -28,19 +28,19 @@ def make_seal(curve: ec.EllipticCurve | None = None, name: str = "Test invitatio
         .sign(key, hashes.SHA256())
     )
     digest = hashes.SHA384() if isinstance(key.curve, ec.SECP384R1) else hashes.SHA256()
-    return Seal(lambda data: key.sign(data, ec.ECDSA(digest)), certificate)
+    return PassSigner(lambda data: key.sign(data, ec.ECDSA(digest)), certificate)
 
 
-def instance_seal(instance) -> Seal:
+def instance_seal(instance) -> PassSigner:
     """The instance's real invitation seal: the service signer's key in custody, its certificate and chain."""
     from ca import service_signers
 
     with instance.db.reading() as session:
         delegated = service_signers.load(session, instance.ca, "invitation-seal")
-    return Seal(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
+    return PassSigner(delegated.signer.sign, delegated.certificate, tuple(delegated.chain))
 
 
-def instance_context(instance, clock=None, seal: Seal | None = None):
+def instance_context(instance, clock=None, seal: PassSigner | None = None):
     """An InvitationContext on the instance, its seal registered as trusted."""
     from invitations.service import InvitationContext, register_seal
     from keystore.secretbox import SecretBox

@@ -1,4 +1,6 @@
-"""Bounded request bodies: protocol endpoints read at most a few KiB, whatever the client sends."""
+"""Reading a request body within a bound (`read_body`): protocol endpoints read at most a few KiB,
+whatever the client sends. (The per-route size and time limits of every body are `api.body_limits`;
+requests per client, `api.ratelimit`.)"""
 
 from __future__ import annotations
 

@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url=None,
         dependencies=[Depends(inputs.refuse_nul)],  # no NUL in any parameter, on every route (422)
         lifespan=_background_jobs if settings.worker == "in-process" else None,
+        # Starlette's slash redirect builds its Location from the request's Host header, so
+        # `/api/v1/verify/` with `Host: evil.example` sent the client there; a stray slash is a 404.
+        redirect_slashes=False,
     )
     app.state.kyso = kyso  # the one object of the service's parts (api.deps.KysoDep)
     app.state.runtime = kyso.runtime

@@ -120,25 +120,18 @@ def resolve_serial(session: Session, text: str) -> str:
     """The full serial ``text`` names: the serial itself, or a unique prefix of at least
     ``MIN_SERIAL_PREFIX`` hex digits (any case, ``:`` and spaces ignored). The one place every command
     taking a serial resolves it; the store is asked with a LIKE prefix, never loaded whole."""
-    from sqlalchemy import select
-
     from core.ids import clean_serial_text, serial_hex
-    from store.models import Certificate
+    from store import repositories
 
     cleaned = clean_serial_text(text)
     exact = serial_hex(int(cleaned, 16))
-    if session.scalar(select(Certificate.serial).where(Certificate.serial == exact)) is not None:
+    if repositories.serial_exists(session, exact):
         return exact
     if len(cleaned) < MIN_SERIAL_PREFIX:
         raise malformed(
             f"serial {cleaned} matches no certificate (a prefix needs {MIN_SERIAL_PREFIX} hex digits or more)"
         )
-    rows = session.execute(
-        select(Certificate.serial, Certificate.common_name)
-        .where(Certificate.serial.startswith(cleaned, autoescape=True), Certificate.status != "reserved")
-        .order_by(Certificate.serial)
-        .limit(SHOWN_CANDIDATES + 1)
-    ).all()
+    rows = repositories.serials_starting_with(session, cleaned, SHOWN_CANDIDATES + 1)
     if not rows:
         raise not_found(f"no certificate with serial {cleaned} or a serial starting with it")
     if len(rows) > 1:
@@ -287,4 +280,3 @@ def cli_as_actor() -> Actor:
     from services.audit import Actor
 
     return Actor(cli_actor(), "cli")
-

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,8 @@ from identity import audit, lockout, totp
 from identity.passwords import hash_password, one_time_password, verify_password
 from identity.permissions import ROLES
 from keystore.secretbox import SecretBox
-from store.models import Account, SessionToken
+from store import identity_repo
+from store.models import Account
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 
@@ -121,27 +122,18 @@ def create(
 
 
 def get(session: Session, username: str) -> Account:
-    account = session.scalars(
-        select(Account).where(Account.username == username.strip().lower())
-    ).one_or_none()
+    account = identity_repo.account_named(session, username.strip().lower())
     if account is None:
         raise not_found(f"no account {username!r}")
     return account
 
 
 def list_accounts(session: Session, role: str | None = None) -> Sequence[Account]:
-    query = select(Account).order_by(Account.username)
-    if role:
-        query = query.where(Account.role == role)
-    return session.scalars(query).all()
+    return identity_repo.accounts(session, role)
 
 
-def revoke_sessions(session: Session, account: Account, now: object) -> None:
-    session.execute(
-        update(SessionToken)
-        .where(SessionToken.account_id == account.id, SessionToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+def revoke_sessions(session: Session, account: Account, now: dt.datetime) -> None:
+    identity_repo.end_sessions(session, account.id, now)
 
 
 def disable(session: Session, clock: Clock, username: str, *, actor: str, enabled: bool = False) -> Account:

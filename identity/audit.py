@@ -41,13 +41,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
 from asn1crypto import cms, tsp
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import metrics
 from core.clock import Clock, as_utc
 from core.errors import Kind, ServiceError, conflict
+from store import audit_repo
 from store.db import after_commit
 from store.models import AuditEntry, AuditHead, AuditSeal
 
@@ -205,31 +206,22 @@ def _clip(value: str | None, name: str) -> str | None:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
-_HEAD = select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID).with_for_update()
-_INSERT_ENTRY = insert(AuditEntry)
-_MOVE_HEAD = (
-    update(AuditHead)
-    .where(AuditHead.id == HEAD_ID)
-    .values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
-)
-
-
 def _locked_head(session: Session) -> tuple[int, str]:
     """(seq, entry hash) of the head row, locked until the transaction ends; created (0, GENESIS) on the
     first append. Core statements: every request that is audited pays for these."""
     for _ in range(_HEAD_ATTEMPTS):
-        found = session.connection().execute(_HEAD).first()
+        found = audit_repo.locked_head(session, HEAD_ID)
         if found is not None:
             return found[0], found[1]
         try:
             # Two first appends at once: the second waits on the primary key, then fails here and
             # locks the row the first committed.
             with session.begin_nested():
-                session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, entry_hash=GENESIS))
+                audit_repo.create_head(session, HEAD_ID, GENESIS)
         except IntegrityError:
             continue
         # Only now is the answer stable: no one can commit entries while we hold the new head.
-        if session.scalar(select(func.count()).select_from(AuditEntry)):
+        if audit_repo.any_entry(session):
             raise ServiceError(
                 Kind.INTERNAL, "the audit head is missing but entries exist; run `kyso audit verify`"
             )
@@ -280,9 +272,7 @@ def append_all(session: Session, *, clock: Clock, entries: Sequence[Entry]) -> l
         return []
     occurred_at = as_utc(clock.now())
     records, rows = chain(checked, *_locked_head(session), occurred_at)
-    connection = session.connection()  # Core on the connection: no ORM execution layer per entry
-    connection.execute(_INSERT_ENTRY, rows)
-    connection.execute(_MOVE_HEAD, {"new_seq": records[-1].seq, "new_hash": records[-1].entry_hash})
+    audit_repo.insert_entries_and_move_head(session, rows, HEAD_ID, records[-1].seq, records[-1].entry_hash)
     for record in records:
         after_commit(session, functools.partial(counted, record))
     return records
@@ -336,31 +326,9 @@ def checked_entry(entry: Entry) -> tuple[dict[str, Any], str]:
 
 
 # --- reading the chain --------------------------------------------------------------------------------
-_COLUMNS = (
-    AuditEntry.seq,
-    AuditEntry.previous_hash,
-    AuditEntry.entry_hash,
-    AuditEntry.occurred_at,
-    AuditEntry.actor,
-    AuditEntry.action,
-    AuditEntry.target,
-    AuditEntry.outcome,
-    AuditEntry.source,
-    AuditEntry.details,
-)
-
-
 def _rows(session: Session, after: int | None = None) -> Iterator[Row[Any]]:
-    """Entries in seq order, ``BATCH_SIZE`` per query (keyset pagination, no ORM identity map)."""
-    while True:
-        query = select(*_COLUMNS).order_by(AuditEntry.seq).limit(BATCH_SIZE)
-        if after is not None:
-            query = query.where(AuditEntry.seq > after)
-        rows = session.execute(query).all()
-        yield from rows
-        if len(rows) < BATCH_SIZE:
-            return
-        after = rows[-1].seq
+    """Entries in seq order, ``BATCH_SIZE`` per query."""
+    return audit_repo.entry_rows(session, after, BATCH_SIZE)
 
 
 def _details(text: str) -> dict[str, Any] | None:
@@ -412,13 +380,12 @@ def entries(session: Session, after: int | None = None) -> Iterator[AuditRecord]
 
 def concerning(session: Session, target: str, limit: int) -> list[AuditRecord]:
     """The latest ``limit`` entries whose target is ``target`` (an account's own activity), newest first."""
-    query = select(*_COLUMNS).where(AuditEntry.target == target).order_by(AuditEntry.seq.desc()).limit(limit)
-    return [_record(row) for row in session.execute(query).all()]  # type: ignore[arg-type]
+    return [_record(row) for row in audit_repo.rows_with_target(session, target, limit)]
 
 
 def current_head(session: Session) -> tuple[int, str]:
     """(seq, entry_hash) of the chain's head; (0, GENESIS) before the first append."""
-    row = session.execute(select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == HEAD_ID)).first()
+    row = audit_repo.head(session, HEAD_ID)
     return (row[0], row[1]) if row is not None else (0, GENESIS)
 
 
@@ -493,11 +460,7 @@ class _Walk:
             return
         recomputed = _row_hash(row)
         if row.previous_hash != self.last_hash:
-            later = session.scalar(
-                select(AuditEntry.seq).where(
-                    AuditEntry.entry_hash == row.previous_hash, AuditEntry.seq > row.seq
-                )
-            )
+            later = audit_repo.later_seq_with_hash(session, row.previous_hash, row.seq)
             if later is not None:
                 self.fail(row.seq, f"entries out of order at {row.seq}")
             elif recomputed == row.entry_hash and row.seq > 1:
@@ -543,7 +506,7 @@ def verify(session: Session, seal_verifier: SealVerifier | None = None) -> Verif
     deleted at the end), that no seal names an entry beyond the end, each seal's signature (with
     ``seal_verifier(message, signature)`` when given) and each seal's timestamp imprint.
     """
-    seals = list(session.scalars(select(AuditSeal).order_by(AuditSeal.seq, AuditSeal.id)))
+    seals = list(audit_repo.seals(session, by_seq=True))
     walk = _Walk(seals, seal_verifier)
     after: int | None = None
     head_row: tuple[int, str] | None = None
@@ -669,4 +632,4 @@ def seal(
 
 
 def list_seals(session: Session) -> list[SealRecord]:
-    return [SealRecord.from_row(r) for r in session.scalars(select(AuditSeal).order_by(AuditSeal.id))]
+    return [SealRecord.from_row(r) for r in audit_repo.seals(session)]

@@ -12,7 +12,6 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
@@ -23,6 +22,7 @@ from identity.lockout import LOCK_AFTER, LOCK_BASE, LOCK_MAX  # noqa: F401 - whe
 from identity.passwords import check_policy, verify_password
 from identity.permissions import ROLES, SECOND_FACTOR_REQUIRED, Permission, permissions_of
 from keystore.secretbox import SecretBox
+from store import identity_repo
 from store.models import Account, ApiKey, SessionToken
 
 TOKEN_TTL = dt.timedelta(minutes=15)
@@ -85,7 +85,7 @@ def login(
         check_policy(new_password)  # before anything is checked or counted
     now = clock.now()
     name = username.strip().lower()[:64]
-    account = session.scalars(select(Account).where(Account.username == name)).one_or_none()
+    account = identity_repo.account_named(session, name)
     # The password is checked whatever happens, so an unknown or locked account costs the same time.
     password_ok = verify_password(account.password_hash if account else None, password)
 
@@ -141,15 +141,7 @@ def change_password(
     if not reauthenticate(session, clock, account, current, where="password.change", source=source):
         return False
     set_own_password(session, clock, account, new, source=source)
-    session.execute(
-        update(SessionToken)
-        .where(
-            SessionToken.account_id == account.id,
-            SessionToken.revoked_at.is_(None),
-            SessionToken.token_hash != digest(credential),
-        )
-        .values(revoked_at=clock.now())
-    )
+    identity_repo.end_sessions(session, account.id, clock.now(), keep=digest(credential))
     return True
 
 
@@ -187,31 +179,13 @@ def _new_session(
     return token, csrf, ttl
 
 
-_LIVE_TOKEN = (
-    select(Account.id, Account.username, Account.role, SessionToken.csrf_hash, Account.must_change_password)
-    .join(Account, Account.id == SessionToken.account_id)
-    .where(
-        SessionToken.token_hash == bindparam("token_hash"),
-        SessionToken.kind == bindparam("kind"),
-        SessionToken.revoked_at.is_(None),
-        SessionToken.expires_at > bindparam("now"),
-        Account.disabled.is_(False),
-    )
-)
-
-
 def authenticate(session: Session, clock: Clock, credential: str, *, via: str) -> Principal:
     """Resolve a bearer token, a session cookie or an API key to a principal, or refuse (401)."""
     now = clock.now()
     if credential.startswith(API_KEY_PREFIX) and via == "bearer":
         return _api_key_principal(session, credential, now)
-    # One statement per request (every authenticated request pays it): the live token and its enabled account.
     expected_kind = "cookie" if via == "cookie" else "bearer"
-    found = (
-        session.connection()
-        .execute(_LIVE_TOKEN, {"token_hash": digest(credential), "kind": expected_kind, "now": now})
-        .first()
-    )
+    found = identity_repo.live_token(session, digest(credential), expected_kind, now)
     if found is None:
         raise ServiceError(Kind.UNAUTHORIZED, "the session has expired or was ended; log in again")
     account_id, username, role, csrf_hash, must_change = found
@@ -219,7 +193,7 @@ def authenticate(session: Session, clock: Clock, credential: str, *, via: str) -
 
 
 def _api_key_principal(session: Session, key: str, now: dt.datetime) -> Principal:
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest(key))).one_or_none()
+    row = identity_repo.api_key_by_hash(session, digest(key))
     account = session.get(Account, row.account_id) if row is not None else None
     if row is None or row.revoked_at is not None or account is None or account.disabled:
         raise ServiceError(Kind.UNAUTHORIZED, "the API key is not valid")

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import pyotp
 import qrcode
-from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from keystore.secretbox import SecretBox
+from store import identity_repo
 from store.models import Account, RecoveryCode
 
 ISSUER = "Kyso"
@@ -63,7 +63,7 @@ def enrol(session: Session, box: SecretBox, account: Account) -> Enrolment:
     account.totp_confirmed = False
     account.totp_last_step = None
     # a reset (lost or compromised phone) must also end the old recovery codes
-    session.query(RecoveryCode).filter(RecoveryCode.account_id == account.id).delete()
+    identity_repo.drop_recovery_codes(session, account.id)
     session.flush()
     return Enrolment(secret, pyotp.TOTP(secret).provisioning_uri(name=account.username, issuer_name=ISSUER))
 
@@ -103,14 +103,9 @@ def verify_step(session: Session, box: SecretBox, account: Account, code: str, n
 
 def _accept_step(session: Session, account: Account, step: int) -> bool:
     """Record ``step`` as used, unless it (or a later one) already was; atomic across workers."""
-    accepted = session.execute(
-        update(Account)
-        .where(Account.id == account.id, or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
-        .values(totp_last_step=step, totp_confirmed=True)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    accepted = identity_repo.accept_totp_step(session, account.id, step)
     session.refresh(account)
-    return accepted == 1
+    return accepted
 
 
 def _hash_code(code: str) -> str:
@@ -118,7 +113,7 @@ def _hash_code(code: str) -> str:
 
 
 def new_recovery_codes(session: Session, account: Account) -> list[str]:
-    session.query(RecoveryCode).filter(RecoveryCode.account_id == account.id).delete()
+    identity_repo.drop_recovery_codes(session, account.id)
     codes = []
     for _ in range(RECOVERY_CODES):
         raw = secrets.token_hex(6)
@@ -132,14 +127,4 @@ def use_recovery_code(session: Session, account: Account, code: str, now: dt.dat
     cleaned = code.replace("-", "").lower()
     if len(cleaned) != 12 or any(c not in "0123456789abcdef" for c in cleaned):
         return False
-    used = session.execute(
-        update(RecoveryCode)
-        .where(
-            RecoveryCode.account_id == account.id,
-            RecoveryCode.code_hash == _hash_code(cleaned),
-            RecoveryCode.used_at.is_(None),
-        )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return used == 1
+    return identity_repo.use_recovery_code(session, account.id, _hash_code(cleaned), now)

@@ -14,10 +14,10 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.errors import Kind, ServiceError, malformed
+from store import signing_repo
 from store.models import SigningAuthorization
 
 _DIGEST = re.compile(r"^(?:[0-9a-f]{64}|[0-9a-f]{96})$")  # SHA-256 (documents) or SHA-384 (signHash)
@@ -107,11 +107,5 @@ def check(
 
 def consume(session: Session, authorization_id: str, *, now: dt.datetime) -> None:
     """Mark used; raises CONFLICT when another request consumed it first."""
-    used = session.execute(
-        update(SigningAuthorization)
-        .where(SigningAuthorization.id == authorization_id, SigningAuthorization.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if used != 1:
+    if not signing_repo.mark_authorization_used(session, authorization_id, now):
         raise ServiceError(Kind.CONFLICT, "this signing authorisation was already used; confirm again")

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Kind, ServiceError, conflict, malformed, not_found
 from core.ids import new_id
 from core.signing_profiles import PERSONAL_PROFILES, SIGNING_PROFILES
-from store import repositories
+from store import repositories, signing_repo
 from store.models import Account, Certificate, SigningCredential
 
 
@@ -124,12 +123,7 @@ def _check_member(session: Session, account: Account, certificate: Certificate, 
 
 
 def of_account(session: Session, account_id: int) -> Sequence[CredentialInfo]:
-    rows = session.scalars(
-        select(SigningCredential)
-        .where(SigningCredential.account_id == account_id, SigningCredential.disabled_at.is_(None))
-        .order_by(SigningCredential.created_at)
-    )
-    return [CredentialInfo.of(row) for row in rows]
+    return [CredentialInfo.of(row) for row in signing_repo.active_credentials(session, account_id)]
 
 
 def choose(

@@ -6,10 +6,10 @@ import datetime as dt
 import secrets
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import display
+from store import signing_repo
 from store.models import SignedDocument
 
 
@@ -65,5 +65,4 @@ def find(session: Session, document_id: str) -> RegisteredDocument | None:
 
 
 def find_by_hash(session: Session, sha256: str) -> list[RegisteredDocument]:
-    rows = session.scalars(select(SignedDocument).where(SignedDocument.sha256 == sha256.lower()))
-    return [RegisteredDocument.of(row) for row in rows]
+    return [RegisteredDocument.of(row) for row in signing_repo.documents_with_hash(session, sha256)]

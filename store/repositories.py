@@ -51,6 +51,22 @@ def certificate_by_serial(session: Session, serial: str, *, for_update: bool = F
     return session.scalars(query).one_or_none()
 
 
+def serial_exists(session: Session, serial: str) -> bool:
+    return session.scalar(select(Certificate.serial).where(Certificate.serial == serial)) is not None
+
+
+def serials_starting_with(session: Session, prefix: str, limit: int) -> list[tuple[str, str]]:
+    """(serial, common name) of at most ``limit`` issued certificates whose serial starts with ``prefix``
+    (a LIKE prefix on the index, never the whole table), in serial order."""
+    rows = session.execute(
+        select(Certificate.serial, Certificate.common_name)
+        .where(Certificate.serial.startswith(prefix, autoescape=True), Certificate.status != "reserved")
+        .order_by(Certificate.serial)
+        .limit(limit)
+    ).all()
+    return [(serial, name) for serial, name in rows]
+
+
 def search_certificates(
     session: Session,
     *,

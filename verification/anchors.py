@@ -7,11 +7,11 @@ import hashlib
 from dataclasses import dataclass
 
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import display
 from core.errors import conflict, malformed, not_found
+from store import trust_anchors
 from store.models import TrustAnchor
 from verification.trust import TrustStore, certificates_from_pem
 
@@ -49,7 +49,7 @@ def add(session: Session, label: str, certificate: bytes, *, now: dt.datetime, a
     fingerprint = hashlib.sha256(ders[0]).hexdigest()
     if session.get(TrustAnchor, fingerprint) is not None:
         raise conflict("this certificate is already a trust anchor")
-    if session.scalar(select(TrustAnchor).where(TrustAnchor.label == label)) is not None:
+    if trust_anchors.by_label(session, label) is not None:
         raise conflict(f"a trust anchor is already labelled {label!r}")
     row = TrustAnchor(fingerprint=fingerprint, label=label, subject=subject, certificate_der=ders[0],
                       added_at=now, added_by=actor)  # fmt: skip
@@ -60,9 +60,7 @@ def add(session: Session, label: str, certificate: bytes, *, now: dt.datetime, a
 
 def remove(session: Session, label_or_fingerprint: str) -> AnchorInfo:
     key = label_or_fingerprint.strip()
-    row = session.get(TrustAnchor, key.lower()) or session.scalar(
-        select(TrustAnchor).where(TrustAnchor.label == key)
-    )
+    row = trust_anchors.by_label_or_fingerprint(session, key)
     if row is None:
         raise not_found(f"no trust anchor {key!r}")
     info = AnchorInfo.of(row)
@@ -72,11 +70,11 @@ def remove(session: Session, label_or_fingerprint: str) -> AnchorInfo:
 
 
 def listing(session: Session) -> list[AnchorInfo]:
-    return [AnchorInfo.of(r) for r in session.scalars(select(TrustAnchor).order_by(TrustAnchor.added_at))]
+    return [AnchorInfo.of(r) for r in trust_anchors.all_anchors(session)]
 
 
 def trust_list(session: Session, own_roots_der: list[bytes]) -> TrustStore:
     """Kyso's own root(s) and every stored anchor; the name says what is in it."""
-    rows = list(session.scalars(select(TrustAnchor).order_by(TrustAnchor.label)))
+    rows = list(trust_anchors.all_anchors(session, by="label"))
     name = DEFAULT_LIST if not rows else f"{DEFAULT_LIST} + " + ", ".join(r.label for r in rows)
     return TrustStore.from_der(name, [*own_roots_der, *(r.certificate_der for r in rows)])

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.auth import client_address, require
 from api.deps import RuntimeDep
@@ -16,7 +15,7 @@ from core.errors import Kind, ServiceError
 from identity import accounts
 from identity.permissions import ROLES, Permission
 from identity.sessions import Principal, create_api_key, reauthenticate, revoke_api_key
-from store.models import ApiKey
+from store import identity_repo
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 Admin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
@@ -160,7 +159,7 @@ def new_api_key(body: ApiKeyIn, runtime: RuntimeDep, principal: KeyAdmin) -> dic
 @router.get("/api-keys", summary="List API keys (never the keys themselves)")
 def list_api_keys(runtime: RuntimeDep, principal: KeyAdmin) -> list[dict[str, object]]:
     with runtime.db.reading() as session:
-        rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+        rows = identity_repo.api_keys(session)
         return [
             {"id": r.id, "name": r.name, "prefix": r.prefix, "scopes": json.loads(r.scopes),
              "created_at": r.created_at, "last_used_at": r.last_used_at, "revoked_at": r.revoked_at}

@@ -138,8 +138,18 @@ def _free_port() -> int:
 
 
 def _clean_env() -> dict[str, str]:
-    """The current environment minus libpq's PG* variables, which would redirect our client tools."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    """The current environment minus libpq's PG* variables, which would redirect our client tools, and
+    minus libfaketime: the suite under a faked date (`make test-dates`) fakes Kyso's clock, not the
+    database server's. Under libfaketime the server's own timers (lock_timeout, statement_timeout,
+    idle_in_transaction_session_timeout) never fire, and Kyso passes every timestamp it stores itself."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PG", "FAKETIME")) and key != "LD_PRELOAD"
+    }
+    preload = [p for p in os.environ.get("LD_PRELOAD", "").split(":") if p and "faketime" not in p]
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
     env["LC_MESSAGES"] = "C"
     return env
 

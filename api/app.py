@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
 
-from api import inputs, metrics, ocsp_fastpath, problems, ratelimit
+from api import inputs, metrics, problems, ratelimit
 from api.body_limits import BodyLimits
+from api.fastpath import ocsp as ocsp_fastpath
 from api.forwarded import ForwardedHeaders
 from api.observability import Observability
 from api.pages import install as install_pages

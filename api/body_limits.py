@@ -62,7 +62,7 @@ class BodyLimits:
             or scope["method"] not in _WRITE_METHODS
             or scope["path"].startswith("/ocsp/")
         ):
-            # OCSP bounds its own reads (api.ocsp_fastpath stops at its limit) and answers malformedRequest
+            # OCSP bounds its own reads (api.fastpath.ocsp stops at its limit) and answers malformedRequest
             await self.app(scope, receive, send)
             return
         limit = limit_for(scope["path"], self.settings)

@@ -9,7 +9,7 @@ what the audit log's ``source``, the per-client rate limits and the /metrics all
 
 ``forwarded_client`` is the one rule: ``ForwardedHeaders`` applies it to every request of the application
 (the ASGI ``client``, and the scheme from ``X-Forwarded-Proto``), and the connection handler
-(``api.fast_protocol``) to the check-ins it answers itself. Uvicorn's own proxy-header handling is off
+(``api.fastpath.connection``) to the check-ins it answers itself. Uvicorn's own proxy-header handling is off
 (``kyso serve``): it takes the header from ``FORWARDED_ALLOW_IPS`` peers without checking what it holds.
 """
 

@@ -4,7 +4,7 @@ One ``Metrics`` per process, built on first use (``process_metrics``): with seve
 workers, ``PROMETHEUS_MULTIPROC_DIR`` is set by the CLI before any worker starts, prometheus_client keeps
 every value in a file there, and ``/metrics`` answered by any worker sums all of them.
 
-The OCSP fast path (``api.fast_protocol``) answers in ~100 µs and must not pay for a labelled counter
+The OCSP fast path (``api.fastpath.connection``) answers in ~100 µs and must not pay for a labelled counter
 and a lock per answer: it adds one to a plain list slot (``OCSP_TALLY``, written by the event-loop thread
 only), and ``fold_ocsp_tally`` moves what was added since the last fold into the Prometheus counter — at
 every scrape of this process, and every few seconds in each worker when there are several (so a scrape

@@ -53,7 +53,7 @@ def route_of(scope: Scope) -> str:
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    if scope.get("path", "").startswith("/ocsp/"):  # answered by api.ocsp_fastpath ahead of routing
+    if scope.get("path", "").startswith("/ocsp/"):  # answered by api.fastpath.ocsp ahead of routing
         return "/ocsp/{authority_id}"
     return UNMATCHED
 

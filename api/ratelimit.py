@@ -93,6 +93,6 @@ def install(app: FastAPI) -> None:
 login_limit = per_client("login", lambda settings: settings.login_rate_per_minute)
 verify_limit = per_client("verify", lambda settings: settings.verify_rate_per_minute)
 tsa_limit = per_client("tsa", lambda settings: settings.tsa_rate_per_minute)
-# OCSP is answered ahead of routing (api.ocsp_fastpath, api.fast_protocol), which call ``take`` with this
+# OCSP is answered ahead of routing (api.fastpath.ocsp and .connection), which call ``take`` with this
 # scope for the requests the in-memory cache cannot answer.
 OCSP_SCOPE = "ocsp"

@@ -31,7 +31,7 @@ def serve(
     """Serve the API, the PKI endpoints and the pages.
 
     OCSP requests and desk check-ins are answered by a lean connection handler ahead of the
-    application (api.fast_protocol); everything else goes through uvicorn and FastAPI.
+    application (api.fastpath.connection); everything else goes through uvicorn and FastAPI.
     """
     import uvicorn
 
@@ -55,7 +55,7 @@ def serve(
         # api.forwarded decides who the client is (KYSO_TRUSTED_PROXIES), checking what the header holds;
         # uvicorn's own handling (FORWARDED_ALLOW_IPS) would take anything a trusted peer forwarded
         proxy_headers=False,
-        http="api.fast_protocol:FastPathProtocol",
+        http="api.fastpath.connection:FastPathProtocol",
         # A spawned worker imports the whole CLI (the main module) before it can answer the supervisor's
         # health check; on a loaded machine that takes longer than uvicorn's 5 s, and the worker is killed
         # and respawned forever.

@@ -163,7 +163,7 @@ def decide_all(
 
     Entries are consumed in invitation order, so transactions deciding several scans never wait on each
     other in a cycle; the same pass twice is consumed one scan after the other.
-    (``api.checkin_fastpath`` runs the same steps on PostgreSQL in three pipelined round trips.)
+    (``api.fastpath.checkins`` runs the same steps on PostgreSQL in three pipelined round trips.)
     """
     ids = {scan.verdict.claims.invitation_id for scan in scans if scan.verdict.claims is not None}
     decisions, entering = plan(context, scans, repo.invitations_for_decision(session, ids), now)

@@ -5,7 +5,7 @@ transaction with its audit entry, and returns ``invitations/``'s records; refusa
 ``core.errors.ServiceError``. ``api/routers/checkins.py`` and ``cli/invite_cmd.py`` only parse, call and
 render. A decision (admit or deny) is an answer, not an error: its transaction commits with its entry.
 
-``kyso serve``'s connection handler (``api/checkin_fastpath.py``) decides groups of scans in pipelined
+``kyso serve``'s connection handler (``api/fastpath/checkins.py``) decides groups of scans in pipelined
 SQL rather than through ``check_in``; the entry it appends for each decision is ``decision_entry``'s, the
 one ``check_in`` writes, so the action, outcome and details are said here once.
 

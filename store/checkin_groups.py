@@ -1,7 +1,7 @@
 """A group of desk check-ins decided on PostgreSQL in three pipelined round trips (async psycopg).
 
 On a busy desk server a database round trip costs more CPU than the decision it serves, so the check-in
-decider of ``kyso serve`` (``api.checkin_fastpath``) runs each group's transaction as three pipeline
+decider of ``kyso serve`` (``api.fastpath.checkins``) runs each group's transaction as three pipeline
 syncs, whatever the group's size:
 
 1. ``read``: BEGIN, the live bearer tokens of the group, the invitations its passes name;

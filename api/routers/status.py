@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import RuntimeDep
-from api.ocsp_fastpath import RenderedOcsp, decode_get
+from api.fastpath.ocsp import RenderedOcsp, decode_get
 from api.request_body import BodyTooLarge, read_body
 from ca import crl, ocsp, status
 from ca.ocsp_cache import CachingOcspResponder
@@ -59,7 +59,7 @@ async def _ocsp_answer(request: Request, authority_id: str, der: bytes | None, *
     return Response(rendered.body, headers=headers)
 
 
-# api.ocsp_fastpath answers these URLs ahead of routing; the routes document them and serve an app built
+# api.fastpath.ocsp answers these URLs ahead of routing; the routes document them and serve an app built
 # without it.
 @router.post(
     "/ocsp/{authority_id}",

@@ -1,4 +1,4 @@
-"""Desk check-ins answered by `kyso serve`'s connection handler (api.fast_protocol, api.checkin_fastpath).
+"""Desk check-ins answered by `kyso serve`'s connection handler (api.fastpath.connection, api.fastpath.checkins).
 
 Against a running `kyso serve --workers 2` on PostgreSQL: the answer is the route's
 (the same JSON byte for byte, the same security headers, the request id), anything the handler does not

@@ -26,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from api.ocsp_fastpath import HTTP_MAX_AGE, render
+from api.fastpath.ocsp import HTTP_MAX_AGE, render
 from ca import lifecycle
 from ca.issuance import IssueRequest
 from ca.ocsp import OcspResponder

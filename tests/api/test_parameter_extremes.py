@@ -22,9 +22,11 @@ from fastapi import params
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from api import checkin_fastpath, fast_protocol, ocsp_fastpath
 from api.app import create_app
-from api.checkin_fastpath import FOREIGN
+from api.fastpath import checkins as checkin_fastpath
+from api.fastpath import connection as fast_protocol
+from api.fastpath import ocsp as ocsp_fastpath
+from api.fastpath.http import FOREIGN
 from tests.conftest import DATABASES, Instance, bearer, make_account, make_instance, new_database_url
 
 NUL = "a\x00b"
@@ -32,7 +34,7 @@ EXTREMES: list[object] = [2**31, 2**63, -1, NUL, "x" * 10_240]
 PDF = b"%PDF-1.4\n%not really a document\n"
 # Logging out would end the admin's token for every later case (it has no parameters anyway).
 SKIPPED = {("POST", "/api/v1/auth/logout")}
-# Answered ahead of routing (api.ocsp_fastpath): an OCSP answer (malformedRequest, unauthorized), never a 5xx.
+# Answered ahead of routing (api.fastpath.ocsp): an OCSP answer (malformedRequest, unauthorized), never a 5xx.
 ANSWERED_AHEAD = "/ocsp/"
 
 
@@ -299,7 +301,7 @@ def _checkin(body: dict[str, str]) -> bytes:
 def test_the_check_in_fast_path_leaves_a_nul_to_the_route(name: str) -> None:
     plain = {"desk": "gate-1", "payload": "KY1:abc"}
     assert isinstance(checkin_fastpath.parse(_checkin(plain)), checkin_fastpath.CheckinRequest)
-    assert checkin_fastpath.parse(_checkin({**plain, name: NUL})) is checkin_fastpath.FOREIGN
+    assert checkin_fastpath.parse(_checkin({**plain, name: NUL})) is FOREIGN
 
 
 def test_the_ocsp_fast_path_leaves_a_raw_nul_in_the_authority_to_uvicorn() -> None:

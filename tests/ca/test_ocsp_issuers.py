@@ -101,7 +101,7 @@ def test_the_citizen_responder_does_not_answer_for_a_government_certificate(
 
 
 def test_kyso_serves_connection_handler_answers_by_issuer_and_serial_too(shared_instance: Instance) -> None:
-    """``kyso serve`` answers OCSP on its own connection handler (api.fast_protocol), ahead of the app."""
+    """``kyso serve`` answers OCSP on its own connection handler (api.fastpath.connection), ahead of the app."""
     instance = shared_instance
     leaf = issue_official(instance, "001203100902")
     government, citizen = issuing(instance, "government"), issuing(instance, "citizen")

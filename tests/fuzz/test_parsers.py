@@ -18,8 +18,9 @@ from cryptography.x509 import ocsp
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from api import checkin_fastpath, fast_protocol
-from api.ocsp_fastpath import decode_get, route
+from api.fastpath import checkins as checkin_fastpath
+from api.fastpath import connection as fast_protocol
+from api.fastpath.ocsp import decode_get, route
 from ca import ocsp as ca_ocsp
 from ca import tsa
 from invitations import base45, token

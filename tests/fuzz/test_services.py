@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from api.ocsp_fastpath import RenderedOcsp
+from api.fastpath.ocsp import RenderedOcsp
 from ca import tsa
 from ca.ocsp_cache import CachingOcspResponder
 from signing.pades import Level

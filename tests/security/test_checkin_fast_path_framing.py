@@ -1,6 +1,6 @@
 """The check-in fast path leaves a head with a control byte in a header value to uvicorn.
 
-``api.checkin_fastpath.parse`` took any byte but CR and LF in a header value, so a check-in whose head
+``api.fastpath.checkins.parse`` took any byte but CR and LF in a header value, so a check-in whose head
 carried a NUL (or another control byte) was decided and answered 200 by the connection handler, where
 uvicorn's parser refuses that head with 400 — two parsers of one connection disagreeing about a request.
 Such a request is now handed to uvicorn (``FOREIGN``); a well-formed one is still decided here.
@@ -12,8 +12,9 @@ import json
 
 import pytest
 
-from api import checkin_fastpath
-from api.checkin_fastpath import FOREIGN, CheckinRequest
+from api.fastpath import checkins as checkin_fastpath
+from api.fastpath.checkins import CheckinRequest
+from api.fastpath.http import FOREIGN
 
 BODY = json.dumps({"payload": "KY1:abc", "desk": "gate-1"}).encode()
 

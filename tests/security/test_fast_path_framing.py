@@ -1,6 +1,6 @@
 """The connection handler reads OCSP requests the way uvicorn does, or leaves them to uvicorn.
 
-``api.fast_protocol.parse`` looked only for the header lines it cares about (Content-Length, Connection,
+``api.fastpath.connection.parse`` looked only for the header lines it cares about (Content-Length, Connection,
 Transfer-Encoding …) after a CRLF. A line it could not see — a ``Transfer-Encoding`` after a bare LF or a
 bare CR, one with a space before its colon — or a NUL in a value went unnoticed, and it answered the
 request by its Content-Length, where uvicorn's parser (and any proxy reading the line) refuses it or frames
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from api import fast_protocol
-from api.checkin_fastpath import FOREIGN
+from api.fastpath import connection as fast_protocol
+from api.fastpath.http import FOREIGN
 from tests.conftest import Instance, make_instance
 from tests.support import cluster
 

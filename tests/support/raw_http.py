@@ -1,4 +1,4 @@
-"""HTTP spoken by hand over a socket, for tests of the connection handler (``api.fast_protocol``): what they
+"""HTTP spoken by hand over a socket, for tests of the connection handler (``api.fastpath.connection``): what they
 check is how it copes with split, pipelined or odd requests, which no well-behaved client library sends."""
 
 from __future__ import annotations

@@ -5,13 +5,13 @@ A relying party's OCSP request is a few hundred bytes on a new connection; build
 a task and a response object for it costs several times what answering it from memory does. So each
 new connection is first read here. A complete ``POST /ocsp/{ca}`` or ``GET /ocsp/{ca}/{base64}`` is
 answered from ``ca.ocsp_cache`` (or, on a miss, by the full responder in a thread) and written back in
-one write, with the same bytes and headers as ``api.ocsp_fastpath``. Anything else — another path,
+one write, with the same bytes and headers as ``api.fastpath.ocsp``. Anything else — another path,
 chunked bodies, ``Expect``, upgrades, oversized heads or bodies — hands the connection, with every byte
 read so far, to uvicorn's own HTTP protocol at a request boundary, the way uvicorn itself switches a
 connection to its WebSocket or HTTP/2 protocol; the application sees it as any other connection.
 
 A complete ``POST /api/v1/checkins`` with a bearer token and the plain JSON body goes to this process's
-check-in ``Decider`` (``api.checkin_fastpath``), which decides the scans waiting in one transaction; when
+check-in ``Decider`` (``api.fastpath.checkins``), which decides the scans waiting in one transaction; when
 it cannot (bad credentials, an unknown desk …) the connection is handed over with the request unread.
 
 Keep-alive follows HTTP: HTTP/1.1 stays open unless the client says ``Connection: close``, HTTP/1.0
@@ -34,17 +34,17 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
-from api import checkin_fastpath
-from api.checkin_fastpath import FOREIGN, CheckinRequest, Decider, Foreign, keeps_alive
+from api.fastpath import checkins as checkin_fastpath
+from api.fastpath.checkins import CheckinRequest, Decider
+from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, keeps_alive
+from api.fastpath.ocsp import OcspLimit, RenderedOcsp, decode_get, render, route, timed_answer
 from api.forwarded import Network, forwarded_client, trusted_networks
 from api.metrics import OCSP_MISS, OCSP_TALLY
 from api.observability import new_id
-from api.ocsp_fastpath import OcspLimit, RenderedOcsp, decode_get, render, route, timed_answer
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 
 log = logging.getLogger("kyso.ocsp")
-MAX_HEAD = 8 * 1024
 # The headers that matter here; a name with anything between it and its colon is not matched, and a POST
 # without a Content-Length then goes to uvicorn, which refuses it.
 _HEADERS = re.compile(
@@ -152,7 +152,7 @@ def _trusted_proxies(app: Any) -> tuple[Network, ...]:
 
 
 def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:
-    """The OCSP cache ``api.ocsp_fastpath.install`` put on the app."""
+    """The OCSP cache ``api.fastpath.ocsp.install`` put on the app."""
     return getattr(getattr(application_of(app), "state", None), "ocsp", None)
 
 

@@ -2,7 +2,7 @@
 
 A desk's scan is a few hundred bytes and the answer a small JSON object; the application's layers
 (routing, dependencies, middleware, a thread hop, a transaction of six statements) cost several times
-the decision itself. So ``api.fast_protocol`` reads a complete check-in request from the socket
+the decision itself. So ``api.fastpath.connection`` reads a complete check-in request from the socket
 (``parse``) and gives it to its process's ``Decider``, which decides every scan waiting in one
 transaction on the event loop: passes verified in memory, then three pipelined round trips to
 PostgreSQL (``store.checkin_groups``) — tokens and invitations; entries consumed and check-ins recorded;
@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, keeps_alive
 from api.metrics import process_metrics
 from api.observability import sane_id
 from api.routers.checkins import JSON_LIMIT, context_of
@@ -55,7 +56,6 @@ from store.checkin_groups import GroupConnection
 log = logging.getLogger("kyso.checkins")
 ROUTE = b"POST /api/v1/checkins HTTP/1."
 ROUTE_TEMPLATE = "/api/v1/checkins"
-MAX_HEAD = 8 * 1024
 GROUP_LIMIT = 64  # scans decided in one transaction, at most
 # A value holds visible characters, spaces and tabs only (RFC 9112 §5): a line with a NUL or another
 # control byte is not matched, so the request goes to uvicorn, which refuses it (400) as on any route.
@@ -75,19 +75,6 @@ class CheckinRequest(NamedTuple):
     size: int  # bytes of the buffer it took
     request_id: bytes | None  # the caller's X-Request-Id, when sane
     forwarded_for: bytes | None  # X-Forwarded-For, for the audit entry's source behind a proxy
-
-
-class Foreign:
-    """A request the connection handler leaves to the application (``api.fast_protocol``)."""
-
-
-FOREIGN = Foreign()
-
-
-def keeps_alive(http_1_1: bool, connection: bytes) -> bool:
-    """HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless told to stay (``connection``: the
-    Connection header, lowercased)."""
-    return b"close" not in connection if http_1_1 else b"keep-alive" in connection
 
 
 def parse(buffer: bytes) -> CheckinRequest | Foreign | None:

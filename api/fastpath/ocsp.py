@@ -2,7 +2,7 @@
 
 Two front doors share what is here:
 - ``OcspFastPath``, a plain ASGI middleware installed by ``install`` (any ASGI server, the TestClient);
-- ``api.fast_protocol``, the connection-level handler ``kyso serve`` runs, which answers an OCSP request
+- ``api.fastpath.connection``, the connection-level handler ``kyso serve`` runs, which answers an OCSP request
   straight from the socket without building an ASGI request at all.
 
 Both decode the two URL shapes of RFC 6960 appendix A (POST ``/ocsp/{ca}``, GET ``/ocsp/{ca}/{base64}``),
@@ -252,5 +252,5 @@ def install(app: FastAPI) -> None:
     app.state.ocsp = CachingOcspResponder(
         ocsp.OcspResponder(kyso.ca, kyso.delegated_signers), kyso.db, kyso.status_versions, render
     )
-    app.state.ocsp_limit = OcspLimit(runtime)  # api.fast_protocol uses it too
+    app.state.ocsp_limit = OcspLimit(runtime)  # api.fastpath.connection uses it too
     app.add_middleware(OcspFastPath, responder=app.state.ocsp, limit=app.state.ocsp_limit)

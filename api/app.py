@@ -68,7 +68,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redirect_slashes=False,
     )
     app.state.kyso = kyso  # the one object of the service's parts (api.deps.KysoDep)
-    app.state.runtime = kyso.runtime
     kyso.signing  # built now: the first signature does not pay for the fonts  # noqa: B018
     problems.install(app)
     ratelimit.install(app)  # 429 with Retry-After

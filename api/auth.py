@@ -76,7 +76,7 @@ def _principal(
 
 
 def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    runtime = request.app.state.runtime
+    runtime = request.app.state.kyso.runtime
     if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
         # only an API key writes (its last-used time); a token is checked in a read-only session
         is_key = credentials.credentials.startswith(API_KEY_PREFIX)

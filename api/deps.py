@@ -21,7 +21,7 @@ KysoDep = Annotated[Kyso, Depends(get_kyso)]
 
 
 def get_runtime(request: Request) -> CaRuntime:
-    return request.app.state.runtime
+    return request.app.state.kyso.runtime
 
 
 RuntimeDep = Annotated[CaRuntime, Depends(get_runtime)]

@@ -69,7 +69,7 @@ def per_client(scope: str, rate_of: Callable[[Settings], int]) -> Callable[[Requ
     """A dependency limiting ``scope`` to ``rate_of(settings)`` requests a minute per client."""
 
     def counted(request: Request) -> rate_limits.Verdict:
-        runtime = request.app.state.runtime
+        runtime = request.app.state.kyso.runtime
         return take(runtime, scope, rate_of(runtime.settings), client_address(request))
 
     async def dependency(request: Request) -> None:

@@ -195,7 +195,7 @@ class Decider:
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
-        self.runtime: CaRuntime = app.state.runtime
+        self.runtime: CaRuntime = app.state.kyso.runtime
         self.loop = loop
         self.connection = GroupConnection(self.runtime.db.libpq_url())
         self.waiting: list[WaitingScan] = []
@@ -205,8 +205,8 @@ class Decider:
     def for_app(cls, app: Any, loop: asyncio.AbstractEventLoop) -> Decider | None:
         """A decider when the database is PostgreSQL; on SQLite (one process, no round trips) the route
         decides every scan."""
-        runtime = getattr(getattr(app, "state", None), "runtime", None)
-        return cls(app, loop) if runtime is not None and runtime.db.dialect == "postgresql" else None
+        kyso = getattr(getattr(app, "state", None), "kyso", None)
+        return cls(app, loop) if kyso is not None and kyso.db.dialect == "postgresql" else None
 
     def submit(self, request: CheckinRequest, source: str | None) -> asyncio.Future[bytes | None]:
         answer: asyncio.Future[bytes | None] = self.loop.create_future()

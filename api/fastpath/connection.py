@@ -137,9 +137,9 @@ def _remember(raw: bytes, request: _Request) -> None:
 
 
 def application_of(app: Any) -> Any:
-    """Kyso's FastAPI application (the one with a ``runtime``), through uvicorn's wrappers."""
+    """Kyso's FastAPI application (the one holding ``Kyso``), through uvicorn's wrappers."""
     while app is not None:
-        if getattr(getattr(app, "state", None), "runtime", None) is not None:
+        if getattr(getattr(app, "state", None), "kyso", None) is not None:
             return app
         app = getattr(app, "app", None)
     return None
@@ -147,8 +147,8 @@ def application_of(app: Any) -> Any:
 
 def _trusted_proxies(app: Any) -> tuple[Network, ...]:
     """KYSO_TRUSTED_PROXIES of Kyso's application (none without one)."""
-    runtime = getattr(getattr(application_of(app), "state", None), "runtime", None)
-    return trusted_networks(runtime.settings.trusted_proxies) if runtime is not None else ()
+    kyso = getattr(getattr(application_of(app), "state", None), "kyso", None)
+    return trusted_networks(kyso.settings.trusted_proxies) if kyso is not None else ()
 
 
 def responder_of(app: Any) -> CachingOcspResponder[RenderedOcsp] | None:

@@ -38,7 +38,7 @@ def _key(request: Request) -> bytes:
 
 
 def _load(request: Request, token: str) -> Pass:
-    runtime = request.app.state.runtime
+    runtime = request.app.state.kyso.runtime
     context = context_of(request.app)
     parts = pass_links.split(token)
     with runtime.db.reading() as session:
@@ -57,7 +57,7 @@ def _load(request: Request, token: str) -> Pass:
 
 
 def _pass_text(request: Request, invitation_id: str) -> str:
-    runtime = request.app.state.runtime
+    runtime = request.app.state.kyso.runtime
     with runtime.db.reading() as session:
         return service.pass_text(context_of(request.app), session, invitation_id)
 
@@ -105,8 +105,8 @@ async def pass_calendar(token: str, request: Request) -> Response:
         windows=[(as_utc(o.starts_at), as_utc(o.ends_at)) for o in shown.occurrences],
         token_text="", qr_png=b"",
     )  # fmt: skip
-    settings = request.app.state.runtime.settings
+    settings = request.app.state.kyso.runtime.settings
     organizer = mail.sender_address(settings.smtp_from)
-    body = mail.calendar(about, organizer, request.app.state.runtime.ca.clock.now())
+    body = mail.calendar(about, organizer, request.app.state.kyso.runtime.ca.clock.now())
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="thu-moi-{shown.id}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

@@ -19,4 +19,4 @@ def test_logout_with_any_case_of_the_scheme_ends_the_token(shared_instance: Inst
         assert client.post("/api/v1/auth/logout", headers=lower).status_code == 204
         after = client.get("/api/v1/auth/me", headers={"Authorization": token})
         assert after.status_code == 401, "the token must be ended, whatever the case of its scheme"
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()

@@ -51,7 +51,7 @@ def client(shared_instance: Instance) -> Iterator[TestClient]:
         AUTH.clear()
         AUTH.update(bearer(test_client, make_account(shared_instance, "ca-operator")))
         yield test_client
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def assert_problem(response, status: int, *fragments: str) -> dict[str, object]:

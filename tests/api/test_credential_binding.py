@@ -53,7 +53,7 @@ def binding(shared_instance: Instance) -> Iterator[Binding]:
                 actor="test",
             )
         yield Binding(client, shared_instance, operator, {"Authorization": f"Bearer {key.key}"})
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def _refused(response, status: int, *fragments: str) -> None:

@@ -46,7 +46,7 @@ class Site:
 def app(shared_instance: Instance):
     application = create_app(shared_instance.settings)
     yield application
-    application.state.runtime.db.dispose()
+    application.state.kyso.runtime.db.dispose()
 
 
 @pytest.fixture

@@ -42,4 +42,4 @@ def test_the_browser_login_needs_the_login_pages_form_token(shared_instance: Ins
         signed_in = client.post(SESSION, data={**_form(official), "csrf_token": token})
         assert signed_in.status_code == 200, signed_in.text
         assert client.get("/api/v1/auth/me").status_code == 200
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()

@@ -95,7 +95,7 @@ def integration(shared_instance: Instance) -> Iterator[Integration]:
         integration.official_auth = integration.login(official)
         integration.login(clerk)
         yield integration
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def _problem(response, status: int, fragment: str) -> None:

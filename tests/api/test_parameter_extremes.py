@@ -242,7 +242,7 @@ def served(
         assert client.post("/api/v1/venues", json=venue, headers=callers["admin"]).status_code == 201
         callers["desk"] = bearer(client, make_account(instance, "desk", venue="UBND-BT"))
         yield app, client, callers
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
     instance.db.dispose()
 
 

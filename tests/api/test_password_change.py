@@ -29,7 +29,7 @@ def client(shared_instance: Instance) -> Iterator[TestClient]:
     app = create_app(shared_instance.settings)
     with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as c:
         yield c
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def fresh_desk(instance: Instance, name: str) -> Fresh:

@@ -50,7 +50,7 @@ def route_table(app) -> list[tuple[str, str, Permission | frozenset[Permission] 
 def app(shared_instance: Instance):
     application = create_app(shared_instance.settings)
     yield application
-    application.state.runtime.db.dispose()
+    application.state.kyso.runtime.db.dispose()
 
 
 def test_every_route_is_public_or_declares_one_permission(app) -> None:

@@ -20,7 +20,7 @@ def client(instance: Instance) -> Iterator[TestClient]:
     app = create_app(instance.settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_readyz_reports_a_database_whose_write_lock_is_held(client: TestClient, instance: Instance) -> None:

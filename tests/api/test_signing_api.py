@@ -82,7 +82,7 @@ def desk(shared_instance: Instance) -> Iterator[Desk]:
         # logins with the frozen clock's codes: issuing took seconds, the real clock may be a step on
         desk.official_auth, desk.clerk_auth = desk.login(official), desk.login(clerk)
         yield desk
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def _problem(response, status: int, fragment: str) -> None:

@@ -39,7 +39,7 @@ class Venues:
 def app(shared_instance: Instance):
     application = create_app(shared_instance.settings)
     yield application
-    application.state.runtime.db.dispose()
+    application.state.kyso.runtime.db.dispose()
 
 
 @pytest.fixture

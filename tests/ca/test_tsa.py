@@ -64,7 +64,7 @@ def pki(shared_instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> 
     app = create_app(shared_instance.settings)
     with TestClient(app) as client:
         yield Pki(client, root, untrusted, tsa_certificate, data, tmp)
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def post(pki: Pki, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -89,7 +89,7 @@ def world(shared_instance: Instance) -> Iterator[World]:
     app = create_app(shared_instance.settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client, clock, shared_instance, make_account(shared_instance, "admin"))
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def _locked(answer, status: int = 429) -> None:

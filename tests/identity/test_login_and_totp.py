@@ -143,7 +143,7 @@ def test_disabling_an_account_ends_its_tokens_at_once(shared_instance: Instance)
         other = bearer(client, make_account(shared_instance, "desk", venue="gate-2"))
         assert client.post("/api/v1/auth/logout", headers=other).status_code == 204
         assert client.get("/api/v1/auth/me", headers=other).status_code == 401
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_role_escalation_and_hostile_usernames_are_refused(shared_instance: Instance) -> None:
@@ -176,7 +176,7 @@ def test_role_escalation_and_hostile_usernames_are_refused(shared_instance: Inst
         body = created.json()
         assert len(body["one_time_password"]) >= 16 and "password_hash" not in created.text
         assert shared_instance.count(AuditEntry) > before
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_api_keys_are_scoped_and_revocable(shared_instance: Instance) -> None:
@@ -198,7 +198,7 @@ def test_api_keys_are_scoped_and_revocable(shared_instance: Instance) -> None:
         assert mine["last_used_at"] is not None and created.json()["key"] not in str(listed)
         assert client.delete(f"/api/v1/api-keys/{mine['id']}", headers=admin).status_code == 204
         assert client.get("/api/v1/certificates", headers=key).status_code == 401
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_browser_sessions_need_the_csrf_token_to_change_anything(shared_instance: Instance) -> None:
@@ -223,7 +223,7 @@ def test_browser_sessions_need_the_csrf_token_to_change_anything(shared_instance
         assert client.get("/api/v1/auth/me").status_code == 200  # reading with the cookie is fine
         assert client.post("/api/v1/auth/logout").status_code == 403  # changing without the token is not
         assert client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_wrong_credentials_are_refused_without_telling_why(shared_instance: Instance) -> None:
@@ -240,7 +240,7 @@ def test_wrong_credentials_are_refused_without_telling_why(shared_instance: Inst
         ]
         assert {r.status_code for r in answers} == {401}
         assert len({r.json()["detail"] for r in answers}) == 1
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_tokens_of_a_disabled_account_fail_in_the_domain_too(shared_instance: Instance) -> None:
@@ -273,4 +273,4 @@ def test_auditors_read_the_chain_over_the_api(shared_instance: Instance) -> None
         assert TEST_PASSWORD not in str(listed)  # passwords never reach the audit log
         official = bearer(client, make_account(shared_instance, "official"))
         assert client.get("/api/v1/audit/verify", headers=official).status_code == 403
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()

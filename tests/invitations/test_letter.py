@@ -62,7 +62,7 @@ class Office:
 def app(shared_instance: Instance):
     application = create_app(shared_instance.settings)
     yield application
-    application.state.runtime.db.dispose()
+    application.state.kyso.runtime.db.dispose()
 
 
 def _bind(instance: Instance, username: str, serial: str) -> None:

@@ -245,7 +245,7 @@ def client(shared_instance: Instance) -> Iterator[TestClient]:
     application = create_app(shared_instance.settings)
     with TestClient(application, raise_server_exceptions=False) as test_client:
         yield test_client
-    application.state.runtime.db.dispose()
+    application.state.kyso.runtime.db.dispose()
 
 
 def test_over_http_a_metadata_webhook_is_a_422_problem_on_create_and_amend(

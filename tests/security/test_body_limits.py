@@ -61,7 +61,7 @@ def _assert_problem(response: httpx.Response, status: int) -> None:
 
 @pytest.mark.parametrize(("method", "path", "limit"), TABLE, ids=[p for _, p, _ in TABLE])
 def test_a_declared_oversized_body_is_refused_unread(client, app, method, path, limit) -> None:
-    assert limit_for(path, app.state.runtime.settings) == limit
+    assert limit_for(path, app.state.kyso.runtime.settings) == limit
     kind = "application/timestamp-query" if path == "/tsa" else "text/plain"  # the TSA checks its type first
     response = client.request(method, path, content=b"x" * (limit + 1), headers={"Content-Type": kind})
     _assert_problem(response, 413)
@@ -78,7 +78,7 @@ STREAMED = [  # routes that read the body before anything else refuses the reque
 
 @pytest.mark.parametrize(("path", "content_type"), STREAMED, ids=[p for p, _ in STREAMED])
 def test_a_streamed_oversized_body_is_cut_off(client, app, path, content_type) -> None:
-    limit = limit_for(path, app.state.runtime.settings)
+    limit = limit_for(path, app.state.kyso.runtime.settings)
 
     def chunks():
         sent = 0
@@ -91,7 +91,7 @@ def test_a_streamed_oversized_body_is_cut_off(client, app, path, content_type) -
 
 
 def test_every_route_with_a_body_is_in_the_table_or_has_the_default(app) -> None:
-    settings = app.state.runtime.settings
+    settings = app.state.kyso.runtime.settings
     listed = {path for _, path, _ in TABLE}
     for route in app.routes:
         if isinstance(route, APIRoute) and route.methods & {"POST", "PUT", "PATCH", "DELETE"}:

@@ -30,7 +30,7 @@ def client(shared_instance: Instance) -> Iterator[TestClient]:
     app = create_app(shared_instance.settings)
     with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as test_client:
         yield test_client
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
 
 
 def test_tokens_passwords_keys_and_passes_are_no_store(shared_instance: Instance, client: TestClient) -> None:

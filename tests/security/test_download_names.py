@@ -68,4 +68,4 @@ def test_a_vietnamese_file_name_is_signed_and_returned(shared_instance: Instance
         assert urllib.parse.unquote(encoded.removeprefix("filename*=UTF-8''")) == (
             "Công_văn_số_12___Đề_nghị-signed.pdf"
         )
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()

@@ -40,7 +40,7 @@ def served(
     with TestClient(app, raise_server_exceptions=False) as client:
         admin = bearer(client, make_account(instance, "admin"))
     yield app, instance, admin
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()
     instance.db.dispose()
 
 

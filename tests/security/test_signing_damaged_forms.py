@@ -82,4 +82,4 @@ def test_a_form_field_that_is_not_a_reference_is_a_damaged_pdf(shared_instance: 
         assert "damaged PDF" in refused.json()["detail"]
         with shared_instance.db.reading() as session:
             assert session.scalar(select(func.count()).select_from(SignedDocument)) == before
-    app.state.runtime.db.dispose()
+    app.state.kyso.runtime.db.dispose()

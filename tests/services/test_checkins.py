@@ -9,13 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from core.errors import Kind, ServiceError
-from identity import accounts, audit
+from identity import accounts
 from invitations import offline, venues
 from invitations.reasons import Reason
 from services import checkins
 from services.audit import Actor
 from services.root import Kyso
 from tests.conftest import Instance, make_account
+from tests.services.entries import entries_after, head
 from tests.support import cluster
 
 OPERATOR = Actor("cli:operator", "cli")
@@ -30,18 +31,6 @@ def kyso(shared_instance: Instance) -> Iterator[Kyso]:
 @pytest.fixture(scope="module")
 def passes(kyso: Kyso, shared_instance: Instance) -> list[str]:
     return cluster.make_passes(shared_instance, 6, host=make_account(shared_instance, "official"))
-
-
-def head(kyso: Kyso) -> int:
-    with kyso.db.reading() as session:
-        return audit.current_head(session)[0]
-
-
-def entries_after(kyso: Kyso, seq: int) -> list[tuple[str, str, str | None, str | None, str, dict | None]]:
-    """(actor, action, target, source, outcome, details) of every entry after ``seq``, oldest first."""
-    with kyso.db.reading() as session:
-        found = list(audit.entries(session, after=seq))
-    return [(e.actor, e.action, e.target, e.source, e.outcome, e.details) for e in found]
 
 
 def desk_actor(instance: Instance, venue: str | None) -> Actor:

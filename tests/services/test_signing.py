@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.errors import Kind, ServiceError
-from identity import accounts, audit
+from identity import accounts
 from identity.permissions import permissions_of
 from identity.sessions import Principal
 from services import signing
@@ -22,6 +22,7 @@ from signing import registry
 from signing.pades import Level
 from signing.service import Appearance, DocumentIn, DocumentOut, SignRequest
 from tests.conftest import Instance, TestAccount
+from tests.services.entries import entries_after, head
 from tests.support.pdfs import sample_pdf
 from tests.support.signing import holder, issue_in_custody
 
@@ -31,18 +32,6 @@ OPERATOR = Actor("cli:operator", "cli")
 @pytest.fixture(scope="module")
 def kyso(shared_instance: Instance) -> Iterator[Kyso]:
     yield Kyso(shared_instance.settings, shared_instance.ca.clock, shared_instance.runtime)
-
-
-def head(kyso: Kyso) -> int:
-    with kyso.db.reading() as session:
-        return audit.current_head(session)[0]
-
-
-def entries_after(kyso: Kyso, seq: int) -> list[tuple[str, str, str | None, str | None, str, dict | None]]:
-    """(actor, action, target, source, outcome, details) of every entry after ``seq``, oldest first."""
-    with kyso.db.reading() as session:
-        found = list(audit.entries(session, after=seq))
-    return [(e.actor, e.action, e.target, e.source, e.outcome, e.details) for e in found]
 
 
 def signer(kyso: Kyso, instance: Instance) -> tuple[TestAccount, Principal, Actor]:

@@ -8,7 +8,8 @@ layers (routing, dependencies, middleware, a thread hop) cost several times the 
   request at the start of the buffer, answers an OCSP request, gives a check-in to the process's
   decider, or hands the connection — with every byte read so far, at a request boundary — to uvicorn's
   own protocol, after which the application answers as for any request (401, 404, 422 …).
-- ``http`` — what both parsers share: the head bound (``MAX_HEAD``), the hand-off sentinel
+- ``http`` — what both parsers share: the head bound (``MAX_HEAD``), the one reading of header lines
+  (``header_lines``), the hand-off sentinel
   (``FOREIGN``), the keep-alive rule. A head the parsers do not fully understand (a folded or malformed
   line, a control byte, Transfer-Encoding, Expect, Upgrade, a repeated header) is handed off, never
   guessed at: uvicorn, or a proxy in front, must never frame a request differently from here.

@@ -27,13 +27,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, keeps_alive
+from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, header_lines, keeps_alive
 from api.metrics import process_metrics
 from api.observability import sane_id
 from api.routers.checkins import JSON_LIMIT, context_of
@@ -57,11 +56,6 @@ log = logging.getLogger("kyso.checkins")
 ROUTE = b"POST /api/v1/checkins HTTP/1."
 ROUTE_TEMPLATE = "/api/v1/checkins"
 GROUP_LIMIT = 64  # scans decided in one transaction, at most
-# A value holds visible characters, spaces and tabs only (RFC 9112 §5): a line with a NUL or another
-# control byte is not matched, so the request goes to uvicorn, which refuses it (400) as on any route.
-_HEADER_LINE = re.compile(
-    rb"\r\n([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*(?=\r\n)"
-)
 # Headers that make a request the application's business (its body framing, or its own auth or parsing)
 _NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade", b"cookie"})
 _JSON = (b"", b"application/json", b"application/json; charset=utf-8")
@@ -88,17 +82,14 @@ def parse(buffer: bytes) -> CheckinRequest | Foreign | None:
     version = buffer[len(ROUTE) : line_end]  # the minor version
     if version not in (b"1", b"0"):
         return FOREIGN
-    head = buffer[line_end : end + 2]
+    lines = header_lines(buffer[line_end : end + 2])
+    if lines is None:
+        return FOREIGN
     headers: dict[bytes, bytes] = {}
-    lines = 0
-    for name, value in _HEADER_LINE.findall(head):
-        name = name.lower()
+    for name, value in lines:
         if name in headers or name in _NOT_OURS:  # a repeated header: the application sorts it out
             return FOREIGN
         headers[name] = value
-        lines += 1
-    if lines != head.count(b"\r\n") - 1:  # a line the pattern did not take (folded, malformed)
-        return FOREIGN
     authorization = headers.get(b"authorization", b"")
     length = headers.get(b"content-length", b"")
     if (

@@ -25,7 +25,6 @@ import asyncio
 import email.utils
 import functools
 import logging
-import re
 import time
 from concurrent.futures import Future
 from typing import Any, NamedTuple
@@ -36,7 +35,7 @@ from uvicorn.server import ServerState
 
 from api.fastpath import checkins as checkin_fastpath
 from api.fastpath.checkins import CheckinRequest, Decider
-from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, keeps_alive
+from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, header_lines, keeps_alive
 from api.fastpath.ocsp import OcspLimit, RenderedOcsp, decode_get, render, route, timed_answer
 from api.forwarded import Network, forwarded_client, trusted_networks
 from api.metrics import OCSP_MISS, OCSP_TALLY
@@ -45,13 +44,8 @@ from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 
 log = logging.getLogger("kyso.ocsp")
-# The headers that matter here; a name with anything between it and its colon is not matched, and a POST
-# without a Content-Length then goes to uvicorn, which refuses it.
-_HEADERS = re.compile(
-    rb"\r\n(?:(content-length|connection|transfer-encoding|expect|upgrade|x-forwarded-for):|[ \t])([^\r]*)"
-)
-# One well-formed header line (RFC 9112 §5): a token, a colon, then visible characters, spaces and tabs.
-_HEADER_LINE = re.compile(rb"\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*(?=\r\n|\Z)")
+# Headers that make a request the application's business: its body framing or a change of protocol.
+_NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 _STATUS_LINES = {200: b"HTTP/1.1 200 OK\r\n", 429: b"HTTP/1.1 429 Too Many Requests\r\n"}
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
 _CONFIG_KEY = "_kyso_fast_path"
@@ -81,27 +75,22 @@ def parse(buffer: bytes) -> _Request | Foreign | None:
     routed = route(method.decode(), target.partition(b"?")[0])
     if routed is None:
         return FOREIGN
-    head = buffer[line_end:end]
-    # Every header line must be a plain `token ":" value` ended by CRLF, as uvicorn's parser demands: a
-    # bare CR or LF, a NUL or other control byte, or a space before the colon would otherwise hide a line
-    # (a Transfer-Encoding, say) from the search below that uvicorn, or a proxy in front, reads otherwise.
-    if len(_HEADER_LINE.findall(head)) != head.count(b"\r\n"):
+    lines = header_lines(buffer[line_end : end + 2])
+    if lines is None:
         return FOREIGN
     length: int | None = None
     connection = b""
     forwarded_for: bytes | None = None
-    # the header lines, each after its CRLF; a folded (obsolete) line matches with an empty name
-    for name, value in _HEADERS.findall(head.lower()):
+    for name, value in lines:
         if name == b"content-length":
-            value = value.strip()
             if length is not None or not value.isdigit():
                 return FOREIGN
             length = int(value)
         elif name == b"connection":
-            connection = value
+            connection = value.lower()
         elif name == b"x-forwarded-for":  # several lines are one comma-separated list (RFC 9110 §5.3)
-            forwarded_for = value.strip() if forwarded_for is None else forwarded_for + b"," + value.strip()
-        else:  # transfer-encoding, expect, upgrade, or a folded line: uvicorn's business
+            forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
+        elif name in _NOT_OURS:
             return FOREIGN
     authority, encoded = routed
     if encoded is None:  # POST: the body is the request, announced by Content-Length

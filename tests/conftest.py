@@ -212,6 +212,8 @@ TEST_PASSWORD = "correct horse battery staple"
 
 @dataclass
 class TestAccount:
+    __test__ = False  # an account for tests, not a test class for pytest to collect
+
     username: str
     role: str
     password: str

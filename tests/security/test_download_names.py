@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from core.clock import FrozenClock
-from tests.conftest import Instance, bearer, make_account
+from tests.conftest import Instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import holder
+from tests.support.signing import signer_session
 
 SIGNING = "/api/v1/signing"
 NAME = "Công văn số 12 – Đề nghị.pdf"
@@ -29,23 +29,8 @@ def test_a_vietnamese_file_name_is_signed_and_returned(shared_instance: Instance
     clock = FrozenClock(dt.datetime.now(dt.UTC))
     app = create_app(shared_instance.settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
-        operator = bearer(client, make_account(shared_instance, "ca-operator"))
-        official, serial = holder(shared_instance, "official")
-        bound = client.post(
-            f"{SIGNING}/credentials",
-            json={"username": official.username, "certificate_serial": serial},
-            headers=operator,
-        )
-        assert bound.status_code == 201, bound.text
-
-        def code() -> str:
-            clock.advance(seconds=31)  # each code is accepted once
-            return official.code(at=clock.now().timestamp())
-
-        form = {"username": official.username, "password": official.password, "totp": code()}
-        login = client.post("/api/v1/auth/token", data=form)
-        assert login.status_code == 200, login.text
-        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        signer = signer_session(client, shared_instance, clock)
+        auth, code = signer.headers, signer.code
         pdf = sample_pdf(1)
         granted = client.post(
             f"{SIGNING}/authorizations",

@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from api.app import create_app
 from core.clock import FrozenClock
 from store.models import SignedDocument
-from tests.conftest import Instance, bearer, make_account
+from tests.conftest import Instance
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import holder
+from tests.support.signing import signer_session
 
 SIGNING = "/api/v1/signing"
 
@@ -45,23 +45,8 @@ def test_a_form_field_that_is_not_a_reference_is_a_damaged_pdf(shared_instance: 
     clock = FrozenClock(dt.datetime.now(dt.UTC))
     app = create_app(shared_instance.settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
-        operator = bearer(client, make_account(shared_instance, "ca-operator"))
-        official, serial = holder(shared_instance, "official")
-        bound = client.post(
-            f"{SIGNING}/credentials",
-            json={"username": official.username, "certificate_serial": serial},
-            headers=operator,
-        )
-        assert bound.status_code == 201, bound.text
-
-        def code() -> str:
-            clock.advance(seconds=31)
-            return official.code(at=clock.now().timestamp())
-
-        form = {"username": official.username, "password": official.password, "totp": code()}
-        auth = {
-            "Authorization": f"Bearer {client.post('/api/v1/auth/token', data=form).json()['access_token']}"
-        }
+        signer = signer_session(client, shared_instance, clock)
+        auth, code = signer.headers, signer.code
         pdf = with_malformed_form(3)
         granted = client.post(
             f"{SIGNING}/authorizations",

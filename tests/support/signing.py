@@ -8,6 +8,7 @@ import io
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,3 +177,34 @@ def pdfsig(pdf: Path, nss_dir: Path) -> list[PdfsigSignature]:
             )
         )
     return signatures
+
+
+@dataclass
+class SignerSession:
+    """An official with her own certificate bound, logged in over the API (a TestClient), whose next
+    one-time code ``code()`` gives by moving the app's frozen clock past the last one used."""
+
+    headers: dict[str, str]
+    code: Callable[[], str]
+
+
+def signer_session(client, instance, clock) -> SignerSession:
+    from tests.conftest import bearer, make_account
+
+    operator = bearer(client, make_account(instance, "ca-operator"))
+    official, serial = holder(instance, "official")
+    bound = client.post(
+        "/api/v1/signing/credentials",
+        json={"username": official.username, "certificate_serial": serial},
+        headers=operator,
+    )
+    assert bound.status_code == 201, bound.text
+
+    def code() -> str:
+        clock.advance(seconds=31)  # each code is accepted once
+        return official.code(at=clock.now().timestamp())
+
+    form = {"username": official.username, "password": official.password, "totp": code()}
+    login = client.post("/api/v1/auth/token", data=form)
+    assert login.status_code == 200, login.text
+    return SignerSession({"Authorization": f"Bearer {login.json()['access_token']}"}, code)

@@ -631,5 +631,11 @@ def seal(
     return SealRecord.from_row(row)
 
 
+def oldest_unsealed_at(session: Session) -> dt.datetime | None:
+    """When the oldest entry no seal covers yet was written; None when every entry is sealed."""
+    found = audit_repo.first_entry_time_after(session, audit_repo.last_sealed_seq(session))
+    return as_utc(found) if found is not None else None
+
+
 def list_seals(session: Session) -> list[SealRecord]:
     return [SealRecord.from_row(r) for r in audit_repo.seals(session)]

@@ -91,9 +91,7 @@ def seal_if_due(kyso: Kyso, every: dt.timedelta) -> audit.SealRecord | None:
     """Seal the head once the oldest entry not yet under a seal is ``every`` old: what the worker runs,
     deciding from the database alone, so every runner agrees and a quiet log is not sealed again."""
     with kyso.db.reading() as session:
-        seals = audit.list_seals(session)
-        sealed_up_to = max((s.seq for s in seals), default=0)
-        oldest_unsealed = next(audit.entries(session, after=sealed_up_to), None)
-    if oldest_unsealed is None or kyso.clock.now() - oldest_unsealed.occurred_at < every:
+        oldest_unsealed = audit.oldest_unsealed_at(session)
+    if oldest_unsealed is None or kyso.clock.now() - oldest_unsealed < every:
         return None
     return seal_head(kyso)

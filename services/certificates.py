@@ -155,10 +155,11 @@ def republish_stale_crls(kyso: Kyso) -> list[str]:
     its own transaction; the authorities republished. A CRL fetch does the same for its authority, so
     this only keeps the stored CRLs fresh for caches and mirrors when nobody fetches them."""
     from ca import crl
-    from ca.authorities import list_authorities
+    from store import repositories
 
-    with kyso.db.reading() as session:
-        stale = [a.id for a in list_authorities(session) if crl.current(session, kyso.ca, a.id) is None]
+    with kyso.db.reading() as session:  # the stored authorities' ids: no certificate need be parsed
+        ids = [row.id for row in repositories.authorities(session)]
+        stale = [a for a in ids if crl.current(session, kyso.ca, a) is None]
     for authority_id in stale:
         with kyso.db.transaction() as session:
             if crl.current(session, kyso.ca, authority_id) is None:  # another runner may have just done it

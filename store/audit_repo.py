@@ -95,3 +95,14 @@ def seals(session: Session, *, by_seq: bool = False) -> Sequence[AuditSeal]:
     """Every seal, in the order they were made (or by the entry they seal)."""
     order = (AuditSeal.seq, AuditSeal.id) if by_seq else (AuditSeal.id,)
     return session.scalars(select(AuditSeal).order_by(*order)).all()
+
+
+def last_sealed_seq(session: Session) -> int:
+    """The highest entry any seal covers; 0 when nothing was sealed."""
+    return session.scalar(select(func.max(AuditSeal.seq))) or 0
+
+
+def first_entry_time_after(session: Session, seq: int) -> Any:
+    """When the first entry after ``seq`` was written, or None when there is none."""
+    query = select(AuditEntry.occurred_at).where(AuditEntry.seq > seq).order_by(AuditEntry.seq).limit(1)
+    return session.scalar(query)

@@ -76,18 +76,17 @@ def verify(
     from verification.isolation import verify_bounded
     from verification.validate import Verifier
 
-    with kyso.db.reading() as session:
-        store = trust if trust is not None else trust_list(session, kyso)
-    if fetch_revocation:
-        verifier = Verifier(
-            store, limits=kyso.verifiers.limits, fetch_ocsp=_own_ocsp(kyso), now=kyso.clock.now
-        )
-        report = asyncio.run(verifier.verify(data))
+    if trust is None:
+        with kyso.db.reading() as session:
+            store = trust_list(session, kyso)
     else:
-        verifier = kyso.verifiers.for_trust(store) if trust is None else Verifier(
-            store, limits=kyso.verifiers.limits, now=kyso.clock.now
-        )  # fmt: skip
-        report = verify_bounded(verifier, data)
+        store = trust
+    if trust is None and not fetch_revocation:
+        verifier = kyso.verifiers.for_trust(store)  # kept per trust list
+    else:
+        fetch_ocsp = _own_ocsp(kyso) if fetch_revocation else None
+        verifier = Verifier(store, limits=kyso.verifiers.limits, fetch_ocsp=fetch_ocsp, now=kyso.clock.now)
+    report = asyncio.run(verifier.verify(data)) if fetch_revocation else verify_bounded(verifier, data)
     with kyso.db.reading() as session:
         return replace(report, issued_by_us=issued_by_us(session, report.sha256))
 

@@ -48,11 +48,6 @@ def decision_entry(actor: Actor, decision: Decision) -> audit.Entry:
     )
 
 
-def _record_entry(session: Session, kyso: Kyso, entry: audit.Entry) -> None:
-    record(session, kyso, Actor(entry.actor, entry.source), entry.action, entry.target, entry.outcome,
-           **dict(entry.details or {}))  # fmt: skip
-
-
 def desk_venue_of(session: Session, actor: Actor, context: InvitationContext) -> str | None:
     """A desk account's venue (remembered for 30 s: moving a desk account to another venue takes effect
     within that time); None for everyone else, who may use any desk."""
@@ -85,7 +80,7 @@ def check_in(
             decision = Decision(False, Reason.NO_QR, "no QR code in the image", desk.code, desk.venue_code)
         else:
             decision = checkin.check_in(session, context, scanned, desk, actor.name, card_qr=card_qr)
-        _record_entry(session, kyso, decision_entry(actor, decision))
+        audit.append_all(session, clock=kyso.clock, entries=[decision_entry(actor, decision)])
     return decision
 
 

@@ -45,6 +45,26 @@ class TimestampFacts:
 
 
 @dataclass(frozen=True)
+class AnchorFacts:
+    """The trust anchor a certificate path ended in, and the trust profile that brought it."""
+
+    subject: str
+    sha256: str  # of the anchor's DER certificate, hex
+    profile: str | None = None  # kyso-test | vn-public | vn-gov | operator (verification/profiles.py)
+
+
+@dataclass(frozen=True)
+class ConstraintResult:
+    """One check of the validation policy (verification/policy.py) on one signature, as EU DSS reports its
+    constraints: the level the policy gives the check here and whether the signature met it."""
+
+    id: str  # e.g. signature.digest-algorithm
+    level: str  # FAIL | WARN | INFORM
+    result: str  # passed | failed | warning | information
+    detail: str
+
+
+@dataclass(frozen=True)
 class SignatureReport:
     field: str
     kind: str  # signature | document-timestamp
@@ -69,6 +89,9 @@ class SignatureReport:
     classic_valid: bool  # pyHanko's classic bottom line (see docs/verification.md)
     reasons: list[str] = field(default_factory=list)  # why not TOTAL-PASSED, in English
     warnings: list[str] = field(default_factory=list)
+    trust_anchor: AnchorFacts | None = None  # where the chain ended, when it reached the trust list
+    signer_certificate_sha256: str | None = None
+    policy_results: list[ConstraintResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,9 @@ class VerificationReport:
     signatures: list[SignatureReport]
     issued_by_us: list[IssuedRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    trust_profiles: list[str] = field(default_factory=list)  # the trust profiles in force
+    policy: str | None = None  # the validation policy applied, e.g. "Kyso TT15/2025"
+    policy_version: str | None = None
 
     @property
     def indication(self) -> Indication | None:

@@ -1,4 +1,9 @@
-"""The registry of documents Kyso signed: what a stamp's QR code and the verification page point at."""
+"""The registry of documents Kyso signed: what a stamp's QR code and the verification page point at.
+
+A document keeps its id through its revisions: when Kyso signs or seals a file it registered before (the
+input's hash is a registered output's), the new output is recorded as the next revision of the first
+document (``signed_revisions``), whose bytes are a prefix of it. Every signature keeps its own row too, for
+the QR on its own stamp."""
 
 from __future__ import annotations
 
@@ -54,9 +59,59 @@ class RegisteredDocument:
         return data
 
 
-def record(session: Session, document: RegisteredDocument, account_id: int | None) -> None:
+@dataclass(frozen=True)
+class Revision:
+    """One signed revision of a registered document: the file as it was after signature ``number``."""
+
+    document_id: str  # the id of revision 1, the one the first stamp's QR names
+    number: int  # 1 for the document as first signed
+    sha256: str
+    size: int  # the revision is the first ``size`` bytes of every later one
+    signed: RegisteredDocument  # the signature (or seal) that made this revision
+
+
+def record(session: Session, document: RegisteredDocument, account_id: int | None) -> Revision:
+    """Register a signed output; when its input was a registered output, it is also that document's next
+    revision. Returns the revision it is (number 1 for a new document)."""
     session.add(SignedDocument(**{**asdict(document), "account_id": account_id}))
     session.flush()
+    same_input = signing_repo.documents_with_hash(session, document.input_sha256)
+    earlier = [r for r in same_input if r.id != document.id]
+    if not earlier:
+        return Revision(document.id, 1, document.sha256, document.size, document)
+    base = min(earlier, key=lambda r: r.signed_at)
+    previous = signing_repo.revision_of(session, base.id)
+    root = previous.document_id if previous is not None else base.id
+    number = signing_repo.add_revision(
+        session, registered_id=document.id, document_id=root, sha256=document.sha256, size=document.size,
+        previous_size=base.size,
+    )  # fmt: skip
+    return Revision(root, number, document.sha256, document.size, document)
+
+
+def revisions(session: Session, document_id: str) -> list[Revision]:
+    """Every signed revision of a document, the first one included, oldest first; [] for an unknown id."""
+    first = session.get(SignedDocument, document_id)
+    if first is None:
+        return []
+    found = [Revision(first.id, 1, first.sha256, first.size, RegisteredDocument.of(first))]
+    for row in signing_repo.revisions_of(session, document_id):
+        signed = session.get(SignedDocument, row.registered_id)
+        if signed is not None:
+            signer = RegisteredDocument.of(signed)
+            found.append(Revision(document_id, row.number, row.sha256, row.size, signer))
+    return found
+
+
+def revisions_with_hashes(session: Session, hashes: list[str]) -> list[Revision]:
+    """The registered revisions whose bytes hash to one of ``hashes`` (each prefix of an upload that ends
+    a PDF revision): which registered document an upload is, or extends."""
+    found = []
+    for row in signing_repo.documents_with_hashes(session, hashes):
+        later = signing_repo.revision_of(session, row.id)
+        document, number = (later.document_id, later.number) if later is not None else (row.id, 1)
+        found.append(Revision(document, number, row.sha256, row.size, RegisteredDocument.of(row)))
+    return found
 
 
 def find(session: Session, document_id: str) -> RegisteredDocument | None:

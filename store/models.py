@@ -296,6 +296,25 @@ class SignedDocument(Base):
     signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class SignedRevision(Base):
+    """A later signed revision of a registered document: Kyso signed or sealed the registered file again
+    (its bytes are a prefix of this revision's), so the document keeps its id; revision 1 is the document's
+    own row. Every signature still has its own row in ``signed_documents`` (``registered_id``)."""
+
+    __tablename__ = "signed_revisions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "number", name="uq_signed_revisions_number"),
+        Index("ix_signed_revisions_sha256", "sha256"),
+    )
+
+    registered_id: Mapped[str] = mapped_column(ForeignKey("signed_documents.id"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("signed_documents.id"))  # the id the first QR names
+    number: Mapped[int] = mapped_column(Integer)  # 2, 3, …
+    sha256: Mapped[str] = mapped_column(String(64))  # of the whole file after this signature
+    size: Mapped[int] = mapped_column(Integer)
+    previous_size: Mapped[int] = mapped_column(Integer)  # the revision it extends: bytes [0, previous_size)
+
+
 # --- invitations and the security desk (invitations/) -------------------------------------------------
 class Venue(Base):
     """A building or office guests are invited to; its desks check them in."""

@@ -6,14 +6,51 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from store.models import SignedDocument, SigningAuthorization, SigningCredential
+from store.models import SignedDocument, SignedRevision, SigningAuthorization, SigningCredential
 
 
 def documents_with_hash(session: Session, sha256: str) -> Sequence[SignedDocument]:
     return session.scalars(select(SignedDocument).where(SignedDocument.sha256 == sha256.lower())).all()
+
+
+def documents_with_hashes(session: Session, hashes: Sequence[str]) -> Sequence[SignedDocument]:
+    """Registered documents whose output has one of ``hashes`` (the revisions of an upload)."""
+    wanted = sorted({h.lower() for h in hashes})
+    if not wanted:
+        return []
+    return session.scalars(select(SignedDocument).where(SignedDocument.sha256.in_(wanted))).all()
+
+
+def revision_of(session: Session, registered_id: str) -> SignedRevision | None:
+    """The revision a registered signature made of an earlier registered document, if it made one."""
+    return session.get(SignedRevision, registered_id)
+
+
+def revisions_of(session: Session, document_id: str) -> Sequence[SignedRevision]:
+    """A document's later revisions, oldest first."""
+    query = select(SignedRevision).where(SignedRevision.document_id == document_id)
+    return session.scalars(query.order_by(SignedRevision.number)).all()
+
+
+def add_revision(
+    session: Session, *, registered_id: str, document_id: str, sha256: str, size: int, previous_size: int
+) -> int:
+    """Record ``registered_id``'s output as the next revision of ``document_id``; returns its number."""
+    last = session.scalar(
+        select(func.max(SignedRevision.number)).where(SignedRevision.document_id == document_id)
+    )
+    number = (last or 1) + 1
+    session.add(
+        SignedRevision(
+            registered_id=registered_id, document_id=document_id, number=number, sha256=sha256, size=size,
+            previous_size=previous_size,
+        )
+    )  # fmt: skip
+    session.flush()
+    return number
 
 
 def active_credentials(session: Session, account_id: int) -> Sequence[SigningCredential]:

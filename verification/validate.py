@@ -12,7 +12,7 @@ import hashlib
 import io
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asn1crypto import crl, ocsp
 from asn1crypto import x509 as asn1_x509
@@ -33,6 +33,7 @@ from pyhanko_certvalidator.policy_decl import (
 
 from core.clock import display
 from core.errors import Kind, ServiceError, malformed
+from verification import policy as policies
 from verification.report import (
     Indication,
     Person,
@@ -124,6 +125,7 @@ class Verifier:
         self.limits = limits or Limits()
         self.fetch_ocsp = fetch_ocsp
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.policy = policies.DEFAULT
         self._parsed: OrderedDict[bytes, object] = OrderedDict()
         self._contexts: OrderedDict[tuple[bytes, ...], ValidationContext] = OrderedDict()
 
@@ -147,6 +149,9 @@ class Verifier:
             trust_list=self.trust.name,
             validated_at=display(now),
             signatures=[],
+            trust_profiles=list(self.trust.profiles),
+            policy=self.policy.name,
+            policy_version=self.policy.version,
         )
         if not fields:
             report.warnings.append("no signature found / không tìm thấy chữ ký nào")
@@ -220,7 +225,7 @@ class Verifier:
             policy = {"revinfo_policy": _SIGNER_ONLY}
         return ValidationContext(
             trust_roots=list(self.trust.roots),
-            other_certs=material.certs,
+            other_certs=material.certs + list(self.trust.intermediates),
             ocsps=material.ocsps + material.fetched,
             crls=material.crls,
             allow_fetching=False,
@@ -314,7 +319,7 @@ class Verifier:
             warnings.append("the signing time is the one the signer's software claimed (no timestamp)")
 
         signing_time = ts_time or claimed
-        return SignatureReport(
+        report = SignatureReport(
             field=embedded.field_name,
             kind="signature",
             indication=indication,
@@ -339,6 +344,7 @@ class Verifier:
             reasons=reasons,
             warnings=warnings,
         )
+        return self._assess(report, embedded, status, material, ts_time, now)
 
     async def _timestamp_at_its_time(
         self, embedded: EmbeddedPdfSignature, material: _Material, at: dt.datetime, warnings: list[str]
@@ -407,7 +413,7 @@ class Verifier:
             indication, sub = Indication.INDETERMINATE, AdESIndeterminate.TRY_LATER.name
             reasons.append("revocation status of the timestamp authority not checked")
         tsa = embedded.signer_cert
-        return SignatureReport(
+        report = SignatureReport(
             field=embedded.field_name,
             kind="document-timestamp",
             indication=indication,
@@ -431,6 +437,26 @@ class Verifier:
             classic_valid=bool(status.intact and status.valid and status.trusted),
             reasons=reasons,
         )
+        trusted_time = status.timestamp if status.trusted else None
+        return self._assess(report, embedded, status, material, trusted_time, now)
+
+    # --- the anchor reached and the validation policy (verification/trust.py, verification/policy.py) ---
+    def _assess(
+        self, report: SignatureReport, embedded: EmbeddedPdfSignature, status, material: _Material,
+        trusted_time: dt.datetime | None, now: dt.datetime,
+    ) -> SignatureReport:  # fmt: skip
+        signer = embedded.signer_cert
+        anchor = None
+        if report.trusted:
+            others = [*embedded.other_embedded_certs, *material.certs]
+            anchor = self.trust.anchor_of(getattr(status, "validation_path", None), signer, others)
+        report = replace(
+            report, trust_anchor=anchor, signer_certificate_sha256=hashlib.sha256(signer.dump()).hexdigest()
+        )
+        return policies.apply(
+            self.policy, report, embedded, trusted_time=trusted_time,
+            revocation_time=material.newest_revocation_time(), validated_at=now,
+        )  # fmt: skip
 
 
 # --- input checks -----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, header_lines, keeps_alive
+from api.fastpath.http import FOREIGN, Foreign, Head, keeps_alive, read_head
 from api.metrics import process_metrics
 from api.observability import sane_id
 from api.routers.checkins import JSON_LIMIT, context_of
@@ -53,8 +53,8 @@ from services.checkins import decision_entry
 from store.checkin_groups import GroupConnection
 
 log = logging.getLogger("kyso.checkins")
-ROUTE = b"POST /api/v1/checkins HTTP/1."
 ROUTE_TEMPLATE = "/api/v1/checkins"
+PATH = ROUTE_TEMPLATE.encode()
 GROUP_LIMIT = 64  # scans decided in one transaction, at most
 # Headers that make a request the application's business (its body framing, or its own auth or parsing)
 _NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade", b"cookie"})
@@ -71,18 +71,14 @@ class CheckinRequest(NamedTuple):
     forwarded_for: bytes | None  # X-Forwarded-For, for the audit entry's source behind a proxy
 
 
-def parse(buffer: bytes) -> CheckinRequest | Foreign | None:
-    """The check-in request at the start of ``buffer``; None if more bytes are needed."""
-    if not buffer.startswith(ROUTE):
-        return None if ROUTE.startswith(buffer) else FOREIGN
-    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
-    if end < 0:
-        return None if len(buffer) < MAX_HEAD else FOREIGN
-    line_end = buffer.find(b"\r\n")
-    version = buffer[len(ROUTE) : line_end]  # the minor version
-    if version not in (b"1", b"0"):
-        return FOREIGN
-    lines = header_lines(buffer[line_end : end + 2])
+def match(method: bytes, path: bytes) -> bool | None:
+    """The fast path's route: True for ``POST /api/v1/checkins``."""
+    return True if method == b"POST" and path == PATH else None
+
+
+def read(head: Head, buffer: bytes, _routed: object = True) -> CheckinRequest | Foreign | None:
+    """The check-in request whose head is ``head`` starts ``buffer``; None if more bytes are needed."""
+    lines = head.headers(buffer)
     if lines is None:
         return FOREIGN
     headers: dict[bytes, bytes] = {}
@@ -102,21 +98,29 @@ def parse(buffer: bytes) -> CheckinRequest | Foreign | None:
     credential = authorization[7:].strip().decode("latin-1")
     if not credential or credential.startswith(API_KEY_PREFIX):
         return FOREIGN
-    size = end + 4 + int(length)
+    size = head.end + 4 + int(length)
     if len(buffer) < size:
         return None
-    body = _body(buffer[end + 4 : size])
+    body = _body(buffer[head.end + 4 : size])
     if body is None:
         return FOREIGN
     return CheckinRequest(
         credential,
         body[1],
         body[0],
-        keeps_alive(version == b"1", headers.get(b"connection", b"").lower()),
+        keeps_alive(head.http_1_1, headers.get(b"connection", b"").lower()),
         size,
         sane_id(headers.get(b"x-request-id")),
         headers.get(b"x-forwarded-for"),
     )
+
+
+def parse(buffer: bytes) -> CheckinRequest | Foreign | None:
+    """The check-in request at the start of ``buffer``: None if more bytes are needed, FOREIGN if not one."""
+    head = read_head(buffer)
+    if head is None or isinstance(head, Foreign):
+        return head
+    return read(head, buffer) if match(head.method, head.path) else FOREIGN
 
 
 def _body(raw: bytes) -> tuple[str, str] | None:

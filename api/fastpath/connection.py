@@ -26,6 +26,7 @@ import email.utils
 import functools
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, NamedTuple
 
@@ -34,9 +35,10 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.server import ServerState
 
 from api.fastpath import checkins as checkin_fastpath
+from api.fastpath import ocsp as ocsp_fastpath
 from api.fastpath.checkins import CheckinRequest, Decider
-from api.fastpath.http import FOREIGN, MAX_HEAD, Foreign, header_lines, keeps_alive
-from api.fastpath.ocsp import OcspLimit, RenderedOcsp, decode_get, render, route, timed_answer
+from api.fastpath.http import FOREIGN, Foreign, Head, read_head
+from api.fastpath.ocsp import OcspLimit, OcspRequest, RenderedOcsp, render, timed_answer
 from api.forwarded import Network, forwarded_client, trusted_networks
 from api.metrics import OCSP_MISS, OCSP_TALLY
 from api.observability import new_id
@@ -44,85 +46,56 @@ from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
 
 log = logging.getLogger("kyso.ocsp")
-# Headers that make a request the application's business: its body framing or a change of protocol.
-_NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
 _STATUS_LINES = {200: b"HTTP/1.1 200 OK\r\n", 429: b"HTTP/1.1 429 Too Many Requests\r\n"}
 _INTERNAL_ERROR = render(ocsp.OcspAnswer(ocsp.INTERNAL_ERROR))
 _CONFIG_KEY = "_kyso_fast_path"
 
 
-class _Request(NamedTuple):
-    authority: str
-    der: bytes | None  # None: not decodable, answered with malformedRequest
-    get: bool
-    keep_alive: bool
-    size: int  # bytes of the buffer it took
-    forwarded_for: bytes | None = None  # X-Forwarded-For, for the rate limit's client behind a proxy
+class Route(NamedTuple):
+    """One entry of the door's route table: a request the fast path answers itself."""
+
+    name: str
+    match: Callable[[bytes, bytes], Any]  # (method, raw path) -> what ``read`` needs, or None: not this route
+    read: Callable[[Head, bytes, Any], Any]  # the request, None while bytes are missing, FOREIGN to hand off
+    answer: Callable[[FastPathProtocol, Any], bool]  # True: the connection is free for its next request
+    memo: bool  # a pure function of the bytes, worth remembering (see _PARSED)
 
 
-def parse(buffer: bytes) -> _Request | Foreign | None:
-    """The OCSP request at the start of ``buffer``; None if more bytes are needed."""
-    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
-    if end < 0:
-        return None if len(buffer) < MAX_HEAD else FOREIGN
-    line_end = buffer.find(b"\r\n", 0, end + 2)
-    parts = buffer[:line_end].split(b" ")
-    if len(parts) != 3:
-        return FOREIGN
-    method, target, version = parts
-    if version not in (b"HTTP/1.1", b"HTTP/1.0") or method not in (b"POST", b"GET"):
-        return FOREIGN
-    routed = route(method.decode(), target.partition(b"?")[0])
-    if routed is None:
-        return FOREIGN
-    lines = header_lines(buffer[line_end : end + 2])
-    if lines is None:
-        return FOREIGN
-    length: int | None = None
-    connection = b""
-    forwarded_for: bytes | None = None
-    for name, value in lines:
-        if name == b"content-length":
-            if length is not None or not value.isdigit():
-                return FOREIGN
-            length = int(value)
-        elif name == b"connection":
-            connection = value.lower()
-        elif name == b"x-forwarded-for":  # several lines are one comma-separated list (RFC 9110 §5.3)
-            forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
-        elif name in _NOT_OURS:
-            return FOREIGN
-    authority, encoded = routed
-    if encoded is None:  # POST: the body is the request, announced by Content-Length
-        if length is None or length > ocsp.MAX_REQUEST_BYTES:
-            return FOREIGN
-        size = end + 4 + length
-        if len(buffer) < size:
-            return None
-        der: bytes | None = buffer[end + 4 : size]
-    else:
-        if length:
-            return FOREIGN
-        size = end + 4
-        der = decode_get(encoded)
-    return _Request(
-        authority, der, encoded is not None, keeps_alive(version == b"HTTP/1.1", connection), size,
-        forwarded_for,
-    )  # fmt: skip
+def routes(responder: object | None, decider: Decider | None) -> tuple[Route, ...]:
+    """The routes this process can answer: OCSP with a responder, check-ins with a decider."""
+    table = (
+        Route("ocsp", ocsp_fastpath.match, ocsp_fastpath.read, FastPathProtocol._answer_ocsp, True),
+        Route("checkins", checkin_fastpath.match, checkin_fastpath.read, FastPathProtocol._check_in, False),
+    )
+    present = {"ocsp": responder is not None, "checkins": decider is not None}
+    return tuple(route for route in table if present[route.name])
+
+
+def parse(buffer: bytes, table: tuple[Route, ...]) -> tuple[Route, Any] | Foreign | None:
+    """The routed request at the start of ``buffer``: None if more bytes are needed, FOREIGN for uvicorn."""
+    head = read_head(buffer)
+    if head is None or isinstance(head, Foreign):
+        return head
+    for route in table:
+        routed = route.match(head.method, head.path)
+        if routed is not None:
+            request = route.read(head, buffer, routed)
+            return request if request is None or isinstance(request, Foreign) else (route, request)
+    return FOREIGN
 
 
 # A relying party's software sends the same bytes for the same certificate every time: parsing them once
 # is enough. Parsing is a pure function of the bytes; the memo keeps requests of ordinary size only (an
 # OCSP request with its headers is a few hundred bytes), at most 10,000 of them, and is forgotten when full.
-_PARSED: dict[bytes, _Request] = {}
+_PARSED: dict[bytes, tuple[Route, Any]] = {}
 _PARSED_LIMIT = 10_000
 _MEMO_MAX_BYTES = 2048
 
 
-def _remember(raw: bytes, request: _Request) -> None:
+def _remember(raw: bytes, routed: tuple[Route, Any]) -> None:
     if len(_PARSED) >= _PARSED_LIMIT:
         _PARSED.clear()
-    _PARSED[raw] = request
+    _PARSED[raw] = routed
 
 
 def application_of(app: Any) -> Any:
@@ -153,7 +126,8 @@ class _PerProcess(NamedTuple):
     decider: Decider | None
     proxies: tuple[Network, ...]  # KYSO_TRUSTED_PROXIES
     sweeper: _IdleSweeper
-    ocsp_limit: OcspLimit | None = None  # the per-client limit on OCSP cache misses
+    ocsp_limit: OcspLimit | None  # the per-client limit on OCSP cache misses
+    routes: tuple[Route, ...]
 
 
 class FastPathProtocol(asyncio.Protocol):
@@ -181,13 +155,15 @@ class FastPathProtocol(asyncio.Protocol):
         found = config.__dict__.get(_CONFIG_KEY)
         if found is None or found.loop is not loop:
             app = application_of(config.loaded_app)
+            responder, decider = responder_of(app), Decider.for_app(app, loop)
             found = _PerProcess(
                 loop,
-                responder_of(app),
-                Decider.for_app(app, loop),
+                responder,
+                decider,
                 _trusted_proxies(app),
                 _IdleSweeper(loop, config.timeout_keep_alive, server_state),
                 getattr(getattr(app, "state", None), "ocsp_limit", None),
+                routes(responder, decider),
             )
             config.__dict__[_CONFIG_KEY] = found
         self.shared: _PerProcess = found
@@ -224,52 +200,56 @@ class FastPathProtocol(asyncio.Protocol):
 
     # -- requests --------------------------------------------------------------------------------------
     def _serve(self) -> None:
+        """Answer each complete request at the start of the buffer whose route is in the table; hand the
+        connection to uvicorn at the first that is not."""
         while self.buffer and self.transport is not None:
-            request = _PARSED.get(self.buffer)
-            if request is None:
-                request = parse(self.buffer) if self.shared.responder is not None else FOREIGN
-                if request is None:
+            routed = _PARSED.get(self.buffer)
+            if routed is None:
+                found = parse(self.buffer, self.shared.routes)
+                if found is None:
+                    return  # more bytes to come
+                if isinstance(found, Foreign):
+                    self._hand_off()
                     return
-                if isinstance(request, Foreign):
-                    self._not_ocsp()
-                    return
-                if request.size == len(self.buffer) <= _MEMO_MAX_BYTES and request.der is not None:
-                    _remember(self.buffer, request)
-            self.buffer = self.buffer[request.size :]
-            self.server_state.total_requests += 1
-            responder = self.shared.responder
-            assert responder is not None
-            if request.der is None:
-                rendered: RenderedOcsp | None = responder.malformed
-            else:
-                rendered = responder.lookup(request.authority, request.der)
-            if rendered is None:  # the full responder, off the event loop
-                self.busy = True
-                self.idle_since = None
-                client, limit = self._client_host(request.forwarded_for), self.shared.ocsp_limit
-                future = self.loop.run_in_executor(
-                    None, timed_answer, responder, request.authority, request.der, limit, client
-                )
-                future.add_done_callback(functools.partial(self._answered, request))
-                return
-            OCSP_TALLY[rendered.tally] += 1  # a plain int; api.metrics folds it into Prometheus
-            if not self._write(request, rendered):
+                routed = found
+                if routed[0].memo and routed[1].size == len(self.buffer) <= _MEMO_MAX_BYTES:
+                    _remember(self.buffer, routed)
+            route, request = routed
+            if not route.answer(self, request):
                 return
 
-    def _not_ocsp(self) -> None:
-        """A check-in for the decider, or anything else for uvicorn."""
-        decider = self.shared.decider
-        scan = checkin_fastpath.parse(self.buffer) if decider is not None else FOREIGN
-        if scan is None:
-            return  # more bytes to come
-        if isinstance(scan, CheckinRequest):
-            assert decider is not None
+    def _answer_ocsp(self, request: OcspRequest) -> bool:
+        """Answer from the cache, or start the full responder in a thread (False: busy until it answers)."""
+        self.buffer = self.buffer[request.size :]
+        self.server_state.total_requests += 1
+        responder = self.shared.responder
+        assert responder is not None
+        if request.der is None:
+            rendered: RenderedOcsp | None = responder.malformed
+        else:
+            rendered = responder.lookup(request.authority, request.der)
+        if rendered is None:  # the full responder, off the event loop
             self.busy = True
             self.idle_since = None
-            answer = decider.submit(scan, self._client_host(scan.forwarded_for))
-            answer.add_done_callback(functools.partial(self._checked_in, scan))
-            return
-        self._hand_off()
+            client, limit = self._client_host(request.forwarded_for), self.shared.ocsp_limit
+            future = self.loop.run_in_executor(
+                None, timed_answer, responder, request.authority, request.der, limit, client
+            )
+            future.add_done_callback(functools.partial(self._answered, request))
+            return False
+        OCSP_TALLY[rendered.tally] += 1  # a plain int; api.metrics folds it into Prometheus
+        return self._write(request, rendered)
+
+    def _check_in(self, scan: CheckinRequest) -> bool:
+        """Give the scan to the process's decider (busy until it answers; the request stays in the buffer
+        until then, for uvicorn should the decider hand it over)."""
+        decider = self.shared.decider
+        assert decider is not None
+        self.busy = True
+        self.idle_since = None
+        answer = decider.submit(scan, self._client_host(scan.forwarded_for))
+        answer.add_done_callback(functools.partial(self._checked_in, scan))
+        return False
 
     def _checked_in(self, scan: CheckinRequest, done: asyncio.Future[bytes | None]) -> None:
         self.busy = False
@@ -296,7 +276,7 @@ class FastPathProtocol(asyncio.Protocol):
         return forwarded_client(host, forwarded, self.shared.proxies)
 
     def _answered(
-        self, request: _Request, future: Future[RenderedOcsp] | asyncio.Future[RenderedOcsp]
+        self, request: OcspRequest, future: Future[RenderedOcsp] | asyncio.Future[RenderedOcsp]
     ) -> None:
         self.busy = False
         try:
@@ -308,7 +288,7 @@ class FastPathProtocol(asyncio.Protocol):
         if self.transport is not None and self._write(request, rendered):
             self._serve()
 
-    def _write(self, request: _Request, rendered: RenderedOcsp) -> bool:
+    def _write(self, request: OcspRequest, rendered: RenderedOcsp) -> bool:
         """Send the answer; True if the connection stays open for another request."""
         assert self.transport is not None
         now = time.time()

@@ -1,9 +1,10 @@
-"""What the fast path's request parsers share: the bound on a request head, the one reading of its header
-lines, the hand-off sentinel and the keep-alive rule of HTTP/1.x."""
+"""What the fast path's routes share: the one reading of a request head (``read_head``, ``header_lines``),
+its bound, the hand-off sentinel and the keep-alive rule of HTTP/1.x."""
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 MAX_HEAD = 8 * 1024  # a head longer than this is not an OCSP request or a check-in: uvicorn's business
 
@@ -38,3 +39,33 @@ def header_lines(head: bytes) -> list[tuple[bytes, bytes]] | None:
     if len(lines) != head.count(b"\r\n") - 1:
         return None
     return [(name.lower(), value) for name, value in lines]
+
+
+class Head(NamedTuple):
+    """The request line of a complete HTTP/1.x head at the start of a buffer, and where its parts end."""
+
+    method: bytes
+    path: bytes  # the raw request target without its query
+    http_1_1: bool
+    line_end: int  # the CRLF ending the request line
+    end: int  # the CRLF CRLF ending the head; the body starts at end + 4
+
+    def headers(self, buffer: bytes) -> list[tuple[bytes, bytes]] | None:
+        """The head's header lines (``header_lines``), read only once a route wants them."""
+        return header_lines(buffer[self.line_end : self.end + 2])
+
+
+def read_head(buffer: bytes) -> Head | Foreign | None:
+    """The head at the start of ``buffer``: None while it is incomplete, FOREIGN when it is not an
+    HTTP/1.x request line under ``MAX_HEAD`` bytes (uvicorn's to answer or refuse)."""
+    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
+    if end < 0:
+        return None if len(buffer) < MAX_HEAD else FOREIGN
+    line_end = buffer.find(b"\r\n", 0, end + 2)
+    parts = buffer[:line_end].split(b" ")
+    if len(parts) != 3:
+        return FOREIGN
+    method, target, version = parts
+    if version != b"HTTP/1.1" and version != b"HTTP/1.0":
+        return FOREIGN
+    return Head(method, target.partition(b"?")[0], version == b"HTTP/1.1", line_end, end)

@@ -23,6 +23,7 @@ import email.utils
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from cryptography.x509 import ocsp as x509_ocsp
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import ratelimit
 from api.auth import client_address
+from api.fastpath.http import FOREIGN, Foreign, Head, keeps_alive, read_head
 from api.metrics import OCSP_MISS, OCSP_TALLY, ocsp_status_index, process_metrics
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
@@ -153,6 +155,75 @@ def route(method: str, path: bytes) -> tuple[str, bytes | None] | None:
     if method == "GET" and encoded:
         return authority.decode("latin-1"), encoded
     return None
+
+
+class OcspRequest(NamedTuple):
+    """An OCSP request read from the socket by ``api.fastpath.connection``."""
+
+    authority: str
+    der: bytes | None  # None: not decodable, answered with malformedRequest
+    get: bool
+    keep_alive: bool
+    size: int  # bytes of the buffer it took
+    forwarded_for: bytes | None = None  # X-Forwarded-For, for the rate limit's client behind a proxy
+
+
+# Headers that make a request the application's business: its body framing or a change of protocol.
+_NOT_OURS = frozenset({b"transfer-encoding", b"expect", b"upgrade"})
+
+
+def match(method: bytes, path: bytes) -> tuple[str, bytes | None] | None:
+    """The fast path's route: ``route`` for a POST or GET head."""
+    if method == b"POST":
+        return route("POST", path)
+    if method == b"GET":
+        return route("GET", path)
+    return None
+
+
+def read(head: Head, buffer: bytes, routed: tuple[str, bytes | None]) -> OcspRequest | Foreign | None:
+    """The OCSP request whose head is ``head`` at the start of ``buffer``; None if more bytes are needed."""
+    lines = head.headers(buffer)
+    if lines is None:
+        return FOREIGN
+    length: int | None = None
+    connection = b""
+    forwarded_for: bytes | None = None
+    for name, value in lines:
+        if name == b"content-length":
+            if length is not None or not value.isdigit():
+                return FOREIGN
+            length = int(value)
+        elif name == b"connection":
+            connection = value.lower()
+        elif name == b"x-forwarded-for":  # several lines are one comma-separated list (RFC 9110 §5.3)
+            forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
+        elif name in _NOT_OURS:
+            return FOREIGN
+    authority, encoded = routed
+    if encoded is None:  # POST: the body is the request, announced by Content-Length
+        if length is None or length > ocsp.MAX_REQUEST_BYTES:
+            return FOREIGN
+        size = head.end + 4 + length
+        if len(buffer) < size:
+            return None
+        der: bytes | None = buffer[head.end + 4 : size]
+    else:
+        if length:
+            return FOREIGN
+        size = head.end + 4
+        der = decode_get(encoded)
+    keep_alive = keeps_alive(head.http_1_1, connection)
+    return OcspRequest(authority, der, encoded is not None, keep_alive, size, forwarded_for)
+
+
+def parse(buffer: bytes) -> OcspRequest | Foreign | None:
+    """The OCSP request at the start of ``buffer``: None if more bytes are needed, FOREIGN if not one."""
+    head = read_head(buffer)
+    if head is None or isinstance(head, Foreign):
+        return head
+    routed = match(head.method, head.path)
+    return FOREIGN if routed is None else read(head, buffer, routed)
 
 
 def decode_get(encoded: bytes | str) -> bytes | None:

@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.fastpath import checkins as checkin_fastpath
-from api.fastpath import connection as fast_protocol
 from api.fastpath import ocsp as ocsp_fastpath
 from api.fastpath.http import FOREIGN
 from tests.conftest import DATABASES, Instance, bearer, make_account, make_instance, new_database_url
@@ -308,4 +307,4 @@ def test_the_ocsp_fast_path_leaves_a_raw_nul_in_the_authority_to_uvicorn() -> No
     assert ocsp_fastpath.route("GET", b"/ocsp/citizen/MEE=") == ("citizen", b"MEE=")
     assert ocsp_fastpath.route("GET", b"/ocsp/a\x00b/MEE=") is None
     assert ocsp_fastpath.route("POST", b"/ocsp/a\x00b") is None
-    assert fast_protocol.parse(b"POST /ocsp/a\x00b HTTP/1.1\r\nContent-Length: 0\r\n\r\n") is FOREIGN
+    assert ocsp_fastpath.parse(b"POST /ocsp/a\x00b HTTP/1.1\r\nContent-Length: 0\r\n\r\n") is FOREIGN

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from api.fastpath import connection as fast_protocol
+from api.fastpath import ocsp as ocsp_fastpath
 from api.fastpath.http import FOREIGN
 from tests.conftest import Instance, make_instance
 from tests.support import cluster
@@ -39,14 +39,14 @@ def request(headers: bytes, target: bytes = b"/ocsp/citizen") -> bytes:
 
 
 def test_a_well_formed_ocsp_post_is_still_answered_by_the_fast_path() -> None:
-    parsed = fast_protocol.parse(request(WELL_FORMED))
+    parsed = ocsp_fastpath.parse(request(WELL_FORMED))
     assert parsed is not FOREIGN and parsed is not None
     assert parsed.der == BODY
 
 
 @pytest.mark.parametrize("headers", MALFORMED.values(), ids=MALFORMED.keys())
 def test_a_head_uvicorn_would_refuse_is_left_to_uvicorn(headers: bytes) -> None:
-    assert fast_protocol.parse(request(headers)) is FOREIGN
+    assert ocsp_fastpath.parse(request(headers)) is FOREIGN
 
 
 @pytest.fixture(scope="module")

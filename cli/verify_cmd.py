@@ -1,4 +1,5 @@
-"""`kyso verify FILE.pdf [--json] [--trust ROOTS.pem]` and `kyso trust add|remove|list`.
+"""`kyso verify FILE.pdf [--json] [--trust ROOTS.pem]`, `kyso trust add|remove|list` and
+`kyso trust profile list|enable|disable`.
 
 Exit 0 only when the file has signatures and every one is TOTAL-PASSED; 1 otherwise (a report was still
 printed); 2 for input that is not a readable PDF.
@@ -14,8 +15,11 @@ import typer
 from cli.common import Group, JsonOption, cli_as_actor, handles_errors, out, print_json, runtime
 from core.errors import malformed
 
-trust_app = typer.Typer(cls=Group, help="Trust anchors for verification (Kyso's own root is always trusted).",
+trust_app = typer.Typer(cls=Group, help="Trust anchors and trust profiles for verification.",
                         no_args_is_help=True)  # fmt: skip
+profile_app = typer.Typer(cls=Group, help="Named trust profiles: kyso-test, vn-public, vn-gov, operator.",
+                          no_args_is_help=True)  # fmt: skip
+trust_app.add_typer(profile_app, name="profile")
 
 
 @handles_errors
@@ -106,3 +110,46 @@ def trust_list(as_json: JsonOption = False) -> None:
         out.print(
             f"  {anchor.label}  {anchor.fingerprint[:16]}…  {anchor.subject}  (added {anchor.added_at})"
         )
+
+
+ProfileName = Annotated[str, typer.Argument(help="kyso-test, vn-public, vn-gov or operator")]
+
+
+@profile_app.command("list")
+@handles_errors
+def profile_list(as_json: JsonOption = False) -> None:
+    """Every trust profile, whether it is on, and its anchors with their SHA-256 fingerprints."""
+    from services import verification
+
+    listing = verification.profiles_listing(runtime())
+    if as_json:
+        print_json([p.as_json() for p in listing])
+        return
+    for p in listing:
+        state = "on " if p.enabled else "off"
+        since = f" (since {p.changed_at}, {p.changed_by})" if p.changed_at else " (default)"
+        out.print(f"[{state}] {p.name}: {p.title}{since}")
+        for anchor in p.anchors:
+            out.print(f"       {anchor.role:<12} {anchor.fingerprint}  {anchor.subject}")
+
+
+@profile_app.command("enable")
+@handles_errors
+def profile_enable(name: ProfileName) -> None:
+    """Trust a profile's anchors when verifying."""
+    _switch(name, True)
+
+
+@profile_app.command("disable")
+@handles_errors
+def profile_disable(name: ProfileName) -> None:
+    """Stop trusting a profile's anchors."""
+    _switch(name, False)
+
+
+def _switch(name: str, enabled: bool) -> None:
+    from services import verification
+
+    info = verification.set_profile(runtime(), cli_as_actor(), name, enabled)
+    state = "on" if info.enabled else "off"
+    out.print(f"trust profile {info.name}: {state} ({len(info.anchors)} certificates)")

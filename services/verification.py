@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from services.root import Kyso
     from signing.registry import RegisteredDocument
     from signing.service import SigningKey
-    from verification.anchors import AnchorInfo
+    from verification.anchors import AnchorInfo, ProfileInfo
     from verification.report import IssuedRecord, VerificationReport
     from verification.trust import TrustStore
     from verification.validate import Limits, Verifier
@@ -58,13 +58,17 @@ class Verifiers:
 
 # --- checking a PDF -----------------------------------------------------------------------------------
 def trust_list(session: Session, kyso: Kyso) -> TrustStore:
-    """Kyso's own root and the anchors operators added."""
-    from cryptography.hazmat.primitives import serialization
-
+    """The anchors of the trust profiles in force: by default Kyso's own root and the anchors operators
+    added; the bundled public roots when operators switched their profiles on."""
     from verification import anchors
 
-    own_root = kyso.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)
-    return anchors.trust_list(session, [own_root])
+    return anchors.trust_list(session, _own_roots(session, kyso))
+
+
+def _own_roots(session: Session, kyso: Kyso) -> list[bytes]:
+    from cryptography.hazmat.primitives import serialization
+
+    return [kyso.ca.chain(session, "root")[-1].public_bytes(serialization.Encoding.DER)]
 
 
 def verify(
@@ -187,4 +191,28 @@ def remove_anchor(kyso: Kyso, actor: Actor, key: str) -> AnchorInfo:
     with kyso.db.transaction() as session:
         info = anchors.remove(session, key)
         record(session, kyso, actor, "trust.remove", info.fingerprint, label=info.label)
+    return info
+
+
+# --- the trust profiles -------------------------------------------------------------------------------
+def profiles_listing(kyso: Kyso) -> list[ProfileInfo]:
+    """Every trust profile, whether it is on, and its anchors with their SHA-256 fingerprints."""
+    from verification import anchors
+
+    with kyso.db.reading() as session:
+        return anchors.profile_listing(session, _own_roots(session, kyso))
+
+
+def set_profile(kyso: Kyso, actor: Actor, name: str, enabled: bool) -> ProfileInfo:
+    """Switch a trust profile on or off (``kyso trust profile enable|disable``); audited when it changes."""
+    from verification import anchors
+
+    with kyso.db.transaction() as session:
+        info, changed = anchors.set_profile(
+            session, name, enabled, _own_roots(session, kyso), now=kyso.clock.now(), actor=actor.name
+        )
+        if changed:
+            action = "trust.profile.enable" if enabled else "trust.profile.disable"
+            fingerprints = ",".join(a.fingerprint for a in info.anchors)
+            record(session, kyso, actor, action, info.name, fingerprints=fingerprints)
     return info

@@ -490,6 +490,18 @@ class TrustAnchor(Base):
     added_by: Mapped[str] = mapped_column(String(100))
 
 
+class TrustProfileSetting(Base):
+    """An operator's choice for a named trust profile (verification/profiles.py); a profile without a row
+    keeps its default."""
+
+    __tablename__ = "trust_profiles"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enabled: Mapped[bool] = mapped_column()
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    changed_by: Mapped[str] = mapped_column(String(100))
+
+
 # --- rate limits (api/ratelimit.py) --------------------------------------------------------------------
 class RateLimit(Base):
     """One client's GCRA state for one limited scope (login, verify): its theoretical arrival time.

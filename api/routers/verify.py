@@ -75,3 +75,20 @@ def add_anchor(body: AnchorIn, kyso: KysoDep, principal: Operator, request: Requ
 @router.delete("/api/v1/verify/trust-anchors/{key}", summary="Stop trusting an anchor")
 def remove_anchor(key: str, kyso: KysoDep, principal: Operator, request: Request) -> dict[str, str]:
     return verification.remove_anchor(kyso, actor_of(request, principal), key).__dict__
+
+
+class ProfileIn(BaseModel):
+    enabled: bool
+
+
+@router.get("/api/v1/verify/trust-profiles", summary="The trust profiles, which are on, and their anchors")
+def list_profiles(kyso: KysoDep, principal: Reader) -> list[dict[str, object]]:
+    return [p.as_json() for p in verification.profiles_listing(kyso)]
+
+
+@router.put("/api/v1/verify/trust-profiles/{name}", summary="Switch a trust profile on or off")
+def set_profile(
+    name: str, body: ProfileIn, kyso: KysoDep, principal: Operator, request: Request
+) -> dict[str, object]:
+    actor = actor_of(request, principal)
+    return verification.set_profile(kyso, actor, name, body.enabled).as_json()

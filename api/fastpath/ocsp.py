@@ -1,9 +1,10 @@
-"""The OCSP hot path over HTTP: answers ``/ocsp/…`` ahead of FastAPI's routing, from memory when it can.
+"""OCSP over HTTP: answers ``/ocsp/…`` from memory when it can.
 
-Two front doors share what is here:
-- ``OcspFastPath``, a plain ASGI middleware installed by ``install`` (any ASGI server, the TestClient);
-- ``api.fastpath.connection``, the connection-level handler ``kyso serve`` runs, which answers an OCSP request
-  straight from the socket without building an ASGI request at all.
+Two doors share what is here:
+- ``api.fastpath.connection``, the connection handler ``kyso serve`` runs, answers an OCSP request straight
+  from the socket (``match``, ``read``) without building an ASGI request at all;
+- the ``/ocsp`` routes of ``api.routers.status`` (``answer``) give the same answers under any other ASGI
+  server and the TestClient, and document the endpoint in OpenAPI.
 
 Both decode the two URL shapes of RFC 6960 appendix A (POST ``/ocsp/{ca}``, GET ``/ocsp/{ca}/{base64}``),
 ask ``ca.ocsp_cache`` for an answer from memory, and otherwise run the full responder in a thread. What
@@ -21,7 +22,6 @@ import base64
 import binascii
 import email.utils
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
@@ -29,11 +29,8 @@ from urllib.parse import unquote_to_bytes
 from cryptography.x509 import ocsp as x509_ocsp
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import ratelimit
-from api.auth import client_address
 from api.fastpath.http import FOREIGN, Foreign, Head, keeps_alive, read_head
 from api.metrics import OCSP_MISS, OCSP_TALLY, ocsp_status_index, process_metrics
 from ca import ocsp
@@ -239,46 +236,26 @@ def decode_get(encoded: bytes | str) -> bytes | None:
         return None
 
 
-class OcspFastPath:
-    """ASGI middleware answering ``/ocsp/…`` before FastAPI routes anything; other requests pass through."""
-
-    def __init__(
-        self, app: ASGIApp, responder: CachingOcspResponder[RenderedOcsp], limit: OcspLimit | None = None
-    ) -> None:
-        self.app = app
-        self.responder = responder
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = None
-        if scope["type"] == "http" and scope["path"].startswith("/ocsp/"):
-            raw_path = scope.get("raw_path") or scope["path"].encode()
-            target = route(scope["method"], raw_path.partition(b"?")[0])
-        if target is None:
-            await self.app(scope, receive, send)
-            return
-        authority, encoded = target
-        if encoded is None:
-            der = await _bounded_body(scope, receive, ocsp.MAX_REQUEST_BYTES)
-        else:
-            der = decode_get(encoded)
-        if der is None:
-            rendered = self.responder.malformed
-            OCSP_TALLY[rendered.tally] += 1
-        else:
-            rendered = self.responder.lookup(authority, der)
-            if rendered is None:
-                client = client_address(Request(scope))
-                rendered = await run_in_threadpool(
-                    timed_answer, self.responder, authority, der, self.limit, client
-                )
-                OCSP_TALLY[rendered.tally + OCSP_MISS] += 1
-            else:
-                OCSP_TALLY[rendered.tally] += 1
-        get = encoded is not None
-        headers = rendered.asgi_headers(get, time.time())
-        await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
-        await send({"type": "http.response.body", "body": rendered.body})
+async def answer(
+    responder: CachingOcspResponder[RenderedOcsp],
+    authority: str,
+    der: bytes | None,
+    limit: OcspLimit | None,
+    client: str | None,
+) -> RenderedOcsp:
+    """The answer an ASGI request gets (the ``/ocsp`` routes): from memory when it can, else the full
+    responder in a thread, counted as the connection handler counts its own."""
+    if der is None:
+        rendered = responder.malformed
+    else:
+        found = responder.lookup(authority, der)
+        if found is None:
+            rendered = await run_in_threadpool(timed_answer, responder, authority, der, limit, client)
+            OCSP_TALLY[rendered.tally + OCSP_MISS] += 1
+            return rendered
+        rendered = found
+    OCSP_TALLY[rendered.tally] += 1
+    return rendered
 
 
 def timed_answer(
@@ -296,32 +273,12 @@ def timed_answer(
         return responder.answer(authority, der)
 
 
-async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None (without reading the rest) once it is known to be over ``limit``."""
-    for name, value in scope["headers"]:
-        if name == b"content-length" and (not value.isdigit() or int(value) > limit):
-            return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def install(app: FastAPI) -> None:
-    """Build the per-process OCSP cache (and what the TSA shares with it) and mount the fast path."""
+    """Build the per-process OCSP cache and the limit on its misses, for the routes and the connection
+    handler."""
     kyso = app.state.kyso
     runtime = kyso.runtime
     app.state.ocsp = CachingOcspResponder(
         ocsp.OcspResponder(kyso.ca, kyso.delegated_signers), kyso.db, kyso.status_versions, render
     )
-    app.state.ocsp_limit = OcspLimit(runtime)  # api.fastpath.connection uses it too
-    app.add_middleware(OcspFastPath, responder=app.state.ocsp, limit=app.state.ocsp_limit)
+    app.state.ocsp_limit = OcspLimit(runtime)

@@ -5,22 +5,17 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from api.auth import require
+from api.auth import client_address, require
 from api.deps import RuntimeDep
-from api.fastpath.ocsp import RenderedOcsp, decode_get
+from api.fastpath import ocsp as ocsp_fastpath
+from api.fastpath.ocsp import decode_get
 from api.request_body import BodyTooLarge, read_body
 from ca import crl, ocsp, status
-from ca.ocsp_cache import CachingOcspResponder
 from identity.permissions import Permission
 
 router = APIRouter(tags=["status"])
 OCSP_RESPONSE = "application/ocsp-response"
-
-
-def _ocsp(request: Request) -> CachingOcspResponder[RenderedOcsp]:
-    return request.app.state.ocsp
 
 
 @router.get(
@@ -47,20 +42,17 @@ def get_crl(authority_id: str, runtime: RuntimeDep) -> Response:
 
 
 async def _ocsp_answer(request: Request, authority_id: str, der: bytes | None, *, get: bool) -> Response:
-    responder = _ocsp(request)
-    if der is None:
-        rendered = responder.malformed
-    else:
-        rendered = responder.lookup(authority_id, der) or await run_in_threadpool(
-            responder.answer, authority_id, der
-        )
+    state = request.app.state
+    rendered = await ocsp_fastpath.answer(
+        state.ocsp, authority_id, der, state.ocsp_limit, client_address(request)
+    )
     headers = {k.decode(): v.decode() for k, v in rendered.asgi_headers(get, time.time())}
     headers.pop("content-length")
-    return Response(rendered.body, headers=headers)
+    return Response(rendered.body, status_code=rendered.status, headers=headers)
 
 
-# api.fastpath.ocsp answers these URLs ahead of routing; the routes document them and serve an app built
-# without it.
+# kyso serve answers these URLs on the connection (api.fastpath.connection) before any ASGI request exists;
+# these routes are the same answers for every other ASGI server and the TestClient.
 @router.post(
     "/ocsp/{authority_id}",
     response_class=Response,

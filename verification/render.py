@@ -67,6 +67,7 @@ def signature_lines(number: int, s: SignatureReport) -> list[tuple[str, str]]:
         rows.append(("Chữ ký chứng nhận / Certification", s.certification))
     rows += [("Lý do / Reason", reason) for reason in s.reasons]
     rows += [("Cảnh báo / Warning", warning) for warning in s.warnings]
+    rows += trust_lines(s)
     return rows
 
 
@@ -75,6 +76,7 @@ def text(report: VerificationReport) -> str:
         "BÁO CÁO KIỂM TRA CHỮ KÝ SỐ / SIGNATURE VERIFICATION REPORT",
         f"SHA-256: {report.sha256}  ({report.size:,} bytes)",
         f"Danh sách tin cậy / Trust list: {report.trust_list}",
+        *report_lines(report),
         f"Thời điểm kiểm tra / Checked at: {report.validated_at}",
     ]
     for record in report.issued_by_us:
@@ -106,6 +108,7 @@ def html(report: VerificationReport) -> str:
         "<section class='report'>",
         f"<p>SHA-256: <code>{e(report.sha256)}</code> · {report.size:,} bytes · "
         f"Danh sách tin cậy / Trust list: {e(report.trust_list)} · {e(report.validated_at)}</p>",
+        *(f"<p class='trust'>{e(line)}</p>" for line in report_lines(report)),
     ]
     if report.indication is not None:
         vi, en = VERDICT[report.indication]
@@ -124,3 +127,39 @@ def html(report: VerificationReport) -> str:
     parts += [f"<p class='warning'>{e(w)}</p>" for w in report.warnings]
     parts.append("</section>")
     return "\n".join(parts)
+
+
+# --- the trust profiles, the anchor reached and the validation policy (profiles.py, policy.py) -----------
+_RESULTS = (
+    ("failed", "không đạt / not met"),
+    ("warning", "cảnh báo / warning"),
+    ("information", "thông tin / information"),
+)
+
+
+def report_lines(report: VerificationReport) -> list[str]:
+    """The trust profiles in force and the validation policy, as the report's header names them."""
+    lines = []
+    if report.trust_profiles:
+        lines.append(f"Hồ sơ tin cậy / Trust profiles: {', '.join(report.trust_profiles)}")
+    if report.policy:
+        lines.append(f"Chính sách kiểm tra / Validation policy: {report.policy} v{report.policy_version}")
+    return lines
+
+
+def trust_lines(s: SignatureReport) -> list[tuple[str, str]]:
+    """The anchor the chain ended in, and the policy's checks this signature did not fully meet (their
+    details are among its reasons and warnings)."""
+    rows = []
+    if s.trust_anchor is not None:
+        a = s.trust_anchor
+        profile = f", {a.profile}" if a.profile else ""
+        rows.append(("Gốc tin cậy / Trust anchor", f"{a.subject} (SHA-256 {a.sha256}{profile})"))
+    if s.policy_results:
+        parts = [
+            f"{label}: " + ", ".join(f"{r.id} ({r.level})" for r in s.policy_results if r.result == result)
+            for result, label in _RESULTS
+            if any(r.result == result for r in s.policy_results)
+        ]
+        rows.append(("Chính sách / Policy", "; ".join(parts) or "đạt / met"))
+    return rows

@@ -12,7 +12,7 @@ import threading
 from multiprocessing.connection import Connection
 
 from core.errors import Kind, ServiceError, malformed
-from verification.report import VerificationReport
+from verification.report import VerificationReport, detached
 from verification.validate import Verifier, check_input
 
 # Each child may take ``memory_bytes`` for ``timeout_seconds``; with no bound on how many run at once, a
@@ -25,7 +25,9 @@ _slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 def _child(verifier: Verifier, data: bytes, memory_bytes: int, sender: Connection) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        outcome: object = asyncio.run(verifier.verify(data))
+        report = detached(asyncio.run(verifier.verify(data)))
+        report.as_json()  # the report is built here too, under this child's limits, never in the service
+        outcome: object = report
     except ServiceError as exc:
         outcome = exc
     except MemoryError:

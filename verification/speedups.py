@@ -1,4 +1,4 @@
-"""Four shortcuts through pyHanko's validator, each computing exactly what pyHanko computes, only once.
+"""Shortcuts through pyHanko's validator, each computing exactly what pyHanko computes, only once.
 
 Profiling ``Verifier.verify`` on a one-signature B-LT file (docs/benchmarks.md, ``verification``) showed
 four costs that repeat for every document:
@@ -16,6 +16,13 @@ four costs that repeat for every document:
   is identical, for a short while; here a path that context already validated successfully for the same
   certificate is returned again, as pyHanko's own ``record_validation`` does for CA certificates.
 
+A fifth, found on a 25-signature file (EU DSS's ``lt-short.pdf``): the difference analysis asks which
+revision introduced an object ~150,000 times, each a walk over every xref section; here the answer is kept
+per reader (it never changes for a parsed file). And one tolerance: an indirect reference to an object that
+no section defines is the null object (ISO 32000-1 7.3.10), which is not an error; pyHanko's analysis
+raised KeyError on it, so a signature in a file with a dangling reference failed as unreadable. Here such
+a reference counts as older than every revision (the null object is always there), so it is not followed.
+
 They are swapped in only while ``shortcuts()`` is active (the verifier enters it around each document), so
 any other pyHanko use in the process, and the benchmark's pyHanko-only peer, runs pyHanko unchanged.
 """
@@ -31,12 +38,14 @@ from collections.abc import Iterator
 from asn1crypto.x509 import Name, NameTypeAndValue
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
+from pyhanko.pdf_utils.xref import XRefCache
 from pyhanko.sign.validation import generic_cms
 
 _original_hex = generic.read_hex_string_from_stream
 _original_prep = NameTypeAndValue._ldap_string_prep
 _original_find_path = generic_cms.find_valid_path
 _original_name_eq = Name.__eq__
+_original_introducing = XRefCache.get_introducing_revision
 
 _PDF_WHITESPACE = b"\x00\t\n\x0c\r "
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -108,6 +117,18 @@ async def _find_valid_path(certificate, paths, validation_context, pkix_validati
     return path
 
 
+def _introducing_revision(self: XRefCache, ref) -> int:
+    memo = self.__dict__.setdefault("_kyso_introduced", {})
+    found = memo.get(ref)
+    if found is None:
+        try:
+            found = _original_introducing(self, ref)
+        except KeyError:
+            found = -1  # a dangling reference: the null object, older than every revision
+        memo[ref] = found
+    return found
+
+
 @contextlib.contextmanager
 def shortcuts() -> Iterator[None]:
     global _depth
@@ -117,6 +138,7 @@ def shortcuts() -> Iterator[None]:
             NameTypeAndValue._ldap_string_prep = _prepared_string
             generic_cms.find_valid_path = _find_valid_path
             Name.__eq__ = _name_eq
+            XRefCache.get_introducing_revision = _introducing_revision  # type: ignore[method-assign]
         _depth += 1
     try:
         yield
@@ -128,3 +150,4 @@ def shortcuts() -> Iterator[None]:
                 NameTypeAndValue._ldap_string_prep = _original_prep
                 generic_cms.find_valid_path = _original_find_path
                 Name.__eq__ = _original_name_eq
+                XRefCache.get_introducing_revision = _original_introducing  # type: ignore[method-assign]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from asn1crypto import crl, ocsp
+from asn1crypto import algos, core, crl, ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -44,6 +45,8 @@ from verification.report import (
 )
 from verification.speedups import shortcuts
 from verification.trust import TrustStore
+
+_log = logging.getLogger(__name__)
 
 FetchOcsp = Callable[[asn1_x509.Certificate, asn1_x509.Certificate], bytes | None]
 """(certificate, its issuer) → a DER OCSP response from the configured responder, or None."""
@@ -123,6 +126,7 @@ class Verifier:
     ) -> None:
         self.trust = trust
         self.limits = limits or Limits()
+        _quiet_pyhanko_logs()
         self.fetch_ocsp = fetch_ocsp
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self.policy = policies.DEFAULT
@@ -142,7 +146,8 @@ class Verifier:
         try:
             fields = list(enumerate_sig_fields(reader, filled_status=True))
         except Exception as exc:
-            raise malformed(f"the PDF's form fields cannot be read: {_short(exc)}") from None
+            _log.debug("form fields unreadable", exc_info=True)
+            raise malformed(f"the PDF's form fields cannot be read: {_why(exc)}") from None
         report = VerificationReport(
             sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),
@@ -239,15 +244,23 @@ class Verifier:
         try:
             embedded = EmbeddedPdfSignature(reader, field_ref, name)
         except Exception as exc:
-            return _unreadable(name, f"the signature cannot be decoded: {_short(exc)}")
+            _log.debug("signature %s undecodable", name, exc_info=True)
+            return _unreadable(name, f"the signature cannot be decoded: {_why(exc)}")
+        legacy = _legacy_refusal(embedded)
+        if legacy is not None:
+            return _unreadable(
+                name, legacy, Indication.INDETERMINATE, AdESIndeterminate.SIGNED_DATA_NOT_FOUND
+            )
         try:
-            if embedded.sig_object_type == "/DocTimeStamp":
+            _tolerate(embedded)
+            if embedded.sig_object_type == "/DocTimeStamp" or _subfilter(embedded) == "/ETSI.RFC3161":
                 return await self._document_timestamp(embedded, material, now)
             return await self._signature(embedded, material, now)
         except ServiceError:
             raise
         except Exception as exc:
-            return _unreadable(name, f"the signature cannot be validated: {_short(exc)}")
+            _log.debug("signature %s not validated", name, exc_info=True)
+            return _unreadable(name, f"the signature cannot be validated: {_why(exc)}")
 
     async def _signature(
         self, embedded: EmbeddedPdfSignature, material: _Material, now: dt.datetime
@@ -256,11 +269,20 @@ class Verifier:
         if self.fetch_ocsp is not None:
             self._fetch(embedded, material)
         context = self._current(material, now)
-        status: PdfSignatureStatus = await async_validate_pdf_signature(
-            embedded, signer_validation_context=context, ts_validation_context=context
-        )
         reasons: list[str] = []
         warnings: list[str] = []
+        try:
+            status: PdfSignatureStatus = await async_validate_pdf_signature(
+                embedded, signer_validation_context=context, ts_validation_context=context
+            )
+            analysed = True
+        except Exception:
+            _log.debug("difference analysis failed for %s", embedded.field_name, exc_info=True)
+            status = await async_validate_pdf_signature(
+                embedded, signer_validation_context=context, ts_validation_context=context, skip_diff=True
+            )
+            analysed = False
+            warnings.append(_NOT_ANALYSED)
         ts = status.timestamp_validity
         ts_time = ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
         if ts is not None and ts_time is None and ts.intact and ts.valid:
@@ -281,9 +303,13 @@ class Verifier:
         elif status.coverage is None or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
             indication, sub = Indication.TOTAL_FAILED, AdESFailure.FORMAT_FAILURE.name
             reasons.append("the signature does not cover its whole revision (ByteRange with gaps)")
-        elif status.docmdp_ok is False or _level(status) == "other":
+        elif status.docmdp_ok is False and _restricted(embedded):
             indication, sub = Indication.TOTAL_FAILED, AdESIndeterminate.SIG_CONSTRAINTS_FAILURE.name
             reasons.append("the document was changed after signing in a way the signer did not allow")
+        elif not analysed and _restricted(embedded) and status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+            indication, sub = Indication.INDETERMINATE, AdESIndeterminate.SIG_CONSTRAINTS_FAILURE.name
+            reasons.append("the signer restricted later changes, and the changes made after signing could "
+                           "not be analysed")  # fmt: skip
         elif revoked_at is not None:
             indication, sub = self._revoked(revoked_at, ts_time, claimed, reasons)
             if indication is Indication.TOTAL_PASSED:
@@ -312,6 +338,8 @@ class Verifier:
                     indication, sub = _untrusted(again, reasons)
             else:
                 indication, sub = _untrusted(status, reasons)
+        if status.docmdp_ok is False and not _restricted(embedded):
+            warnings.append(_UNRESTRICTED_CHANGES)
         if indication is Indication.TOTAL_PASSED and revocation is Revocation.NOT_CHECKED:
             indication, sub = Indication.INDETERMINATE, AdESIndeterminate.TRY_LATER.name
             reasons.append("revocation status not checked: the file carries no OCSP/CRL data")
@@ -320,7 +348,7 @@ class Verifier:
 
         signing_time = ts_time or claimed
         report = SignatureReport(
-            field=embedded.field_name,
+            field=str(embedded.field_name),
             kind="signature",
             indication=indication,
             sub_indication=sub,
@@ -385,8 +413,8 @@ class Verifier:
             return
         try:
             der = self.fetch_ocsp(signer, issuer)
-        except Exception as exc:  # a responder that fails is the same as none: the report says so
-            material.fetch_failures.append(f"the OCSP responder did not answer: {_short(exc)}")
+        except Exception:  # a responder that fails is the same as none: the report says so
+            material.fetch_failures.append("the OCSP responder did not answer; revocation was not fetched")
             return
         if der:
             try:
@@ -398,8 +426,14 @@ class Verifier:
         self, embedded: EmbeddedPdfSignature, material: _Material, now: dt.datetime
     ) -> SignatureReport:
         context = self._current(material, now)
-        status = await async_validate_pdf_timestamp(embedded, validation_context=context)
         reasons: list[str] = []
+        warnings: list[str] = []
+        try:
+            status = await async_validate_pdf_timestamp(embedded, validation_context=context)
+        except Exception:
+            _log.debug("difference analysis failed for %s", embedded.field_name, exc_info=True)
+            status = await async_validate_pdf_timestamp(embedded, validation_context=context, skip_diff=True)
+            warnings.append(_NOT_ANALYSED)
         indication, sub = Indication.TOTAL_PASSED, None
         if not status.intact:
             indication, sub = Indication.TOTAL_FAILED, AdESFailure.HASH_FAILURE.name
@@ -414,7 +448,7 @@ class Verifier:
             reasons.append("revocation status of the timestamp authority not checked")
         tsa = embedded.signer_cert
         report = SignatureReport(
-            field=embedded.field_name,
+            field=str(embedded.field_name),
             kind="document-timestamp",
             indication=indication,
             sub_indication=sub,
@@ -436,6 +470,7 @@ class Verifier:
             certification=None,
             classic_valid=bool(status.intact and status.valid and status.trusted),
             reasons=reasons,
+            warnings=warnings,
         )
         trusted_time = status.timestamp if status.trusted else None
         return self._assess(report, embedded, status, material, trusted_time, now)
@@ -473,14 +508,15 @@ def check_input(data: bytes, limits: Limits) -> None:
 def _open(data: bytes) -> PdfFileReader:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        if reader.encrypted:
+        if reader.encrypted and not _opens_without_password(reader):
             raise malformed("the PDF is encrypted; send the decrypted file")
         reader.root  # noqa: B018 - resolve the catalog now: a broken xref shows here
         return reader
     except ServiceError:
         raise
     except (PdfError, ValueError, KeyError, IndexError, TypeError, RecursionError) as exc:
-        raise malformed(f"the PDF is damaged and cannot be read: {_short(exc)}") from None
+        _log.debug("unreadable PDF", exc_info=True)
+        raise malformed(f"the PDF is damaged and cannot be read: {_why(exc)}") from None
 
 
 # --- facts --------------------------------------------------------------------------------------------
@@ -589,10 +625,15 @@ def _certification(embedded: EmbeddedPdfSignature) -> str | None:
     return permission.name.lower().replace("_", "-") if permission is not None else None
 
 
-def _unreadable(name: str, reason: str) -> SignatureReport:
+def _unreadable(
+    name: str,
+    reason: str,
+    indication: Indication = Indication.TOTAL_FAILED,
+    sub: AdESFailure | AdESIndeterminate = AdESFailure.FORMAT_FAILURE,
+) -> SignatureReport:
     return SignatureReport(
-        field=name, kind="signature", indication=Indication.TOTAL_FAILED,
-        sub_indication=AdESFailure.FORMAT_FAILURE.name, signer=None, issuer=None, signing_time=None,
+        field=str(name), kind="signature", indication=indication,
+        sub_indication=sub.name, signer=None, issuer=None, signing_time=None,
         signing_time_source="none", timestamp=None, revocation=Revocation.NOT_CHECKED,
         revocation_checked_at=None, revoked_at=None,
         certificate_valid_from=None, certificate_valid_until=None,
@@ -605,6 +646,122 @@ def _display(value: dt.datetime | None) -> str | None:
     return display(value) if value is not None else None
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+# --- what real-world files need ------------------------------------------------------------------------
+_NOT_ANALYSED = (
+    "the changes made to the document after this signature could not be analysed (its later revisions "
+    "have a structure the analysis does not read); only the revision it covers is what was signed"
+)
+_UNRESTRICTED_CHANGES = (
+    "the document was changed after this signature beyond signing, form filling and annotations; an "
+    "approval signature (no certification, no field lock) allows later updates (ISO 32000-1 12.8), so only "
+    "the revision this signature covers is what the signer signed: compare it with the file"
+)
+
+
+def _restricted(embedded: EmbeddedPdfSignature) -> bool:
+    """Whether the signer restricted later changes: a certification (DocMDP) or a field lock (FieldMDP)."""
+    return embedded.docmdp_level is not None or embedded.fieldmdp is not None
+
+
+def _subfilter(embedded: EmbeddedPdfSignature) -> str | None:
+    value = embedded.sig_object.get("/SubFilter")
+    return str(value) if value is not None else None
+
+
+def _legacy_refusal(embedded: EmbeddedPdfSignature) -> str | None:
+    if _subfilter(embedded) == "/adbe.pkcs7.sha1":
+        return (
+            "this is a legacy adbe.pkcs7.sha1 signature (a SHA-1 digest of the document signed inside the "
+            "signature); this service does not check that form, so its integrity was not established"
+        )
+    return None
+
+
+def _tolerate(embedded: EmbeddedPdfSignature) -> None:
+    """Deviations other readers accept and that change nothing signed, undone before pyHanko looks:
+
+    * an encapsulated content field present but empty (some remote-signing services, e.g. Mobile-ID, write
+      ``eContent`` as an empty OCTET STRING in a detached signature): the same as no content;
+    * a signature algorithm's OID where the digest algorithm belongs (``sha256WithRSAEncryption`` as
+      ``digestAlgorithm``): the digest it names.
+
+    Neither field is inside the signed attributes, which keep their original encoding.
+    """
+    encapsulated = embedded.signed_data["encap_content_info"]
+    content = encapsulated["content"]
+    if encapsulated["content_type"].native == "data" and content is not core.VOID and not content.contents:
+        encapsulated["content"] = None
+    digest = embedded.signer_info["digest_algorithm"]["algorithm"]
+    if digest.native not in _DIGESTS:
+        try:
+            named = algos.SignedDigestAlgorithm({"algorithm": digest.dotted}).hash_algo
+        except (ValueError, KeyError):
+            return
+        embedded.signer_info["digest_algorithm"] = {"algorithm": named}
+        embedded.md_algorithm = named
+        if embedded.external_md_algorithm == digest.native:
+            embedded.external_md_algorithm = named
+
+
+_DIGESTS = {"md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_224", "sha3_256", "sha3_384",
+            "sha3_512", "shake128", "shake256", "sha512_224", "sha512_256"}  # fmt: skip
+
+
+def _opens_without_password(reader: PdfFileReader) -> bool:
+    """An encrypted PDF that opens with the empty user password (permissions only) is read as any other."""
+    try:
+        return bool(reader.decrypt(b""))
+    except Exception:
+        return False
+
+
+def _why(exc: BaseException) -> str:
+    """A sentence for a failure inside the PDF or CMS reader; the exception itself goes to the debug log."""
+    text = str(exc)
+    for needle, sentence in _WHY:
+        if needle in text:
+            return sentence
+    if isinstance(exc, KeyError):
+        return "an object it refers to is missing from the file"
+    if isinstance(exc, RecursionError):
+        return "its objects refer to each other in a loop"
+    if isinstance(exc, PdfError):
+        return "its PDF structure is damaged"
+    if isinstance(exc, ValueError | TypeError):
+        return "its data is not encoded as the standard requires"
+    return "its structure is not one this service can check"
+
+
+_WHY = (
+    ("Reference(", "an object it refers to is missing from the file (a dangling reference)"),
+    ("EOF marker", "the file is cut short: its end-of-file marker is missing"),
+    ("xref", "its cross-reference table is damaged"),
+    ("negative seek", "its cross-reference table is damaged"),
+    ("startxref", "its cross-reference table is damaged"),
+    ("Stream ended prematurely", "the file ends in the middle of an object"),
+    ("endstream", "a stream in the file is not terminated"),
+    ("Encryption settings", "its encryption dictionary is damaged"),
+    ("asn1crypto", "its CMS data is not valid DER"),
+    ("signer_infos should contain exactly one", "its CMS data holds more than one signer"),
+    ("signer certificate not included", "the signer's certificate is not in the signature"),
+    ("not a recognized SubFilter", "its /SubFilter names a signature format this service does not check"),
+    ("encapsulated data", "it carries the signed content inside the CMS, which a detached PDF signature "
+                          "must not"),
+    ("no attribute", "it names a digest or signature algorithm this service does not know"),
+)  # fmt: skip
+
+
+def _quiet_pyhanko_logs() -> None:
+    """pyHanko logs what it tolerates as warnings with tracebacks; a citizen's terminal or the service's log
+    at INFO is no place for them. They go to ``verification.pyhanko`` at DEBUG, without the traceback."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _ToDebug) for h in logger.handlers):
+            logger.addHandler(_ToDebug())
+        logger.propagate = False
+
+
+class _ToDebug(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s: %s", record.name, record.getMessage())

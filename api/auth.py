@@ -44,6 +44,10 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/verify/report.pdf"),
         ("GET", "/verify/{document_id}"),
         ("POST", "/verify/{document_id}"),
+        # a verify result's kept upload (api/pages/held.py): the random token in the links is the credential
+        ("GET", "/verify/held/{token}/revision/{number}.pdf"),
+        ("GET", "/verify/held/{token}/changes/{number}"),
+        ("GET", "/verify/held/{token}/image/r{number}/{name}.png"),
         ("GET", "/pass/{token}"),  # the guest's pass: the HMAC in the token is the credential
         ("GET", "/pass/{token}/qr.png"),
         ("GET", "/pass/{token}/invitation.ics"),

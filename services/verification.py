@@ -15,7 +15,7 @@ import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from core.clock import display
 from core.errors import not_found
@@ -78,6 +78,7 @@ def verify(
     list), and the documents this service registered with the same hash. Blocking: a thread in async code.
     ``fetch_revocation`` asks this service's own OCSP responder, in process."""
     from verification.isolation import verify_bounded
+    from verification.revisions import WithRevisions
     from verification.validate import Verifier
 
     if trust is None:
@@ -90,19 +91,94 @@ def verify(
     else:
         fetch_ocsp = _own_ocsp(kyso) if fetch_revocation else None
         verifier = Verifier(store, limits=kyso.verifiers.limits, fetch_ocsp=fetch_ocsp, now=kyso.clock.now)
-    report = asyncio.run(verifier.verify(data)) if fetch_revocation else verify_bounded(verifier, data)
+    checker = WithRevisions(verifier)  # the report says what each revision of the file changed
+    bounded = cast("Verifier", checker)
+    report = asyncio.run(checker.verify(data)) if fetch_revocation else verify_bounded(bounded, data)
     with kyso.db.reading() as session:
-        return replace(report, issued_by_us=issued_by_us(session, report.sha256))
+        issued = issued_by_us(session, report)
+        return replace(report, issued_by_us=issued, test_pki_fields=_test_pki_fields(session, kyso, report))
 
 
-def issued_by_us(session: Session, sha256: str) -> list[IssuedRecord]:
+def issued_by_us(session: Session, report: VerificationReport) -> list[IssuedRecord]:
+    """The documents this service registered that the upload is, or extends: a registered file's hash is
+    the hash of one of the upload's revisions (its bytes are a prefix of the upload). Each is described
+    against the document as first signed (what its first stamp's QR names): the same file, the same file
+    signed or sealed afterwards, or changed after signing."""
     from signing import registry
     from verification.report import IssuedRecord
+    from verification.revisions import relation
 
-    return [
-        IssuedRecord(r.id, r.signer_name, r.organization, r.reference_number, r.level, display(r.signed_at))
-        for r in registry.find_by_hash(session, sha256)
-    ]
+    hashes = [report.sha256, *(r.sha256 for r in report.revisions)]
+    newest: dict[str, registry.Revision] = {}
+    for found in registry.revisions_with_hashes(session, hashes):
+        if found.document_id not in newest or found.number > newest[found.document_id].number:
+            newest[found.document_id] = found
+    records = []
+    for document_id, found in newest.items():
+        first = registry.revisions(session, document_id)[0] if found.number > 1 else found
+        related = relation(report, first.sha256, first.size) or relation(report, found.sha256, found.size)
+        kind, added_by = related if related is not None else ("same", [])
+        signed = first.signed
+        records.append(
+            IssuedRecord(
+                document_id, signed.signer_name, signed.organization, signed.reference_number, signed.level,
+                display(signed.signed_at), revision=found.number, relation=kind,
+                registered_id=found.signed.id, added_by=added_by, registered_size=first.size,
+            )
+        )  # fmt: skip
+    return records
+
+
+@dataclass(frozen=True)
+class Relation:
+    """An upload against the document a stamp's QR names (/verify/<id>)."""
+
+    kind: str  # same | signed-after | validation-added | changed-after | earlier | different
+    added_by: list[str]  # signed-after: who signed or sealed afterwards
+    document_id: str  # the document's id (its first revision's)
+    revision: int  # which revision of it the id names
+
+
+def relation_to(kyso: Kyso, report: VerificationReport, document_id: str) -> Relation:
+    """How an upload relates to the registered document ``document_id`` names; NOT_FOUND for an unknown
+    id. "earlier": the upload is a registered revision before the one the id names."""
+    from signing import registry
+    from verification.revisions import relation
+
+    with kyso.db.reading() as session:
+        found = registry.find(session, document_id[:40])
+        if found is None:
+            raise not_found("no document signed by this service has that id")
+        same_bytes = registry.revisions_with_hashes(session, [found.sha256])
+        mine = next(
+            (r for r in same_bytes if r.signed.id == found.id),
+            registry.Revision(found.id, 1, found.sha256, found.size, found),
+        )
+        history = registry.revisions(session, mine.document_id)
+    related = relation(report, found.sha256, found.size)
+    if related is not None:
+        return Relation(related[0], related[1], mine.document_id, mine.number)
+    if any(r.sha256 == report.sha256 and r.number < mine.number for r in history):
+        return Relation("earlier", [], mine.document_id, mine.number)
+    return Relation("different", [], mine.document_id, mine.number)
+
+
+def _test_pki_fields(session: Session, kyso: Kyso, report: VerificationReport) -> list[str]:
+    """The signatures whose certificate Kyso's own CAs issued (the test hierarchy `kyso init` creates,
+    ca/hierarchy.py): their notice says the certificate has no legal standing."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+
+    from ca.hierarchy import ISSUING_CAS
+
+    names = set()
+    for authority in (*ISSUING_CAS, "root"):
+        try:
+            certificate = kyso.ca.chain(session, authority)[0].public_bytes(serialization.Encoding.DER)
+        except Exception:  # noqa: S112 - an instance without that authority issued nothing under it
+            continue
+        names.add(asn1_x509.Certificate.load(certificate).subject.human_friendly)
+    return [s.field for s in report.signatures if s.issuer in names]
 
 
 def _own_ocsp(kyso: Kyso) -> Callable[[x509.Certificate, x509.Certificate], bytes | None]:

@@ -19,7 +19,8 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
-from verification.render import VERDICT, signature_lines
+from verification import words
+from verification.render import VERDICT, issued_line, signature_lines
 from verification.report import VerificationReport
 
 A4 = (595.0, 842.0)
@@ -43,21 +44,19 @@ def body_lines(report: VerificationReport) -> list[str]:
         f"Thời điểm kiểm tra / Checked at: {report.validated_at}",
     ]
     for record in report.issued_by_us:
-        org = f", {record.organization}" if record.organization else ""
-        ref = f" số {record.reference_number}" if record.reference_number else ""
-        lines.append(
-            f"Do Kyso ký / Issued by this service: {record.signer_name}{org}{ref}, {record.signed_at}"
-        )
+        lines += _wrapped(f"Do Kyso ký / Issued by this service: {issued_line(record)}")
+    if report.test_pki_fields:
+        lines += _wrapped(f"Lưu ý / Note: {words.both(words.TEST_PKI)}")
     if not report.signatures:
         lines.append("Không tìm thấy chữ ký nào / No signature found.")
     for number, signature in enumerate(report.signatures, start=1):
         lines += ["", f"Chữ ký #{number} / Signature #{number}: {signature.field}"]
-        for label, value in signature_lines(number, signature):
+        for label, value in signature_lines(number, signature, report):
             lines += _wrapped(f"    {label}: {value}")
     if report.warnings:
         lines.append("")
     for warning in report.warnings:
-        lines += _wrapped(f"Cảnh báo / Warning: {warning}")
+        lines += _wrapped(f"Cảnh báo / Warning: {words.both(words.technical(warning))}")
     lines += ["", "Báo cáo này do dịch vụ Kyso lập và đóng dấu điện tử.",
               "This report was produced and sealed by the Kyso service."]  # fmt: skip
     return lines

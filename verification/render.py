@@ -1,74 +1,84 @@
-"""The report for people: a text report (Vietnamese, with English alongside) and an HTML page (escaped)."""
+"""The report for people: a text report (Vietnamese, with English alongside) and an HTML page (escaped).
+Every verdict's words come from verification.words, as on the pages and in the sealed PDF report."""
 
 from __future__ import annotations
 
 from html import escape
 
-from verification.report import Indication, SignatureReport, VerificationReport
+from verification import words
+from verification.report import Indication, IssuedRecord, SignatureReport, VerificationReport
 
+# (vi, en) of the document's verdict as the text and PDF reports print it: "HỢP LỆ / valid (TOTAL-PASSED)"
 VERDICT = {
-    Indication.TOTAL_PASSED: ("HỢP LỆ", "valid"),
-    Indication.TOTAL_FAILED: ("KHÔNG HỢP LỆ", "invalid"),
-    Indication.INDETERMINATE: ("CHƯA XÁC ĐỊNH", "indeterminate"),
-}
-REVOCATION = {
-    "embedded": ("dữ liệu OCSP/CRL kèm trong tệp", "OCSP/CRL embedded in the file"),
-    "fetched": ("hỏi dịch vụ OCSP khi kiểm tra", "fetched from the OCSP responder"),
-    "not-checked": ("KHÔNG kiểm tra được", "NOT checked"),
+    Indication.TOTAL_PASSED: (words.VERDICT[Indication.TOTAL_PASSED][0], "valid"),
+    Indication.TOTAL_FAILED: (words.VERDICT[Indication.TOTAL_FAILED][0], "invalid"),
+    Indication.INDETERMINATE: (words.VERDICT[Indication.INDETERMINATE][0], "indeterminate"),
 }
 
 
-def _yes(value: bool) -> str:
-    return "có / yes" if value else "KHÔNG / NO"
-
-
-def signature_lines(number: int, s: SignatureReport) -> list[tuple[str, str]]:
+def signature_lines(
+    number: int, s: SignatureReport, report: VerificationReport | None = None
+) -> list[tuple[str, str]]:
+    b = words.both
     vi, en = VERDICT[s.indication]
     rows = [
         (
             "Kết luận / Result",
             f"{vi} / {en} ({s.indication.value}{' / ' + s.sub_indication if s.sub_indication else ''})",
         ),
-        (
-            "Loại / Kind",
-            "chữ ký / signature" if s.kind == "signature" else "dấu thời gian tài liệu / document timestamp",
-        ),
+        ("Loại / Kind", b(words.kind(s))),
     ]
+    because = words.reason(s, report)
+    if because is not None:
+        rows.append(("Lý do / Reason", b(because)))
+    seal = words.is_seal(s)
     if s.signer is not None:
-        rows.append(("Người ký / Signer", s.signer.name))
+        rows.append(("Cơ quan / Agency" if seal else "Người ký / Signer", s.signer.name))
         if s.signer.cccd:
             rows.append(("Số CCCD / Citizen ID", s.signer.cccd))
         if s.signer.tax_code:
             rows.append(("Mã số thuế / Tax code", s.signer.tax_code))
         if s.signer.organization and s.signer.organization != s.signer.name:
-            rows.append(("Cơ quan / Organisation", s.signer.organization))
+            rows.append(("Cơ quan / Agency", s.signer.organization))
     if s.issuer:
-        rows.append(("Tổ chức cấp / Issuer", s.issuer))
+        rows.append(("Tổ chức cấp chứng thư / Issuer", words.issuer(s.issuer) or s.issuer))
+    if report is not None and s.field in report.test_pki_fields:
+        rows.append(("Lưu ý / Note", b(words.TEST_PKI)))
     if s.signing_time:
-        source = {"timestamp": "dấu thời gian / timestamp", "claimed": "do phần mềm ký khai / claimed"}.get(
-            s.signing_time_source, ""
-        )
-        rows.append(("Thời điểm ký / Signing time", f"{s.signing_time} ({source})"))
+        source = words.TIME_SOURCE.get(s.signing_time_source, ("", ""))
+        when = f"{s.signing_time} ({b(source)})" if source[0] else s.signing_time
+        rows.append(("Thời điểm ký / Signing time", when))
     if s.timestamp is not None:
         rows.append(("Dấu thời gian / Timestamp", f"{s.timestamp.authority}, {s.timestamp.time}"))
-    rows.append(("Toàn vẹn / Integrity", _yes(s.integrity)))
-    rows.append(("Tin cậy / Trusted chain", _yes(s.trusted)))
-    r_vi, r_en = REVOCATION[s.revocation.value]
-    when = f", {s.revocation_checked_at}" if s.revocation_checked_at else ""
-    rows.append(("Thu hồi / Revocation", f"{r_vi} / {r_en}{when}"))
+    rows.append(("Toàn vẹn / Integrity", b(words.integrity(s))))
+    rows.append(("Chuỗi chứng thư tin cậy / Trusted chain", b(words.trusted(s))))
+    revocation = words.REVOCATION[s.revocation.value] if s.integrity else words.NOT_JUDGED
+    when = f", {s.revocation_checked_at}" if s.revocation_checked_at and s.integrity else ""
+    rows.append(("Thu hồi / Revocation", f"{b(revocation)}{when}"))
     if s.revoked_at:
         rows.append(("Bị thu hồi lúc / Revoked at", s.revoked_at))
-    rows.append(("Phạm vi / Coverage", s.coverage))
-    if s.modification:
-        rows.append(("Thay đổi sau khi ký / Changed after", s.modification))
+    rows.append(("Phạm vi / Coverage", b(words.COVERAGE.get(s.coverage, words.COVERAGE["unknown"]))))
+    rows.append(("Thay đổi sau khi ký / Changed after", b(words.changes_after(s, report))))
     if s.pades_level:
         rows.append(("Mức PAdES / PAdES level", s.pades_level))
     if s.certification:
-        rows.append(("Chữ ký chứng nhận / Certification", s.certification))
-    rows += [("Lý do / Reason", reason) for reason in s.reasons]
-    rows += [("Cảnh báo / Warning", warning) for warning in s.warnings]
+        certification = words.CERTIFICATION.get(s.certification, (s.certification, s.certification))
+        rows.append(("Chữ ký chứng nhận / Certification", b(certification)))
+    rows += [("Kỹ thuật / Technical", b(words.technical(line))) for line in s.reasons]
+    rows += [("Cảnh báo / Warning", b(words.technical(warning))) for warning in s.warnings]
     rows += trust_lines(s)
     return rows
+
+
+def issued_line(record: IssuedRecord) -> str:
+    """What the registry says of the upload, both languages."""
+    named = record.organization and record.organization != record.signer_name
+    org = f", {record.organization}" if named else ""
+    ref = f" số {record.reference_number}" if record.reference_number else ""
+    vi, en = words.ISSUED.get(record.relation, words.ISSUED["same"])
+    by = ", ".join(record.added_by) or "—"
+    values = {"signer": record.signer_name, "org": org + ref, "at": record.signed_at, "by": by}
+    return f"{vi.format(**values)} / {en.format(**values)} (id {record.id}, #{record.revision})"
 
 
 def text(report: VerificationReport) -> str:
@@ -80,20 +90,18 @@ def text(report: VerificationReport) -> str:
         f"Thời điểm kiểm tra / Checked at: {report.validated_at}",
     ]
     for record in report.issued_by_us:
-        org = f", {record.organization}" if record.organization else ""
-        ref = f" số {record.reference_number}" if record.reference_number else ""
-        out.append(
-            f"Do Kyso ký / Issued by us: {record.signer_name}{org}{ref}, {record.signed_at} (id {record.id})"
-        )
+        out.append(f"Do Kyso ký / Issued by us: {issued_line(record)}")
+    if report.test_pki_fields:
+        out.append(f"Lưu ý / Note: {words.both(words.TEST_PKI)}")
     if not report.signatures:
         out.append("Không tìm thấy chữ ký nào / No signature found.")
     for number, signature in enumerate(report.signatures, start=1):
         out.append("")
         out.append(f"#{number} {signature.field}")
         width = 36
-        out += [f"  {label:<{width}} {value}" for label, value in signature_lines(number, signature)]
+        out += [f"  {label:<{width}} {value}" for label, value in signature_lines(number, signature, report)]
     for warning in report.warnings:
-        out.append(f"Cảnh báo / Warning: {warning}")
+        out.append(f"Cảnh báo / Warning: {words.both(words.technical(warning))}")
     if report.signatures:
         verdict = report.indication
         vi, en = VERDICT[verdict]
@@ -114,17 +122,18 @@ def html(report: VerificationReport) -> str:
         vi, en = VERDICT[report.indication]
         parts.append(f"<h2 class='verdict {e(en)}'>{e(vi)} / {e(en)}</h2>")
     for record in report.issued_by_us:
-        parts.append(
-            f"<p class='issued'>Do Kyso ký / Issued by this service: {e(record.signer_name)}"
-            f"{', ' + e(record.organization) if record.organization else ''}, {e(record.signed_at)}</p>"
-        )
+        parts.append(f"<p class='issued'>Do Kyso ký / Issued by this service: {e(issued_line(record))}</p>")
+    if report.test_pki_fields:
+        parts.append(f"<p class='warning'>{e(words.both(words.TEST_PKI))}</p>")
     if not report.signatures:
         parts.append("<p>Không tìm thấy chữ ký nào / No signature found.</p>")
     for number, signature in enumerate(report.signatures, start=1):
         parts.append(f"<h3>#{number} {e(signature.field)}</h3><table>")
-        parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in signature_lines(number, signature)]
+        parts += [
+            f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in signature_lines(number, signature, report)
+        ]
         parts.append("</table>")
-    parts += [f"<p class='warning'>{e(w)}</p>" for w in report.warnings]
+    parts += [f"<p class='warning'>{e(words.both(words.technical(w)))}</p>" for w in report.warnings]
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -96,14 +96,31 @@ class SignatureReport:
 
 @dataclass(frozen=True)
 class IssuedRecord:
-    """The signing registry's entry when Kyso itself signed this exact file."""
+    """The signing registry's entry when Kyso itself signed this file, or one of its revisions."""
 
-    id: str
+    id: str  # the document's id (/verify/<id>): that of its first signed revision
     signer_name: str
     organization: str | None
     reference_number: str | None
     level: str
     signed_at: str
+    revision: int = 1  # which registered revision of the document the upload is, or extends
+    relation: str = "same"  # same | signed-after | changed-after (see docs/verification.md)
+    registered_id: str | None = None  # the registered signature that made that revision
+    added_by: list[str] = field(default_factory=list)  # signed-after: who signed or sealed afterwards
+    registered_size: int | None = None  # the revision's bytes: a prefix of the upload
+
+
+@dataclass(frozen=True)
+class RevisionFacts:
+    """One revision of the PDF (incremental update): its bytes are ``[0, end)`` of the file."""
+
+    number: int  # 1 for the original document
+    end: int
+    sha256: str  # of the bytes [0, end)
+    change: str  # original | signature | timestamp | validation-data | form-filling | annotations | content
+    field: str | None  # the signature field whose signature made this revision
+    signed_until: int | None  # the end of that signature's ByteRange: its signed revision's length
 
 
 @dataclass(frozen=True)
@@ -115,6 +132,8 @@ class VerificationReport:
     signatures: list[SignatureReport]
     issued_by_us: list[IssuedRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    revisions: list[RevisionFacts] = field(default_factory=list)  # [] for a single revision
+    test_pki_fields: list[str] = field(default_factory=list)  # signatures chaining to Kyso's test root
     trust_profiles: list[str] = field(default_factory=list)  # the trust profiles in force
     policy: str | None = None  # the validation policy applied, e.g. "Kyso TT15/2025"
     policy_version: str | None = None

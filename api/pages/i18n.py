@@ -100,9 +100,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "drop_here": ("Kéo thả tệp PDF vào đây, hoặc bấm để chọn", "Drop a PDF here, or click to choose"),
     "verify_button": ("Kiểm tra", "Verify"),
     "report_button": ("Tải báo cáo PDF có đóng dấu", "Download the sealed PDF report"),
-    "verdict_passed": ("HỢP LỆ", "VALID"),
-    "verdict_failed": ("KHÔNG HỢP LỆ", "NOT VALID"),
-    "verdict_indeterminate": ("CHƯA XÁC ĐỊNH", "INDETERMINATE"),
     "overall": ("Kết luận chung", "Overall"),
     "no_signatures": ("Không tìm thấy chữ ký nào trong tệp.", "No signature found in this file."),
     "signature_n": ("Chữ ký số {n}", "Signature {n}"),
@@ -117,27 +114,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "timestamp": ("Dấu thời gian", "Timestamp"),
     "no_timestamp": ("Không có", "None"),
     "changes": ("Thay đổi sau khi ký", "Changes since signing"),
-    "change_none": ("Không có thay đổi", "No change"),
-    "change_lta-updates": ("Chỉ bổ sung dữ liệu kiểm tra dài hạn", "Only long-term validation data added"),
-    "change_form-filling": ("Điền biểu mẫu", "Form filling"),
-    "change_annotations": ("Thêm ghi chú", "Annotations added"),
-    "change_other": ("Có thay đổi khác", "Other changes"),
     "integrity": ("Toàn vẹn", "Integrity"),
     "trusted_chain": ("Chuỗi chứng thư tin cậy", "Trusted chain"),
     "revocation": ("Tình trạng thu hồi", "Revocation status"),
-    "revocation_embedded": ("Đã kiểm tra (dữ liệu kèm trong tệp)", "Checked (data embedded in the file)"),
-    "revocation_fetched": ("Đã kiểm tra (hỏi dịch vụ OCSP)", "Checked (asked the OCSP responder)"),
-    "revocation_not-checked": ("KHÔNG kiểm tra được", "Could NOT be checked"),
     "pades_level": ("Mức PAdES", "PAdES level"),
-    "yes": ("Có", "Yes"),
-    "no": ("KHÔNG", "NO"),
     "why": ("Lý do", "Why"),
     "details": ("Chi tiết kỹ thuật", "Technical details"),
-    "issued_by_us": ("Do Kyso ký", "Issued by this service"),
-    "issued_by_us_text": (
-        "Tệp này trùng khớp với văn bản Kyso đã ký: {signer}{org}, lúc {at}.",
-        "This file matches a document this service signed: {signer}{org}, at {at}.",
-    ),
+    "issued_by_us": ("Văn bản trong sổ Kyso, mã", "In this service's register, document id"),
     "not_issued_by_us": (
         "Tệp này không có trong sổ văn bản Kyso đã ký.",
         "This file is not in this service's register of signed documents.",
@@ -149,54 +132,47 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reference_number": ("Số văn bản", "Reference number"),
     "signed_at": ("Thời điểm ký", "Signed at"),
     "level": ("Mức", "Level"),
-    "same_document": ("Đúng bản đã ký.", "Same document as signed."),
-    "different_document": (
-        "KHÔNG phải bản đã ký: tệp khác với bản Kyso đã ký dưới mã này.",
-        "NOT the document signed under this id: the file differs.",
+    "verify_unknown_title": ("Không có văn bản với mã này", "No document has this id"),
+    "verify_unknown_text": (
+        "Mã văn bản trong đường dẫn không có trong sổ văn bản Kyso đã ký. Hãy kiểm tra lại mã QR, hoặc tải "
+        "tệp PDF lên trang kiểm tra để xem chữ ký của nó.",
+        "The document id in this link is not in this service's register of signed documents. Check the QR "
+        "code, or upload the PDF on the verification page to check its signatures.",
     ),
-    # plain-words reasons by ETSI sub-indication
-    "sub_HASH_FAILURE": (
-        "Tệp đã bị sửa sau khi ký: nội dung không còn khớp với chữ ký.",
-        "The file was changed after signing: its content no longer matches the signature.",
+    "verify_unknown_action": ("Kiểm tra một tệp PDF", "Check a PDF file"),
+    "view_signed": ("Xem bản đã ký", "View the signed version"),
+    "compare_changes": ("Xem thay đổi từ khi ký", "See what changed since signing"),
+    "changes_title": ("Thay đổi từ khi ký", "What changed since signing"),
+    "changes_intro": (
+        "So sánh hình ảnh các trang của bản đã ký (phiên bản {n}) với tệp bạn đã tải lên "
+        "(tối đa {pages} trang đầu, độ phân giải thấp). Chỗ khác nhau được tô đỏ.",
+        "The pages of the signed version (revision {n}) compared with the file you uploaded "
+        "(at most the first {pages} pages, low resolution). What differs is marked in red.",
     ),
-    "sub_SIG_CRYPTO_FAILURE": (
-        "Chữ ký không khớp với chứng thư của người ký (chữ ký giả hoặc hỏng).",
-        "The signature does not match the signer's certificate (forged or damaged).",
+    "changes_found": ("Có trang khác với bản đã ký.", "Some pages differ from the signed version."),
+    "changes_none": (
+        "Các trang giống hệt bản đã ký; phần thêm sau đó chỉ là chữ ký, dấu hoặc dữ liệu không hiển thị.",
+        "The pages look the same as the signed version; what came after shows nothing on them.",
     ),
-    "sub_FORMAT_FAILURE": (
-        "Chữ ký bị hỏng hoặc không đúng định dạng.",
-        "The signature is damaged or not in a valid format.",
+    "changes_not_rendered": (
+        "Không dựng được hình ảnh các trang của tệp này.",
+        "The pages of this file could not be rendered.",
     ),
-    "sub_REVOKED": (
-        "Chứng thư của người ký đã bị thu hồi trước khi ký.",
-        "The signer's certificate was revoked before signing.",
+    "page_n": ("Trang {n}", "Page {n}"),
+    "page_same": ("không thay đổi", "unchanged"),
+    "page_changed": ("có thay đổi", "changed"),
+    "page_new": ("Trang này không có trong bản đã ký.", "This page is not in the signed version."),
+    "page_gone": ("Trang này không còn trong tệp đã tải lên.", "This page is gone from the uploaded file."),
+    "page_before": ("Bản đã ký", "Signed version"),
+    "page_after": ("Tệp đã tải lên", "Uploaded file"),
+    "page_diff": ("Chỗ khác nhau (tô đỏ)", "Differences (in red)"),
+    "page_before_alt": ("Trang {n} của bản đã ký", "Page {n} of the signed version"),
+    "page_after_alt": ("Trang {n} của tệp đã tải lên", "Page {n} of the uploaded file"),
+    "page_diff_alt": ("Chỗ khác nhau ở trang {n}", "Differences on page {n}"),
+    "held_expired": (
+        "Tệp đã tải lên không còn được lưu (sau 30 phút). Hãy tải lên lại để kiểm tra.",
+        "The uploaded file is no longer kept (after 30 minutes). Upload it again to check it.",
     ),
-    "sub_REVOKED_NO_POE": (
-        "Chứng thư đã bị thu hồi và không có dấu thời gian chứng minh chữ ký có trước.",
-        "The certificate is revoked and no timestamp proves the signature came first.",
-    ),
-    "sub_NO_CERTIFICATE_CHAIN_FOUND": (
-        "Chứng thư của người ký không do tổ chức cấp tin cậy cấp.",
-        "The signer's certificate was not issued by a trusted authority.",
-    ),
-    "sub_OUT_OF_BOUNDS_NO_POE": (
-        "Chứng thư không còn hiệu lực tại thời điểm ký (hoặc chưa có hiệu lực).",
-        "The certificate was not valid at the time of signing.",
-    ),
-    "sub_EXPIRED": ("Chứng thư của người ký đã hết hạn.", "The signer's certificate has expired."),
-    "sub_CHAIN_CONSTRAINTS_FAILURE": (
-        "Chuỗi chứng thư không đúng quy định.",
-        "The certificate chain breaks its constraints.",
-    ),
-    "sub_SIG_CONSTRAINTS_FAILURE": (
-        "Chữ ký không đáp ứng yêu cầu kỹ thuật (thuật toán hoặc phạm vi ký).",
-        "The signature does not meet the technical requirements (algorithm or coverage).",
-    ),
-    "sub_TRY_LATER": (
-        "Chưa kiểm tra được chứng thư có bị thu hồi hay không. Hãy thử lại sau.",
-        "Could not yet check whether the certificate is revoked. Try again later.",
-    ),
-    "sub_other": ("Không xác nhận được chữ ký.", "The signature could not be confirmed."),
     # desk
     "desk_title": ("Bàn tiếp đón", "Security desk"),
     "desk_label": ("Bàn", "Desk"),

@@ -7,6 +7,7 @@ printed); 2 for input that is not a readable PDF.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,10 @@ def verify(
         typer.Option("--pdf-report", help="also write the report as a PDF sealed by this service (B-LT)"),
     ] = None,
     as_json: JsonOption = False,
+    report_format: Annotated[
+        str,
+        typer.Option("--format", help="text, json, or xml (the ETSI TS 119 102-2 validation report)"),
+    ] = "text",
 ) -> None:
     """Check every signature of a PDF and print the report (Vietnamese and English)."""
     import asyncio
@@ -47,6 +52,10 @@ def verify(
     from verification import render
     from verification.trust import TrustStore
 
+    if report_format not in ("text", "json", "xml"):
+        raise malformed(f"--format is text, json or xml, not {report_format!r}")
+    if as_json and report_format == "xml":
+        raise malformed("--json and --format xml: choose one")
     if not source.is_file():
         raise malformed(f"{source} is not a readable file")
     data = source.read_bytes()
@@ -62,7 +71,12 @@ def verify(
         html.write_text(render.html(report), encoding="utf-8")
     if pdf_report is not None:
         pdf_report.write_bytes(asyncio.run(verification.sealed_report(rt, report)))
-    if as_json:
+    if report_format == "xml":
+        from verification.etsi_report import xml_report
+
+        sys.stdout.buffer.write(xml_report(report))
+        sys.stdout.flush()
+    elif as_json or report_format == "json":
         print_json(report.as_json())
     else:
         out.print(render.text(report), end="")

@@ -45,7 +45,12 @@ async def verify_api(
     kyso: KysoDep,
     document: Annotated[UploadFile, File(description="the signed PDF")],
     report_format: Annotated[
-        str, Query(alias="format", pattern="^(json|pdf)$", description="json, or pdf: the report, sealed")
+        str,
+        Query(
+            alias="format",
+            pattern="^(json|pdf|xml)$",
+            description="json; pdf: the report, sealed; xml: the ETSI TS 119 102-2 validation report",
+        ),
     ] = "json",
 ) -> Response:
     report = await check_upload(kyso, document)
@@ -53,6 +58,10 @@ async def verify_api(
         sealed = await verification.sealed_report(kyso, report)
         headers = {"Content-Disposition": 'attachment; filename="verification-report.pdf"'}
         return Response(sealed, media_type="application/pdf", headers=headers)
+    if report_format == "xml":
+        from verification.etsi_report import xml_report
+
+        return Response(xml_report(report), media_type="application/xml")
     return JSONResponse(report.as_json())
 
 

@@ -96,4 +96,4 @@ def test_the_report_as_a_sealed_pdf(app_world):
     assert response.headers["content-type"] == "application/pdf"
     [verdict] = pyhanko_verdicts(response.content, _root(app_world))
     assert verdict.intact and verdict.valid and verdict.trusted and verdict.revocation_checked
-    assert client.post("/api/v1/verify?format=xml", files={"document": ("d.pdf", data)}).status_code == 422
+    assert client.post("/api/v1/verify?format=yaml", files={"document": ("d.pdf", data)}).status_code == 422

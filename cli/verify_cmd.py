@@ -49,7 +49,8 @@ def verify(
     import asyncio
 
     from services import verification
-    from verification import render
+    from verification import render, words
+    from verification.report import Indication
     from verification.trust import TrustStore
 
     if report_format not in ("text", "json", "xml"):
@@ -80,7 +81,9 @@ def verify(
         print_json(report.as_json())
     else:
         out.print(render.text(report), end="")
-    raise typer.Exit(0 if report.all_passed else 1)
+    # 0 only when every signature passed and the document was not changed after them (words.document_verdict)
+    verdict, _ = words.document_verdict(report)
+    raise typer.Exit(0 if report.all_passed and verdict is Indication.TOTAL_PASSED else 1)
 
 
 @trust_app.command("add")

@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from verification import words
-from verification.render import VERDICT, issued_line, signature_lines
+from verification.render import issued_line, overall_lines, signature_lines
 from verification.report import VerificationReport
 
 A4 = (595.0, 842.0)
@@ -39,6 +39,7 @@ def _font(face: str) -> GlyphAccumulatorFactory:
 def body_lines(report: VerificationReport) -> list[str]:
     """What the report says, one printed line each (long values wrapped)."""
     lines = [
+        *overall_lines(report)[1:],
         f"SHA-256: {report.sha256}  ({report.size:,} bytes)",
         f"Danh sách tin cậy / Trust list: {report.trust_list}",
         f"Thời điểm kiểm tra / Checked at: {report.validated_at}",
@@ -67,10 +68,8 @@ def _wrapped(line: str) -> list[str]:
 
 
 def verdict_line(report: VerificationReport) -> str:
-    if report.indication is None:
-        return "KẾT LUẬN / OVERALL: không có chữ ký / no signature"
-    vi, en = VERDICT[report.indication]
-    return f"KẾT LUẬN / OVERALL: {vi} / {en} ({report.indication.value})"
+    """The document's one conclusion (verification.words.document_verdict); its reason opens the body."""
+    return overall_lines(report)[0]
 
 
 def report_pdf(report: VerificationReport) -> bytes:

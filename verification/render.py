@@ -20,7 +20,8 @@ def signature_lines(
     number: int, s: SignatureReport, report: VerificationReport | None = None
 ) -> list[tuple[str, str]]:
     b = words.both
-    vi, en = VERDICT[s.indication]
+    shown, verdict = words.signature_verdict(s, report)
+    vi, en = VERDICT[s.indication] if shown is s.indication else (verdict[0], verdict[1].lower())
     rows = [
         (
             "Kết luận / Result",
@@ -103,11 +104,21 @@ def text(report: VerificationReport) -> str:
     for warning in report.warnings:
         out.append(f"Cảnh báo / Warning: {words.both(words.technical(warning))}")
     if report.signatures:
-        verdict = report.indication
-        vi, en = VERDICT[verdict]
         out.append("")
-        out.append(f"KẾT LUẬN / OVERALL: {vi} / {en} ({verdict.value})")
+        out += overall_lines(report)
     return "\n".join(out) + "\n"
+
+
+def overall_lines(report: VerificationReport) -> list[str]:
+    """The document's one conclusion (words.document_verdict) and the reason that decides it."""
+    verdict, because = words.document_verdict(report)
+    if verdict is None:
+        return ["KẾT LUẬN / OVERALL: không có chữ ký / no signature"]
+    vi, en = VERDICT[verdict]
+    lines = [f"KẾT LUẬN / OVERALL: {vi} / {en} ({verdict.value})"]
+    if because is not None:
+        lines.append(f"Lý do / Reason: {words.both(because)}")
+    return lines
 
 
 def html(report: VerificationReport) -> str:
@@ -118,9 +129,12 @@ def html(report: VerificationReport) -> str:
         f"Danh sách tin cậy / Trust list: {e(report.trust_list)} · {e(report.validated_at)}</p>",
         *(f"<p class='trust'>{e(line)}</p>" for line in report_lines(report)),
     ]
-    if report.indication is not None:
-        vi, en = VERDICT[report.indication]
+    verdict, because = words.document_verdict(report)
+    if verdict is not None:
+        vi, en = VERDICT[verdict]
         parts.append(f"<h2 class='verdict {e(en)}'>{e(vi)} / {e(en)}</h2>")
+        if because is not None:
+            parts.append(f"<p class='reason'>{e(words.both(because))}</p>")
     for record in report.issued_by_us:
         parts.append(f"<p class='issued'>Do Kyso ký / Issued by this service: {e(issued_line(record))}</p>")
     if report.test_pki_fields:

@@ -139,12 +139,27 @@ def _change(reader: PdfFileReader, revision: int, field: str | None, kind: str |
     return CONTENT
 
 
-def signed_revision(data: bytes, facts: list[RevisionFacts], field: str) -> bytes | None:
-    """The bytes ``field``'s signature signed (up to the end of its ByteRange), or None."""
+def signed_version_end(facts: list[RevisionFacts], field: str) -> int | None:
+    """Where the version ``field``'s signature signed ends: the end of its ByteRange, and of the revisions
+    right after it that only add validation data (a B-LT signature's DSS, written with it: what Kyso
+    registers as the signed file). None when the signature made no known revision."""
+    mine = next((f for f in facts if f.field == field and f.signed_until), None)
+    if mine is None or mine.signed_until is None:
+        return None
+    end = mine.signed_until
     for fact in facts:
-        if fact.field == field and fact.signed_until:
-            return data[: fact.signed_until]
-    return None
+        if fact.number <= mine.number:
+            continue
+        if fact.change != VALIDATION_DATA:
+            break
+        end = fact.end
+    return end
+
+
+def signed_revision(data: bytes, facts: list[RevisionFacts], field: str) -> bytes | None:
+    """The version of ``data`` that ``field``'s signature signed (``signed_version_end``), or None."""
+    end = signed_version_end(facts, field)
+    return data[:end] if end is not None else None
 
 
 class WithRevisions:

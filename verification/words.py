@@ -181,6 +181,7 @@ CERTIFICATION: dict[str, Words] = {
         "Certification: forms and annotations",
     ),
 }
+VALID_FOR_SIGNED_VERSION: Words = ("HỢP LỆ VỚI BẢN ĐÃ KÝ", "VALID FOR THE SIGNED VERSION")
 YES: Words = ("Có", "Yes")
 NO: Words = ("KHÔNG", "NO")
 NOT_JUDGED: Words = ("không đánh giá được", "cannot be judged")
@@ -234,6 +235,20 @@ ISSUED: dict[str, Words] = {
 # is shown as it is. Prefixes, because some end with a date.
 TECHNICAL: list[tuple[str, str]] = [
     ("the signed bytes were changed after signing", "phần đã ký đã bị sửa sau khi ký"),
+    (
+        "the document was changed after this signature beyond signing",
+        "văn bản đã bị thay đổi sau chữ ký này, ngoài việc ký, điền biểu mẫu và ghi chú; chữ ký phê duyệt "
+        "(không chứng nhận, không khoá trường) cho phép cập nhật về sau, nên chỉ phiên bản chữ ký này bao "
+        "trùm là bản người ký đã ký: hãy so sánh với tệp",
+    ),
+    (
+        "the changes made to the document after this signature could not be analysed",
+        "không phân tích được các thay đổi sau chữ ký này; chỉ phiên bản chữ ký bao trùm là bản đã ký",
+    ),
+    (
+        "the signer restricted later changes, and the changes made after signing could not be analysed",
+        "người ký đã giới hạn thay đổi về sau, và không phân tích được các thay đổi sau khi ký",
+    ),
     ("the cryptographic signature does not verify", "chữ ký mật mã không khớp"),
     ("the signature does not cover its whole revision", "chữ ký không bao trùm toàn bộ phiên bản của nó"),
     (
@@ -317,19 +332,63 @@ def kind(s: SignatureReport) -> Words:
     return KIND["seal"] if is_seal(s) else KIND.get(s.kind, KIND["signature"])
 
 
+EDITS = ("content", "annotations", "form-filling")  # revision changes that are not signing
+
+
+def edited_after(s: SignatureReport, report: VerificationReport | None = None) -> bool:
+    """Whether the document was changed after ``s`` signed it, beyond signatures, seals, timestamps and
+    validation data: by the file's revisions when known, else by pyHanko's modification level. (An approval
+    signature stays valid for the version it signed; the document shown is then not that version.)"""
+    if not s.integrity:
+        return False
+    later = _later_changes(s, report)
+    if later:
+        return any(change in EDITS for change in later)
+    return s.modification in ("other", "annotations")
+
+
 def reason(s: SignatureReport, report: VerificationReport | None = None) -> Words | None:
-    """The first reason, in plain words, why ``s`` is not TOTAL-PASSED; None when it is."""
+    """The first reason, in plain words, why ``s`` does not vouch for the document as it is; None when it
+    does. A change after signing comes first: it is what a citizen must know."""
+    if edited_after(s, report) and s.sub_indication in ("SIG_CONSTRAINTS_FAILURE", None):
+        return CHANGED_AFTER_SIGNING
     if s.indication is Indication.TOTAL_PASSED:
         return None
-    changed = s.modification in ("other", "annotations") or _content_changed_after(s, report)
-    if s.integrity and changed and s.sub_indication in ("SIG_CONSTRAINTS_FAILURE", None):
-        return CHANGED_AFTER_SIGNING
     return sub_indication(s.sub_indication)
 
 
-def _content_changed_after(s: SignatureReport, report: VerificationReport | None) -> bool:
-    later = _later_changes(s, report)
-    return any(change in ("content", "annotations", "form-filling") for change in later)
+def signature_verdict(
+    s: SignatureReport, report: VerificationReport | None = None
+) -> tuple[Indication, Words]:
+    """How a signature's card reads: its indication, except that a signature valid for a version the
+    document no longer is reads "valid for the signed version" (amber, never green)."""
+    if s.indication is Indication.TOTAL_PASSED and edited_after(s, report):
+        return Indication.INDETERMINATE, VALID_FOR_SIGNED_VERSION
+    return s.indication, VERDICT[s.indication]
+
+
+def document_verdict(report: VerificationReport) -> tuple[Indication | None, Words | None]:
+    """The one conclusion about the document: the worst of its signatures, made TOTAL-FAILED when its
+    content was changed after a signature (INDETERMINATE for a form filled in or a note added), with the
+    reason that decides it first."""
+    if not report.signatures:
+        return None, None
+    order = [Indication.TOTAL_FAILED, Indication.INDETERMINATE, Indication.TOTAL_PASSED]
+    verdicts = [signature_verdict(s, report)[0] for s in report.signatures]
+    worst = min(verdicts, key=order.index)
+    edited = [s for s in report.signatures if edited_after(s, report)]
+    if edited:
+        content = any(c == "content" for s in edited for c in _later_changes(s, report)) or any(
+            s.modification == "other" for s in edited
+        )
+        if content:
+            worst = Indication.TOTAL_FAILED
+        return worst, CHANGED_AFTER_SIGNING
+    for s in report.signatures:
+        because = reason(s, report)
+        if because is not None:
+            return worst, because
+    return worst, None
 
 
 def _later_changes(s: SignatureReport, report: VerificationReport | None) -> list[str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from verification.report import VerificationReport
+from verification.revisions import signed_version_end
 
 KEEP_SECONDS = 30 * 60
 MAX_KEPT = 32
@@ -30,13 +31,14 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{24}$")
 class Kept:
     token: str
     data: bytes
-    revisions: list[dict[str, object]]  # number, end, field, signed_until, change
+    revisions: list[dict[str, object]]  # number, end, field, change, signed_version_end
 
     def signed_revision(self, number: int) -> bytes | None:
-        """The bytes of revision ``number`` when a signature signed it (up to its ByteRange's end)."""
+        """The version a signature signed when revision ``number`` is its (verification.revisions
+        ``signed_version_end``: its ByteRange, and the validation data written with it)."""
         for revision in self.revisions:
-            if revision["number"] == number and revision.get("signed_until"):
-                return self.data[: int(str(revision["signed_until"]))]
+            if revision["number"] == number and revision.get("signed_version_end"):
+                return self.data[: int(str(revision["signed_version_end"]))]
         return None
 
 
@@ -56,8 +58,8 @@ class HeldUploads:
         meta = {
             "kept_at": time.time(),
             "revisions": [
-                {"number": r.number, "end": r.end, "field": r.field, "signed_until": r.signed_until,
-                 "change": r.change}
+                {"number": r.number, "end": r.end, "field": r.field, "change": r.change,
+                 "signed_version_end": signed_version_end(report.revisions, r.field) if r.field else None}
                 for r in report.revisions
             ],
         }  # fmt: skip

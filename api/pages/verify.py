@@ -94,6 +94,7 @@ def _card(lang: str, t, number: int, s: SignatureReport, report: VerificationRep
         rows.append((t("pades_level"), s.pades_level))
     kind = pick(words.kind(s), lang)
     because = words.reason(s, report)
+    indication, verdict = words.signature_verdict(s, report)
     mine = next((r for r in report.revisions if r.field == s.field and r.signed_until), None)
     technical = [pick(words.technical(line), lang) for line in [*s.reasons, *s.warnings]]
     # the banner says it once when every signature is under the test CA; else the card says it
@@ -102,8 +103,8 @@ def _card(lang: str, t, number: int, s: SignatureReport, report: VerificationRep
         technical += [f"(English) {line}" for line in [*s.reasons, *s.warnings]]
     return SignatureCard(
         heading=f"{kind} {number}",
-        css=CSS[s.indication],
-        verdict=pick(words.VERDICT[s.indication], lang),
+        css=CSS[indication],
+        verdict=pick(verdict, lang),
         indication=s.indication.value + (f" / {s.sub_indication}" if s.sub_indication else ""),
         reason=pick(because, lang) if because else None,
         rows=rows,
@@ -116,14 +117,6 @@ def _card(lang: str, t, number: int, s: SignatureReport, report: VerificationRep
 
 def _all_test(report: VerificationReport) -> bool:
     return bool(report.signatures) and all(s.field in report.test_pki_fields for s in report.signatures)
-
-
-def _first_reason(lang: str, report: VerificationReport) -> str | None:
-    for s in report.signatures:
-        because = words.reason(s, report)
-        if because is not None:
-            return words.pick(because, lang)
-    return None
 
 
 def _issued_sentence(lang: str, report: VerificationReport) -> str | None:
@@ -141,18 +134,22 @@ def _issued_sentence(lang: str, report: VerificationReport) -> str | None:
 
 
 def _conclusion(lang: str, report: VerificationReport, relation: verification.Relation | None) -> Conclusion:
-    """The page's one conclusion: the document's verdict, and at /verify/<id> the upload's relation to
-    the registered document (another file, or one changed after signing, is never green)."""
+    """The page's one conclusion: the document's verdict (verification.words.document_verdict), and at
+    /verify/<id> the upload's relation to the registered document (another file, or one changed after
+    signing, is never green)."""
     pick = words.pick
-    if report.indication is None:
+    indication, because = words.document_verdict(report)
+    if indication is None:
         return Conclusion("indeterminate", pick(words.VERDICT[Indication.INDETERMINATE], lang), [])
-    verdict = pick(words.VERDICT[report.indication], lang)
-    css = CSS[report.indication]
-    reason = _first_reason(lang, report)
+    verdict = pick(words.VERDICT[indication], lang)
+    css = CSS[indication]
+    reason = pick(because, lang) if because is not None else None
     failed = pick(words.VERDICT[Indication.TOTAL_FAILED], lang)
     if relation is None:
-        first = reason if report.indication is not Indication.TOTAL_PASSED else None
-        return Conclusion(css, verdict, [x for x in (first, _issued_sentence(lang, report)) if x])
+        issued = _issued_sentence(lang, report)
+        changed = bool(report.issued_by_us) and report.issued_by_us[0].relation == "changed-after"
+        first = reason if indication is not Indication.TOTAL_PASSED and not changed else None
+        return Conclusion(css, verdict, [x for x in (first, issued) if x])
     if relation.kind == "different":
         different = pick(words.RELATION["different"], lang)
         return Conclusion("failed", failed, [x for x in (reason, different) if x])
@@ -161,7 +158,7 @@ def _conclusion(lang: str, report: VerificationReport, relation: verification.Re
     if relation.kind == "earlier":
         undecided = pick(words.VERDICT[Indication.INDETERMINATE], lang)
         return Conclusion("indeterminate", undecided, [pick(words.RELATION["earlier"], lang)])
-    if report.indication is not Indication.TOTAL_PASSED:
+    if indication is not Indication.TOTAL_PASSED:
         return Conclusion(css, verdict, [reason] if reason else [])
     text = pick(words.RELATION.get(relation.kind, words.RELATION["same"]), lang)
     return Conclusion(css, verdict, [text.format(by=", ".join(relation.added_by) or "—")])

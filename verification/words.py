@@ -224,10 +224,8 @@ ISSUED: dict[str, Words] = {
         "This is a document this service signed ({signer}{org}, at {at}), sealed afterwards by {by}.",
     ),
     "changed-after": (
-        "Văn bản đã bị thay đổi sau khi ký: Kyso đã ký bản trước đó ({signer}{org}, lúc {at}), không phải "
-        "bản này.",
-        "The document was changed after it was signed: this service signed an earlier version "
-        "({signer}{org}, at {at}), not this one.",
+        "Kyso đã ký một bản trước đó của văn bản này ({signer}{org}, lúc {at}), không phải bản này.",
+        "This service signed an earlier version of this document ({signer}{org}, at {at}), not this one.",
     ),
 }
 

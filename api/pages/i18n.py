@@ -149,7 +149,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The pages of the signed version (revision {n}) compared with the file you uploaded "
         "(at most the first {pages} pages, low resolution). What differs is marked in red.",
     ),
-    "changes_found": ("Có trang khác với bản đã ký.", "Some pages differ from the signed version."),
+    "changes_found": (
+        "Có trang khác với bản đã ký: xem chỗ tô đỏ. Chữ ký hoặc dấu thêm vào sau đó cũng hiện ra như vậy.",
+        "Some pages differ from the signed version: see the red marks. A signature or seal added later "
+        "shows this way too.",
+    ),
     "changes_none": (
         "Các trang giống hệt bản đã ký; phần thêm sau đó chỉ là chữ ký, dấu hoặc dữ liệu không hiển thị.",
         "The pages look the same as the signed version; what came after shows nothing on them.",

@@ -146,10 +146,8 @@ def _conclusion(lang: str, report: VerificationReport, relation: verification.Re
     reason = pick(because, lang) if because is not None else None
     failed = pick(words.VERDICT[Indication.TOTAL_FAILED], lang)
     if relation is None:
-        issued = _issued_sentence(lang, report)
-        changed = bool(report.issued_by_us) and report.issued_by_us[0].relation == "changed-after"
-        first = reason if indication is not Indication.TOTAL_PASSED and not changed else None
-        return Conclusion(css, verdict, [x for x in (first, issued) if x])
+        first = reason if indication is not Indication.TOTAL_PASSED else None
+        return Conclusion(css, verdict, [x for x in (first, _issued_sentence(lang, report)) if x])
     if relation.kind == "different":
         different = pick(words.RELATION["different"], lang)
         return Conclusion("failed", failed, [x for x in (reason, different) if x])

@@ -6,6 +6,7 @@ profile that brought it, and bundled intermediates help path building without be
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,11 +44,9 @@ class TrustStore:
         roots = []
         for der in ders:
             try:
-                certificate = asn1_x509.Certificate.load(der)
-                certificate.native  # noqa: B018 - parse it fully now, not in the middle of a validation
+                roots.append(_parsed(bytes(der)))
             except (ValueError, TypeError) as exc:
                 raise malformed(f"a trust anchor is not a DER certificate: {exc}") from None
-            roots.append(certificate)
         if len(roots) > _MAX_ANCHORS:
             raise malformed(f"a trust list holds at most {_MAX_ANCHORS} anchors")
         return cls(name, tuple(roots), tuple(profiles), tuple(intermediates), tuple(origins))
@@ -93,6 +92,14 @@ class TrustStore:
                 return None
             current = following
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(der: bytes) -> asn1_x509.Certificate:
+    """An anchor parsed fully once per process (trust lists are rebuilt for every document)."""
+    certificate = asn1_x509.Certificate.load(der)
+    certificate.native  # noqa: B018 - parse it fully now, not in the middle of a validation
+    return certificate
 
 
 def certificates_from_pem(data: bytes) -> list[bytes]:

@@ -260,7 +260,8 @@ class Verifier:
             raise
         except Exception as exc:
             _log.debug("signature %s not validated", name, exc_info=True)
-            return _unreadable(name, f"the signature cannot be validated: {_why(exc)}")
+            unreadable = _unreadable(name, f"the signature cannot be validated: {_why(exc)}")
+            return replace(unreadable, signer=_signer_if_known(embedded), issuer=_issuer_if_known(embedded))
 
     async def _signature(
         self, embedded: EmbeddedPdfSignature, material: _Material, now: dt.datetime
@@ -640,6 +641,21 @@ def _unreadable(
         integrity=False, trusted=False, coverage="unknown", modification=None, pades_level=None,
         certification=None, classic_valid=False, reasons=[reason],
     )  # fmt: skip
+
+
+def _signer_if_known(embedded: EmbeddedPdfSignature) -> Person | None:
+    """Who the CMS names as signer, for a signature that could not be validated: people still see it."""
+    try:
+        return person(embedded.signer_cert)
+    except Exception:
+        return None
+
+
+def _issuer_if_known(embedded: EmbeddedPdfSignature) -> str | None:
+    try:
+        return str(embedded.signer_cert.issuer.human_friendly)
+    except Exception:
+        return None
 
 
 def _display(value: dt.datetime | None) -> str | None:

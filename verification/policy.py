@@ -83,6 +83,10 @@ _BROKEN = {"md2", "md5"}
 _NAMES = {"sha1": "SHA-1", "md5": "MD5", "md2": "MD2"}
 _PADES = {"/ETSI.CAdES.detached", "/ETSI.RFC3161"}
 _LEGACY_FORMATS = {"/adbe.pkcs7.sha1", "/adbe.x509.rsa_sha1"}
+_SHA3_SCHEMES = {  # id-ecdsa-with-sha3-* and id-rsassa-pkcs1-v1_5-with-sha3-* (2.16.840.1.101.3.4.3.9-16)
+    **{f"2.16.840.1.101.3.4.3.{n}": "ecdsa" for n in range(9, 13)},
+    **{f"2.16.840.1.101.3.4.3.{n}": "rsassa_pkcs1v15" for n in range(13, 17)},
+}
 
 
 @dataclass(frozen=True)
@@ -132,18 +136,32 @@ def facts_of(embedded: object) -> Facts:
         digest = scheme_digest
     key = certificate.public_key
     try:
+        key_algorithm, key_bits = str(key.algorithm), int(key.bit_size)
+    except (ValueError, KeyError):  # a key type asn1crypto does not know: the policy does not list it either
+        key_algorithm, key_bits = str(key["algorithm"]["algorithm"].dotted), 0
+    try:
         certificate_digest = certificate.hash_algo
     except (ValueError, KeyError):
         certificate_digest = None
     sub_filter = embedded.sig_object.get("/SubFilter")  # type: ignore[attr-defined]
     return Facts(
         digest=digest,
-        scheme=str(mechanism.signature_algo),
-        key_algorithm=str(key.algorithm),
-        key_bits=int(key.bit_size),
+        scheme=_scheme_of(mechanism),
+        key_algorithm=key_algorithm,
+        key_bits=key_bits,
         certificate_digest=certificate_digest,
         sub_filter=str(sub_filter) if sub_filter is not None else None,
     )
+
+
+def _scheme_of(mechanism: object) -> str:
+    """asn1crypto's name of the signature scheme; it knows no RSA or ECDSA with SHA-3 (RFC 9688 / NIST
+    OIDs), which are named here."""
+    try:
+        return str(mechanism.signature_algo)  # type: ignore[attr-defined]
+    except (ValueError, KeyError):
+        oid = str(mechanism["algorithm"].dotted)  # type: ignore[index]
+        return _SHA3_SCHEMES.get(oid, oid)
 
 
 def evaluate(

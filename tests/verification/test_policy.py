@@ -242,3 +242,14 @@ def test_kyso_like_ecdsa_p256_sha256_passes_the_policy() -> None:
                            validated_at=now)  # fmt: skip
     assert checked.indication is Indication.TOTAL_PASSED and checked.warnings == []
     assert {r.result for r in checked.policy_results} == {"passed"}
+
+
+def test_sha3_with_rsa_is_read_though_asn1crypto_does_not_name_it() -> None:
+    """RSA PKCS#1 v1.5 with SHA3-256 (2.16.840.1.101.3.4.3.14; EU DSS has such files): every check reads it."""
+    _, certificate, _ = legacy_pki()
+    stub = Stub("sha3_256", "2.16.840.1.101.3.4.3.14", certificate, "/ETSI.CAdES.detached")
+    found = {r.id: r for r in policy.apply(KYSO_TT15, passed_report(), stub, trusted_time=None,
+                                           revocation_time=None, validated_at=AFTER).policy_results}  # fmt: skip
+    assert found["signature.digest-algorithm"].result == "passed"
+    assert found["signature.scheme"].detail.startswith("RSA PKCS#1 v1.5")
+    assert found["signature.public-key"].result == "failed"  # the test signer's key has 1024 bits

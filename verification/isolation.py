@@ -4,6 +4,7 @@ hostile PDF (a decompression bomb, a pathological object graph) costs at most th
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import pickle
@@ -32,8 +33,9 @@ def _child(verifier: Verifier, data: bytes, memory_bytes: int, sender: Connectio
         outcome = exc
     except MemoryError:
         outcome = malformed("the PDF needs more memory to check than this service allows")
-    except BaseException as exc:
-        outcome = malformed(f"the PDF cannot be checked: {type(exc).__name__}")
+    except BaseException:
+        logging.getLogger(__name__).exception("the validator failed")  # a defect: the log says where
+        outcome = malformed("the PDF cannot be checked: the validator stopped on a problem it did not expect")
     if isinstance(outcome, ServiceError):  # exceptions with keyword-only fields do not unpickle
         outcome = ("error", outcome.kind.value, outcome.message)
     try:

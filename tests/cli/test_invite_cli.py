@@ -124,7 +124,7 @@ def test_cancel_list_report_and_bad_input(inst: Instance) -> None:
     created = invite(inst, "Lê Văn Hủy")
     assert kyso(inst, "invite", "cancel", str(created["id"])).returncode == 0
     cancelled = check(inst, str(created["payload"]), "--desk", "gate-1")
-    assert cancelled.returncode == 1 and json.loads(cancelled.stdout)["reason"] == "Đã bị hủy"
+    assert cancelled.returncode == 1 and json.loads(cancelled.stdout)["reason"] == "Đã bị huỷ"
     listed = json.loads(kyso(inst, "invite", "list", "--venue", "UBND-BT", "--json").stdout)
     assert created["id"] in [i["id"] for i in listed["items"]]
     report = json.loads(kyso(inst, "invite", "report", "--venue", "UBND-BT", "--json").stdout)

@@ -244,7 +244,7 @@ def test_a_retired_key_is_an_unknown_key(world: World) -> None:
     assert caught.value.kind is Kind.CONFLICT
     decision = scan(world, created.payload)  # type: ignore[arg-type]
     assert decision.reason is Reason.UNKNOWN_KEY
-    assert decision.as_json()["reason"] == "Khóa không xác định"
+    assert decision.as_json()["reason"] == "Khoá không xác định"
 
 
 def test_bad_input_is_refused_with_a_reason(world: World) -> None:

@@ -248,8 +248,12 @@ class Verifier:
             return _unreadable(name, f"the signature cannot be decoded: {_why(exc)}")
         legacy = _legacy_refusal(embedded)
         if legacy is not None:
-            return _unreadable(
+            refused = _unreadable(
                 name, legacy, Indication.INDETERMINATE, AdESIndeterminate.SIGNED_DATA_NOT_FOUND
+            )  # its algorithms can still be read: the policy's findings say what they are
+            newest = material.newest_revocation_time()
+            return policies.apply(
+                self.policy, refused, embedded, trusted_time=None, revocation_time=newest, validated_at=now
             )
         try:
             _tolerate(embedded)

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.auth import client_address
-from ca.runtime import CaRuntime
 from identity.sessions import Principal
 from services.audit import Actor
 from services.root import Kyso
@@ -18,13 +17,6 @@ def get_kyso(request: Request) -> Kyso:
 
 
 KysoDep = Annotated[Kyso, Depends(get_kyso)]
-
-
-def get_runtime(request: Request) -> CaRuntime:
-    return request.app.state.kyso.runtime
-
-
-RuntimeDep = Annotated[CaRuntime, Depends(get_runtime)]
 
 
 def actor_of(request: Request | None, principal: Principal | None) -> Actor:

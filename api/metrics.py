@@ -203,7 +203,7 @@ router = APIRouter(tags=["operations"])
     summary="Prometheus metrics (from the addresses in KYSO_METRICS_ALLOW)",
 )  # fmt: skip
 def scrape(request: Request) -> Response:
-    networks = allowed_networks(request.app.state.kyso.runtime.settings.metrics_allow)
+    networks = allowed_networks(request.app.state.kyso.settings.metrics_allow)
     if not may_scrape(client_address(request), networks):
         return problem(403, "metrics are served to the monitoring network only", kind="forbidden")
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

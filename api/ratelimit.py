@@ -22,10 +22,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import client_address
 from api.problems import problem
-from ca.runtime import CaRuntime
 from core import metrics
 from core.errors import Kind, ServiceError
 from core.settings import Settings
+from services.root import Kyso
 from store import rate_limits
 
 PERIOD_SECONDS = 60.0
@@ -52,16 +52,16 @@ def client_key(address: str | None) -> str:
     return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
-def take(runtime: CaRuntime, scope: str, rate: int, address: str | None) -> rate_limits.Verdict:
+def take(kyso: Kyso, scope: str, rate: int, address: str | None) -> rate_limits.Verdict:
     """Count one request of the client at ``address`` in ``scope`` (blocking: call it in a thread)."""
-    with runtime.db.transaction() as session:
+    with kyso.db.transaction() as session:
         return rate_limits.take(
             session,
             scope,
             client_key(address),
             rate=rate,
             period=PERIOD_SECONDS,
-            now=runtime.ca.clock.now().timestamp(),
+            now=kyso.clock.now().timestamp(),
         )
 
 
@@ -69,8 +69,8 @@ def per_client(scope: str, rate_of: Callable[[Settings], int]) -> Callable[[Requ
     """A dependency limiting ``scope`` to ``rate_of(settings)`` requests a minute per client."""
 
     def counted(request: Request) -> rate_limits.Verdict:
-        runtime = request.app.state.kyso.runtime
-        return take(runtime, scope, rate_of(runtime.settings), client_address(request))
+        kyso = request.app.state.kyso
+        return take(kyso, scope, rate_of(kyso.settings), client_address(request))
 
     async def dependency(request: Request) -> None:
         verdict = await run_in_threadpool(counted, request)

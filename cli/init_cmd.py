@@ -68,7 +68,7 @@ def _first_admin(rt: Kyso) -> dict[str, str] | None:
         if accounts.list_accounts(session, "admin"):
             return None
         new = accounts.create(
-            session, rt.ca.clock, username=FIRST_ADMIN, role="admin", display_name="Quản trị viên",
+            session, rt.clock, username=FIRST_ADMIN, role="admin", display_name="Quản trị viên",
             actor="kyso init",
         )  # fmt: skip
         enrolment = totp.enrol(session, rt.secret_box, new.account)

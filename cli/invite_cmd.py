@@ -435,7 +435,7 @@ def report(
     from invitations import reports
 
     rt = runtime()
-    now = rt.ca.clock.now()
+    now = rt.clock.now()
     try:
         on_day = dt.date.fromisoformat(day) if day else now.astimezone(VIETNAM).date()
     except ValueError:

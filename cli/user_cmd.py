@@ -10,7 +10,6 @@ import typer
 from cli.common import (
     Group,
     JsonOption,
-    cli_actor,
     cli_as_actor,
     handles_errors,
     out,
@@ -50,19 +49,14 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Create an account. Without --password-file a one-time password is printed once."""
-    from identity import accounts, totp
+    from services import administration
 
-    rt = runtime()
     password = read_secret_file(password_file) if password_file else None
-    with rt.db.transaction() as session:
-        new = accounts.create(
-            session, rt.ca.clock, username=username, role=role, display_name=display_name, password=password,
-            cccd=cccd, venue=venue, actor=cli_actor(),
-        )  # fmt: skip
-        enrolment = (
-            totp.enrol(session, rt.secret_box, new.account) if with_totp and role != "service" else None
-        )
-        info = accounts.AccountInfo.of(new.account, rt.ca.clock.now())
+    new = administration.create_account(
+        runtime(), cli_as_actor(), username=username, role=role, display_name=display_name, cccd=cccd,
+        venue=venue, password=password, enrol_second_factor=with_totp,
+    )  # fmt: skip
+    info, enrolment = new.info, new.enrolment
     if json_output:
         print_json({**info.as_json(), "one_time_password": new.one_time_password,
                     "otpauth_uri": enrolment.uri if enrolment else None})  # fmt: skip
@@ -82,11 +76,9 @@ def list_users(
     """List accounts."""
     from rich.table import Table
 
-    from identity import accounts
+    from services import administration
 
-    rt = runtime()
-    with rt.db.reading() as session:
-        infos = [accounts.AccountInfo.of(a, rt.ca.clock.now()) for a in accounts.list_accounts(session, role)]
+    infos = administration.list_accounts(runtime(), role)
     if json_output:
         print_json([i.as_json() for i in infos])
         return
@@ -103,11 +95,9 @@ def disable(
     username: str, enable: Annotated[bool, typer.Option("--enable", help="enable instead")] = False
 ) -> None:
     """Disable an account (its sessions end at once), or --enable it again."""
-    from identity import accounts
+    from services import administration
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        accounts.disable(session, rt.ca.clock, username, actor=cli_actor(), enabled=enable)
+    administration.set_enabled(runtime(), cli_as_actor(), username, enable)
     out.print(f"account {username} {'enabled' if enable else 'disabled'}")
 
 
@@ -115,11 +105,9 @@ def disable(
 @handles_errors
 def role(username: str, new_role: Annotated[str, typer.Argument(help=" | ".join(ROLES))]) -> None:
     """Change an account's role; its sessions end."""
-    from identity import accounts
+    from services import administration
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        accounts.set_role(session, rt.ca.clock, username, new_role, actor=cli_actor())
+    administration.set_role(runtime(), cli_as_actor(), username, new_role)
     out.print(f"account {username} is now {new_role}")
 
 
@@ -132,14 +120,10 @@ def reset_password(
     ] = None,
 ) -> None:
     """Set a new password (a one-time one is printed when no file is given); sessions end, the lock lifts."""
-    from identity import accounts
+    from services import administration
 
-    rt = runtime()
     password = read_secret_file(password_file) if password_file else None
-    with rt.db.transaction() as session:
-        generated = accounts.reset_password(
-            session, rt.ca.clock, username, actor=cli_actor(), password=password
-        )
+    generated = administration.reset_password(runtime(), cli_as_actor(), username, password=password)
     out.print(f"password of {username} reset" + (f"; one-time password: {generated}" if generated else ""))
 
 
@@ -150,13 +134,9 @@ def reset_totp(
     qr_png: Annotated[Path | None, typer.Option(help="also write the QR code as PNG here")] = None,
 ) -> None:
     """Start a new second-factor enrolment for an account (replaces the old one; lifts a code lock)."""
-    from identity import accounts
+    from services import administration
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        enrolment = accounts.reset_second_factor(
-            session, rt.ca.clock, rt.secret_box, username, actor=cli_actor(), source="cli"
-        )
+    enrolment = administration.reset_second_factor(runtime(), cli_as_actor(), username)
     _show_enrolment(enrolment, qr_png)
 
 
@@ -164,11 +144,9 @@ def reset_totp(
 @handles_errors
 def unlock(username: str) -> None:
     """Reopen login and code entry of a locked account (after 100 wrong codes only an admin can)."""
-    from identity import accounts
+    from services import administration
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        accounts.unlock(session, rt.ca.clock, username, actor=cli_actor())
+    administration.unlock(runtime(), cli_as_actor(), username)
     out.print(f"account {username} unlocked")
 
 
@@ -181,11 +159,9 @@ def api_key(
     json_output: JsonOption = False,
 ) -> None:
     """Create an API key for a service account; the key is printed once."""
-    from identity.sessions import create_api_key
+    from services import administration
 
-    rt = runtime()
-    with rt.db.transaction() as session:
-        key = create_api_key(session, rt.ca.clock, username, name, scope, actor=cli_actor())
+    key = administration.new_api_key(runtime(), cli_as_actor(), username, name, scope)
     if json_output:
         print_json({"id": key.id, "key": key.key, "prefix": key.prefix, "scopes": key.scopes})
     else:

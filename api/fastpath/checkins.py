@@ -37,7 +37,6 @@ from api.metrics import process_metrics
 from api.observability import sane_id
 from api.routers.checkins import JSON_LIMIT, context_of
 from api.security_headers import ALWAYS, NO_STORE
-from ca.runtime import CaRuntime
 from core.errors import ServiceError
 from identity import audit
 from identity.permissions import Permission, permissions_of
@@ -50,6 +49,7 @@ from invitations.service import InvitationContext
 from invitations.token import Verdict
 from services.audit import Actor
 from services.checkins import decision_entry
+from services.root import Kyso
 from store.checkin_groups import GroupConnection
 
 log = logging.getLogger("kyso.checkins")
@@ -190,9 +190,9 @@ class Decider:
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
-        self.runtime: CaRuntime = app.state.kyso.runtime
+        self.kyso: Kyso = app.state.kyso
         self.loop = loop
-        self.connection = GroupConnection(self.runtime.db.libpq_url())
+        self.connection = GroupConnection(self.kyso.db.libpq_url())
         self.waiting: list[WaitingScan] = []
         self.draining = False
 
@@ -247,7 +247,7 @@ class Decider:
         answers: list[bytes | None] = [None] * len(group)
         codes = {scan.request.desk.strip() for scan in group}
         context, keys = await self._context(codes)
-        now = self.runtime.ca.clock.now()
+        now = self.kyso.clock.now()
         verdicts = [token.verify(scan.request.payload, keys, now) for scan in group]
         if any(v.reason is Reason.UNKNOWN_KEY for v in verdicts) and context.keys_older_than(
             RELOAD_KEYS_AFTER
@@ -318,7 +318,7 @@ class Decider:
 
     def _load(self, desk_codes: set[str]) -> tuple[InvitationContext, KeySet]:
         context = context_of(self.app)
-        with self.runtime.db.reading() as session:
+        with self.kyso.db.reading() as session:
             keys = context.keys(session)
             for code in desk_codes:
                 with contextlib.suppress(ServiceError):  # no such desk: the route answers 404

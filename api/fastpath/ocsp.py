@@ -35,9 +35,9 @@ from api.fastpath.http import FOREIGN, Foreign, Head, keeps_alive, read_head
 from api.metrics import OCSP_MISS, OCSP_TALLY, ocsp_status_index, process_metrics
 from ca import ocsp
 from ca.ocsp_cache import CachingOcspResponder
-from ca.runtime import CaRuntime
 from core import metrics
 from core.errors import ServiceError
+from services.root import Kyso
 
 OCSP_RESPONSE = b"application/ocsp-response"
 PREFIX = b"/ocsp/"
@@ -110,17 +110,17 @@ class OcspLimit:
     costs a database read and usually a signature. Answers from memory are not counted: they cost less
     than the database write that counting them would."""
 
-    def __init__(self, runtime: CaRuntime) -> None:
-        self.runtime = runtime
+    def __init__(self, kyso: Kyso) -> None:
+        self.kyso = kyso
 
     def refusal(self, address: str | None) -> RenderedOcsp | None:
         """None if the client may be answered; else its 429 (blocking: a thread).
 
         A database that cannot count cannot answer either: the responder is let through and answers
         tryLater itself, as every OCSP error is answered (HTTP 200), rather than this turning into a 500."""
-        rate = self.runtime.settings.ocsp_rate_per_minute
+        rate = self.kyso.settings.ocsp_rate_per_minute
         try:
-            verdict = ratelimit.take(self.runtime, ratelimit.OCSP_SCOPE, rate, address)
+            verdict = ratelimit.take(self.kyso, ratelimit.OCSP_SCOPE, rate, address)
         except ServiceError:
             return None
         if verdict.allowed:
@@ -277,8 +277,7 @@ def install(app: FastAPI) -> None:
     """Build the per-process OCSP cache and the limit on its misses, for the routes and the connection
     handler."""
     kyso = app.state.kyso
-    runtime = kyso.runtime
     app.state.ocsp = CachingOcspResponder(
         ocsp.OcspResponder(kyso.ca, kyso.delegated_signers), kyso.db, kyso.status_versions, render
     )
-    app.state.ocsp_limit = OcspLimit(runtime)
+    app.state.ocsp_limit = OcspLimit(kyso)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.pages.access import page_caller
 from api.pages.render import page
 from api.request_body import read_body
@@ -37,8 +37,8 @@ SCRIPT_STRINGS = [
 ]  # fmt: skip
 
 
-def _venue_of(runtime, principal: Principal, asked: str | None):
-    with runtime.db.reading() as session:
+def _venue_of(kyso, principal: Principal, asked: str | None):
+    with kyso.db.reading() as session:
         code = repo.account_venue(session, principal.account_id) if principal.role == "desk" else None
         if code is None and asked:
             code = asked
@@ -49,12 +49,12 @@ def _venue_of(runtime, principal: Principal, asked: str | None):
 @router.get("/desk", response_class=HTMLResponse)
 def desk_page(
     request: Request,
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     principal: DeskPage,
     venue: Annotated[str | None, Query(max_length=40)] = None,
 ) -> HTMLResponse:
     try:
-        here, every = _venue_of(runtime, principal, venue)
+        here, every = _venue_of(kyso, principal, venue)
     except ServiceError as exc:
         if exc.kind is not Kind.NOT_FOUND:
             raise
@@ -73,11 +73,11 @@ def desk_page(
 
 @router.get("/desk/guests")
 def desk_guests(
-    runtime: RuntimeDep, principal: DeskCaller, venue: Annotated[str, Query(min_length=1, max_length=40)]
+    kyso: KysoDep, principal: DeskCaller, venue: Annotated[str, Query(min_length=1, max_length=40)]
 ) -> JSONResponse:
     """The day's report for the desk's own venue (a desk account sees no other; invitations.venues)."""
-    with runtime.db.reading() as session:
-        now = runtime.ca.clock.now()
+    with kyso.db.reading() as session:
+        now = kyso.clock.now()
         reader = venues.Reader(principal.account_id, principal.role)
         found = reports.day_report(session, venue, now.astimezone(VIETNAM).date(), now, reader)
     return JSONResponse(found.as_json(), headers={"Cache-Control": "no-store"})

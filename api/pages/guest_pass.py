@@ -38,10 +38,10 @@ def _key(request: Request) -> bytes:
 
 
 def _load(request: Request, token: str) -> Pass:
-    runtime = request.app.state.kyso.runtime
+    kyso = request.app.state.kyso
     context = context_of(request.app)
     parts = pass_links.split(token)
-    with runtime.db.reading() as session:
+    with kyso.db.reading() as session:
         invitation = repo.invitation(session, parts[0]) if parts else None
         checked = (
             pass_links.check(_key(request), token, invitation.token_version)
@@ -57,8 +57,8 @@ def _load(request: Request, token: str) -> Pass:
 
 
 def _pass_text(request: Request, invitation_id: str) -> str:
-    runtime = request.app.state.kyso.runtime
-    with runtime.db.reading() as session:
+    kyso = request.app.state.kyso
+    with kyso.db.reading() as session:
         return service.pass_text(context_of(request.app), session, invitation_id)
 
 
@@ -105,8 +105,8 @@ async def pass_calendar(token: str, request: Request) -> Response:
         windows=[(as_utc(o.starts_at), as_utc(o.ends_at)) for o in shown.occurrences],
         token_text="", qr_png=b"",
     )  # fmt: skip
-    settings = request.app.state.kyso.runtime.settings
+    settings = request.app.state.kyso.settings
     organizer = mail.sender_address(settings.smtp_from)
-    body = mail.calendar(about, organizer, request.app.state.kyso.runtime.ca.clock.now())
+    body = mail.calendar(about, organizer, request.app.state.kyso.clock.now())
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="thu-moi-{shown.id}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.pages.access import page_caller
 from api.pages.guest_pass import _key as pass_key
 from api.pages.render import page
@@ -46,25 +46,25 @@ class CertificateRow:
     purpose: str | None  # sign | seal when the service holds its key for this account
 
 
-def _certificates(runtime, principal: Principal) -> list[CertificateRow]:
-    with runtime.db.reading() as session:
+def _certificates(kyso, principal: Principal) -> list[CertificateRow]:
+    with kyso.db.reading() as session:
         held = {
             c.certificate_serial: c.purpose for c in credentials.of_account(session, principal.account_id)
         }
-        rows = {s: CertificateRow(lifecycle.show(runtime.ca, session, s), p) for s, p in held.items()}
+        rows = {s: CertificateRow(lifecycle.show(kyso.ca, session, s), p) for s, p in held.items()}
         cccd = accounts.get(session, principal.username).cccd
         if cccd:
-            found, _ = lifecycle.search(runtime.ca, session, cccd=cccd, limit=20)
+            found, _ = lifecycle.search(kyso.ca, session, cccd=cccd, limit=20)
             for info in found:
                 rows.setdefault(info.serial, CertificateRow(info, None))
     return sorted(rows.values(), key=lambda r: r.info.not_after, reverse=True)
 
 
-def _invitations(request: Request, runtime, principal: Principal) -> tuple[list[InvitationRow], list]:
+def _invitations(request: Request, kyso, principal: Principal) -> tuple[list[InvitationRow], list]:
     if not principal.can(Permission.INVITATIONS_MANAGE):
         return [], []
     key = pass_key(request)
-    with runtime.db.reading() as session:
+    with kyso.db.reading() as session:
         items, _ = service.search(
             session, owner=_owner(principal), venue=None, day=None, status=None, limit=50, offset=0
         )
@@ -74,9 +74,9 @@ def _invitations(request: Request, runtime, principal: Principal) -> tuple[list[
 
 
 @router.get("/portal", response_class=HTMLResponse)
-def portal_page(request: Request, runtime: RuntimeDep, principal: PortalPage) -> HTMLResponse:
-    invitations, every = _invitations(request, runtime, principal)
-    today = runtime.ca.clock.now().astimezone(VIETNAM).date()
+def portal_page(request: Request, kyso: KysoDep, principal: PortalPage) -> HTMLResponse:
+    invitations, every = _invitations(request, kyso, principal)
+    today = kyso.clock.now().astimezone(VIETNAM).date()
     return page(
         request,
         "portal.html",
@@ -88,6 +88,6 @@ def portal_page(request: Request, runtime: RuntimeDep, principal: PortalPage) ->
         can_sign=principal.can(Permission.DOCUMENTS_SIGN) or principal.can(Permission.DOCUMENTS_SEAL),
         invitations=invitations,
         venues=every,
-        certificates=_certificates(runtime, principal),
+        certificates=_certificates(kyso, principal),
         today=today.isoformat(),
     )

@@ -17,7 +17,7 @@ from api.auth import (
     presented_credential,
     require,
 )
-from api.deps import KysoDep, RuntimeDep, actor_of
+from api.deps import KysoDep, actor_of
 from api.problems import problem
 from api.ratelimit import login_limit
 from core.errors import Kind, ServiceError, malformed
@@ -57,12 +57,12 @@ class CodeIn(BaseModel):
     code: str = Field(min_length=6, max_length=20)
 
 
-def _login(request: Request, runtime: RuntimeDep, username: str, password: str, code: str | None, kind: str,
+def _login(request: Request, kyso: KysoDep, username: str, password: str, code: str | None, kind: str,
            new_password: str | None = None):  # fmt: skip
     box = request.app.state.kyso.secret_box
-    with runtime.db.transaction() as session:
+    with kyso.db.transaction() as session:
         outcome = login(
-            session, runtime.ca.clock, box, username=username, password=password,
+            session, kyso.clock, box, username=username, password=password,
             code=code, source=client_address(request), kind=kind, new_password=new_password or None,
         )  # fmt: skip
     return outcome  # committed either way: failures count towards the lock and are audited
@@ -76,7 +76,7 @@ def _login(request: Request, runtime: RuntimeDep, username: str, password: str, 
 )
 def token(
     request: Request,
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     totp_code: Annotated[str | None, Form(alias="totp", max_length=20)] = None,
@@ -84,7 +84,7 @@ def token(
         str | None, Form(max_length=256, description="replace the password in the same step (first login)")
     ] = None,
 ) -> JSONResponse | TokenOut:
-    outcome = _login(request, runtime, username, password, totp_code, "bearer", new_password)
+    outcome = _login(request, kyso, username, password, totp_code, "bearer", new_password)
     if outcome.token is None:
         return problem(401, REFUSED, kind="unauthorized")
     return TokenOut(access_token=outcome.token, expires_in=outcome.expires_in,
@@ -100,7 +100,7 @@ def token(
 def browser_session(
     request: Request,
     response: Response,
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     totp_code: Annotated[str | None, Form(alias="totp", max_length=20)] = None,
@@ -111,10 +111,10 @@ def browser_session(
             403, f"the login form has expired (no {FORM_FIELD} matching its cookie); reload the page",
             kind="forbidden",
         )  # fmt: skip
-    outcome = _login(request, runtime, username, password, totp_code, "cookie")
+    outcome = _login(request, kyso, username, password, totp_code, "cookie")
     if outcome.token is None or outcome.csrf is None:
         return problem(401, REFUSED, kind="unauthorized")
-    secure = runtime.settings.base_url.startswith("https://")
+    secure = kyso.settings.base_url.startswith("https://")
     response.set_cookie(
         SESSION_COOKIE,
         outcome.token,
@@ -143,12 +143,10 @@ def end_session(request: Request, kyso: KysoDep, principal: Changing) -> Respons
     "/password", status_code=204,
     summary="Change your password (current and new); required after a one-time password",
 )  # fmt: skip
-def change_own_password(
-    body: PasswordIn, request: Request, runtime: RuntimeDep, principal: Changing
-) -> Response:
-    with runtime.db.transaction() as session:
+def change_own_password(body: PasswordIn, request: Request, kyso: KysoDep, principal: Changing) -> Response:
+    with kyso.db.transaction() as session:
         changed = change_password(
-            session, runtime.ca.clock, principal.username, presented_credential(request),
+            session, kyso.clock, principal.username, presented_credential(request),
             current=body.current_password, new=body.new_password, source=client_address(request),
         )  # fmt: skip
     if not changed:  # the wrong guess is counted (committed) before it is refused
@@ -157,9 +155,9 @@ def change_own_password(
 
 
 @router.get("/me", summary="Who am I, and what may I do")
-def me(runtime: RuntimeDep, principal: Self) -> dict[str, object]:
-    with runtime.db.reading() as session:
-        info = AccountInfo.of(get(session, principal.username), runtime.ca.clock.now())
+def me(kyso: KysoDep, principal: Self) -> dict[str, object]:
+    with kyso.db.reading() as session:
+        info = AccountInfo.of(get(session, principal.username), kyso.clock.now())
     return {
         **info.as_json(),
         "permissions": sorted(p.value for p in principal.permissions),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.schemas import HealthOut
 from core.errors import Kind, ServiceError
 from store.migrate import current_revision, head_revision
@@ -14,10 +14,10 @@ from store.migrate import current_revision, head_revision
 router = APIRouter(tags=["health"])
 
 
-def _health(runtime: RuntimeDep) -> HealthOut:
+def _health(kyso: KysoDep) -> HealthOut:
     try:
-        revision = current_revision(runtime.db)
-        database = "ok" if revision == head_revision(runtime.db) else "schema is not migrated"
+        revision = current_revision(kyso.db)
+        database = "ok" if revision == head_revision(kyso.db) else "schema is not migrated"
     except Exception as exc:
         revision, database = None, f"unreachable ({type(exc).__name__})"
     return HealthOut(
@@ -26,8 +26,8 @@ def _health(runtime: RuntimeDep) -> HealthOut:
 
 
 @router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
-def healthz(runtime: RuntimeDep) -> JSONResponse:
-    body = _health(runtime)
+def healthz(kyso: KysoDep) -> JSONResponse:
+    body = _health(kyso)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
 
@@ -36,11 +36,11 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
     response_model=HealthOut,
     responses={503: {"description": "not ready", "content": {"application/problem+json": {}}}},
 )
-def readyz(runtime: RuntimeDep) -> HealthOut:
+def readyz(kyso: KysoDep) -> HealthOut:
     """200 when the database is reachable, migrated and writable; 503 problem+json otherwise, e.g. while
     a stuck transaction holds the audit log's head (take this instance out of the balancer's rotation)."""
-    body = _health(runtime)
+    body = _health(kyso)
     if body.status != "ok":
         raise ServiceError(Kind.UNAVAILABLE, f"the database is not ready: {body.database}")
-    runtime.db.check_writable()
+    kyso.db.check_writable()
     return body

@@ -16,11 +16,10 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.auth import require
-from api.deps import KysoDep, RuntimeDep, actor_of
+from api.deps import KysoDep, actor_of
 from api.inputs import Offset
 from api.routers import checkins
 from api.routers.checkins import ContextDep
-from ca.runtime import CaRuntime
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError, malformed
 from identity.permissions import Permission
@@ -30,6 +29,7 @@ from invitations.service import Amendment, InvitationInput
 from services import checkins as checkin_service
 from services import invitations as invitation_service
 from services.invitations import owner_of
+from services.root import Kyso
 
 router = APIRouter()
 invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["invitations"])
@@ -107,7 +107,7 @@ def create(body: InvitationIn, kyso: KysoDep, principal: Manager, request: Reque
 
 @invitations_router.get("", summary="List invitations (an official sees their own)")
 def search(
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     principal: Manager,
     venue: str | None = None,
     day: Annotated[dt.date | None, Query(description="a day with an occurrence, YYYY-MM-DD")] = None,
@@ -115,7 +115,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> dict[str, object]:
-    with runtime.db.reading() as session:
+    with kyso.db.reading() as session:
         items, total = service.search(
             session, owner=_owner(principal), venue=venue, day=day, status=status, limit=limit, offset=offset
         )
@@ -123,10 +123,8 @@ def search(
 
 
 @invitations_router.get("/{invitation_id}", summary="One invitation, with its current QR text")
-def show(
-    invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep
-) -> dict[str, object]:
-    with runtime.db.reading() as session:
+def show(invitation_id: str, kyso: KysoDep, principal: Manager, context: ContextDep) -> dict[str, object]:
+    with kyso.db.reading() as session:
         return service.view(session, context, invitation_id, _owner(principal), with_payload=True).as_json()
 
 
@@ -149,9 +147,9 @@ def cancel(invitation_id: str, kyso: KysoDep, principal: Manager, request: Reque
 
 
 def _qr(
-    runtime: CaRuntime, context: service.InvitationContext, principal: Principal, invitation_id: str
+    kyso: Kyso, context: service.InvitationContext, principal: Principal, invitation_id: str
 ) -> qr.QrCode:
-    with runtime.db.reading() as session:
+    with kyso.db.reading() as session:
         shown = service.view(session, context, invitation_id, _owner(principal), with_payload=True)
     if shown.payload is None:
         raise ServiceError(Kind.CONFLICT, "the invitation is cancelled: it has no QR code")
@@ -161,17 +159,17 @@ def _qr(
 @invitations_router.get("/{invitation_id}/qr.png", summary="The QR code as PNG", response_class=Response)
 def qr_png(
     invitation_id: str,
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     principal: Manager,
     context: ContextDep,
     scale: Annotated[int, Query(ge=2, le=20, description="pixels per module")] = 8,
 ) -> Response:
-    return Response(_qr(runtime, context, principal, invitation_id).png(scale), media_type="image/png")
+    return Response(_qr(kyso, context, principal, invitation_id).png(scale), media_type="image/png")
 
 
 @invitations_router.get("/{invitation_id}/qr.svg", summary="The QR code as SVG", response_class=Response)
-def qr_svg(invitation_id: str, runtime: RuntimeDep, principal: Manager, context: ContextDep) -> Response:
-    return Response(_qr(runtime, context, principal, invitation_id).svg(), media_type="image/svg+xml")
+def qr_svg(invitation_id: str, kyso: KysoDep, principal: Manager, context: ContextDep) -> Response:
+    return Response(_qr(kyso, context, principal, invitation_id).svg(), media_type="image/svg+xml")
 
 
 @invitations_router.get(
@@ -208,14 +206,14 @@ def add_venue(body: VenueIn, kyso: KysoDep, principal: Admin, request: Request) 
 
 
 @venues_router.get("", summary="Venues and their desks")
-def list_venues(runtime: RuntimeDep, principal: Manager) -> list[dict[str, object]]:
-    with runtime.db.reading() as session:
+def list_venues(kyso: KysoDep, principal: Manager) -> list[dict[str, object]]:
+    with kyso.db.reading() as session:
         return [v.as_json() for v in venues.all_venues(session)]
 
 
-def _report(runtime: CaRuntime, principal: Principal, code: str, day: dt.date | None) -> reports.DayReport:
-    now = runtime.ca.clock.now()
-    with runtime.db.reading() as session:
+def _report(kyso: Kyso, principal: Principal, code: str, day: dt.date | None) -> reports.DayReport:
+    now = kyso.clock.now()
+    with kyso.db.reading() as session:
         return reports.day_report(
             session,
             code,
@@ -231,21 +229,21 @@ def _report(runtime: CaRuntime, principal: Principal, code: str, day: dt.date | 
 )
 def report(
     code: str,
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     principal: checkins.VenueReader,
     day: Annotated[dt.date | None, Query(description="YYYY-MM-DD; today by default")] = None,
 ) -> dict[str, object]:
-    return _report(runtime, principal, code, day).as_json()
+    return _report(kyso, principal, code, day).as_json()
 
 
 @venues_router.get("/{code}/report.csv", summary="The day's report as CSV (UTF-8)", response_class=Response)
 def report_csv(
     code: str,
-    runtime: RuntimeDep,
+    kyso: KysoDep,
     principal: checkins.VenueReader,
     day: Annotated[dt.date | None, Query()] = None,
 ) -> Response:
-    found = _report(runtime, principal, code, day)
+    found = _report(kyso, principal, code, day)
     return Response(
         found.csv(),
         media_type="text/csv; charset=utf-8",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.schemas import AuthorityOut
 from ca import authorities
 
@@ -17,8 +17,8 @@ router = APIRouter(tags=["pki"])
     responses={200: {"content": {"application/pkix-cert": {}}}},
     summary="A CA certificate in DER (the caIssuers URL of the AIA extension)",
 )
-def ca_certificate(authority_id: str, runtime: RuntimeDep) -> Response:
-    with runtime.db.reading() as session:
+def ca_certificate(authority_id: str, kyso: KysoDep) -> Response:
+    with kyso.db.reading() as session:
         der = authorities.certificate_der(session, authority_id)
     return Response(
         der, media_type="application/pkix-cert", headers={"Cache-Control": "public, max-age=86400"}
@@ -31,16 +31,16 @@ def ca_certificate(authority_id: str, runtime: RuntimeDep) -> Response:
     responses={200: {"content": {"application/pem-certificate-chain": {}}}},
     summary="The CA certificate and its parents up to the root, in PEM",
 )
-def ca_chain(authority_id: str, runtime: RuntimeDep) -> Response:
-    with runtime.db.reading() as session:
-        pem = authorities.chain_pem(runtime.ca, session, authority_id)
+def ca_chain(authority_id: str, kyso: KysoDep) -> Response:
+    with kyso.db.reading() as session:
+        pem = authorities.chain_pem(kyso.ca, session, authority_id)
     return Response(pem, media_type="application/pem-certificate-chain")
 
 
 @router.get("/api/v1/authorities", response_model=list[AuthorityOut], summary="The CA hierarchy")
-def list_authorities(runtime: RuntimeDep) -> list[AuthorityOut]:
-    urls = runtime.ca.urls
-    with runtime.db.reading() as session:
+def list_authorities(kyso: KysoDep) -> list[AuthorityOut]:
+    urls = kyso.ca.urls
+    with kyso.db.reading() as session:
         infos = authorities.list_authorities(session)
     return [
         AuthorityOut(

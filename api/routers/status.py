@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import client_address, require
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.fastpath import ocsp as ocsp_fastpath
 from api.fastpath.ocsp import decode_get
 from api.request_body import BodyTooLarge, read_body
@@ -24,13 +24,13 @@ OCSP_RESPONSE = "application/ocsp-response"
     responses={200: {"content": {"application/pkix-crl": {}}}},
     summary="The authority's current CRL in DER (its CRL distribution point)",
 )
-def get_crl(authority_id: str, runtime: RuntimeDep) -> Response:
-    with runtime.db.reading() as session:
-        info = crl.current(session, runtime.ca, authority_id)
+def get_crl(authority_id: str, kyso: KysoDep) -> Response:
+    with kyso.db.reading() as session:
+        info = crl.current(session, kyso.ca, authority_id)
     if info is None:
-        with runtime.db.transaction() as session:
-            info = crl.publish(session, runtime.ca, authority_id)
-    max_age = max(0, int((info.next_update - runtime.ca.clock.now()).total_seconds() // 2))
+        with kyso.db.transaction() as session:
+            info = crl.publish(session, kyso.ca, authority_id)
+    max_age = max(0, int((info.next_update - kyso.clock.now()).total_seconds() // 2))
     return Response(
         info.der,
         media_type="application/pkix-crl",
@@ -83,6 +83,6 @@ async def ocsp_get(authority_id: str, encoded: str, request: Request) -> Respons
     tags=["certificates"],
     summary="A certificate's current status, with where relying parties check it",
 )
-def certificate_status(serial: str, runtime: RuntimeDep) -> dict[str, object]:
-    with runtime.db.reading() as session:
-        return status.certificate_status(session, runtime.ca, serial).as_json()
+def certificate_status(serial: str, kyso: KysoDep) -> dict[str, object]:
+    with kyso.db.reading() as session:
+        return status.certificate_status(session, kyso.ca, serial).as_json()

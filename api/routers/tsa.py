@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
+from api.deps import KysoDep
 from api.problems import problem
 from api.ratelimit import tsa_limit
 from api.request_body import read_body
@@ -37,10 +37,10 @@ def _authority(request: Request) -> tsa.TimestampAuthority:
     summary="RFC 3161 timestamping (application/timestamp-query)",
     dependencies=[Depends(tsa_limit)],
 )
-async def timestamp(request: Request, runtime: RuntimeDep) -> Response:
+async def timestamp(request: Request, kyso: KysoDep) -> Response:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != TIMESTAMP_QUERY:
         return problem(415, f"send a DER TimeStampReq as {TIMESTAMP_QUERY}", kind="malformed")
     body = await read_body(request, tsa.MAX_REQUEST_BYTES)  # BodyTooLarge becomes 413 problem+json
-    der = await run_in_threadpool(_authority(request).serve, runtime.db, body)
+    der = await run_in_threadpool(_authority(request).serve, kyso.db, body)
     return Response(der, media_type=TIMESTAMP_REPLY, headers={"Cache-Control": "no-store"})

@@ -23,6 +23,7 @@ from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from verification.report import RevisionFacts, VerificationReport
+from verification.speedups import shortcuts
 
 MAX_REVISIONS = 24  # a file with more is reported without its revisions (nothing is recognised by prefix)
 _EOF = b"%%EOF"
@@ -67,9 +68,10 @@ def prefix_hashes(data: bytes, ends: list[int]) -> list[str]:
     return out
 
 
-def analyse(data: bytes) -> list[RevisionFacts]:
+def analyse(data: bytes, report: VerificationReport | None = None) -> list[RevisionFacts]:
     """Every revision of ``data`` with what it changed; [] when the file cannot be read this way, has one
-    revision only, or more than ``MAX_REVISIONS``."""
+    revision only, or more than ``MAX_REVISIONS``. With the validation's ``report``, the revisions after the
+    last signature are not diffed again when its difference analysis found only validation data there."""
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         total = reader.xrefs.total_revisions
@@ -83,15 +85,26 @@ def analyse(data: bytes) -> list[RevisionFacts]:
     except Exception:  # a file pyHanko cannot take apart: the validation reports it; no revisions here
         return []
     facts = [RevisionFacts(1, ends[0], hashes[0], ORIGINAL, None, None)]
+    last = max(signed, default=None)
+    quiet_after_last = last is not None and _only_validation_data_after(signed[last][0], report)
     for revision in range(1, total):
         field, kind, signed_until = signed.get(revision, (None, None, None))
         if kind is not None and not any(r < revision for r in signed):
             change = kind  # the first signature signs whatever its revision holds: nothing was signed before
+        elif last is not None and revision > last and quiet_after_last:
+            change = VALIDATION_DATA  # pyHanko said so for the last signature already
         else:
             change = _change(reader, revision, field, kind)
         end, digest = ends[revision], hashes[revision]
         facts.append(RevisionFacts(revision + 1, end, digest, change, field, signed_until))
     return facts
+
+
+def _only_validation_data_after(field: str, report: VerificationReport | None) -> bool:
+    if report is None:
+        return False
+    found = next((s for s in report.signatures if s.field == field), None)
+    return found is not None and found.integrity and found.modification in ("none", "lta-updates")
 
 
 def _signed_revisions(reader: PdfFileReader) -> dict[int, tuple[str, str, int]]:
@@ -172,7 +185,8 @@ class WithRevisions:
 
     async def verify(self, data: bytes) -> VerificationReport:
         report = await self.verifier.verify(data)
-        return replace(report, revisions=analyse(data))
+        with shortcuts():  # the validator's exact shortcuts through pyHanko (hex strings read at once)
+            return replace(report, revisions=analyse(data, report))
 
 
 # --- an upload and a registered revision ---------------------------------------------------------------

@@ -249,3 +249,35 @@ def test_profiles_default_switch_and_audit(kyso: Kyso, signed: bytes) -> None:
     with pytest.raises(ServiceError) as unknown:
         verification.set_profile(kyso, OPERATOR, "eu-lotl", True)
     assert unknown.value.kind is Kind.NOT_FOUND and "vn-public" in unknown.value.message
+
+
+def test_a_damaged_installation_is_refused_not_trusted(
+    kyso: Kyso, signed: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled files replaced behind Kyso's back (here: every file reads as the G2 root): switching a
+    public profile on is refused, and so is every verification while one is on, with the pin's message."""
+    genuine = profiles._read
+    verification.set_profile(kyso, OPERATOR, "vn-public", True)
+    try:
+        monkeypatch.setattr(profiles, "_read", lambda file, directory: genuine("rootcag2.pem", directory))
+        profiles._load.cache_clear()
+        with pytest.raises(ServiceError) as switching:
+            verification.set_profile(kyso, OPERATOR, "vn-gov", True)
+        assert (
+            switching.value.kind is Kind.UNAVAILABLE
+            and "cpcag2.pem does not match" in switching.value.message
+        )
+        with pytest.raises(ServiceError) as checking:
+            verification.verify(kyso, signed)
+        assert (
+            checking.value.kind is Kind.UNAVAILABLE
+            and "vnrca256.pem does not match" in checking.value.message
+        )
+        with pytest.raises(ServiceError):  # the listing says so too
+            verification.profiles_listing(kyso)
+    finally:
+        monkeypatch.undo()
+        profiles._load.cache_clear()
+        verification.set_profile(kyso, OPERATOR, "vn-public", False)
+    assert state(kyso)["vn-gov"] is False  # the refused switch changed nothing
+    assert verification.verify(kyso, signed).signatures[0].indication.value == "TOTAL-PASSED"

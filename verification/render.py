@@ -43,8 +43,8 @@ def signature_lines(
             rows.append(("Cơ quan / Agency", s.signer.organization))
     if s.issuer:
         rows.append(("Tổ chức cấp chứng thư / Issuer", words.issuer(s.issuer) or s.issuer))
-    if report is not None and s.field in report.test_pki_fields:
-        rows.append(("Lưu ý / Note", b(words.TEST_PKI)))
+    if report is not None and s.field in report.test_pki_fields and not _all_test_pki(report):
+        rows.append(("Lưu ý / Note", b(words.TEST_PKI)))  # when all are, the header says it once
     if s.signing_time:
         source = words.TIME_SOURCE.get(s.signing_time_source, ("", ""))
         when = f"{s.signing_time} ({b(source)})" if source[0] else s.signing_time
@@ -69,6 +69,10 @@ def signature_lines(
     rows += [("Cảnh báo / Warning", b(words.technical(warning))) for warning in s.warnings]
     rows += trust_lines(s)
     return rows
+
+
+def _all_test_pki(report: VerificationReport) -> bool:
+    return bool(report.signatures) and all(s.field in report.test_pki_fields for s in report.signatures)
 
 
 def issued_line(record: IssuedRecord) -> str:
@@ -99,7 +103,7 @@ def text(report: VerificationReport) -> str:
     for number, signature in enumerate(report.signatures, start=1):
         out.append("")
         out.append(f"#{number} {signature.field}")
-        width = 36
+        width = 40
         out += [f"  {label:<{width}} {value}" for label, value in signature_lines(number, signature, report)]
     for warning in report.warnings:
         out.append(f"Cảnh báo / Warning: {words.both(words.technical(warning))}")
@@ -177,7 +181,8 @@ def trust_lines(s: SignatureReport) -> list[tuple[str, str]]:
     if s.trust_anchor is not None:
         a = s.trust_anchor
         profile = f", {a.profile}" if a.profile else ""
-        rows.append(("Gốc tin cậy / Trust anchor", f"{a.subject} (SHA-256 {a.sha256}{profile})"))
+        subject = words.issuer(a.subject) or a.subject  # without asn1crypto's English labels
+        rows.append(("Gốc tin cậy / Trust anchor", f"{subject} (SHA-256 {a.sha256}{profile})"))
     if s.policy_results:
         parts = [
             f"{label}: " + ", ".join(f"{r.id} ({r.level})" for r in s.policy_results if r.result == result)

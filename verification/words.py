@@ -457,13 +457,14 @@ def issuer(human_friendly: str | None) -> str | None:
 
 
 def technical(line: str) -> Words:
-    """A validator's technical line (English) with its Vietnamese, when it is a known one."""
+    """A validator's technical line (English) with its Vietnamese, when it is a known one. A line that
+    carries its own Vietnamese after " / " is split there."""
+    english, _, own = line.partition(" / ")
     for prefix, vi in TECHNICAL:
-        if line.startswith(prefix):
-            rest = line[len(prefix) :]
-            if "/" in rest and prefix.startswith("no revocation data"):
-                rest = ""
-            return (vi + _tail(rest), line)
+        if english.startswith(prefix):
+            return (vi + _tail(english[len(prefix) :]), english)
+    if own:
+        return (own, english)
     return (line, line)
 
 

@@ -173,6 +173,16 @@ def test_a_seal_is_the_agencys_and_named_once() -> None:
     assert render.issued_line(record).count("UBND Phường Bến Thành") == 2  # once per language
 
 
+def test_technical_lines_have_their_vietnamese() -> None:
+    revoked = "the certificate was revoked on 2026-11-20T10:00:00+07:00, before the signing time"
+    assert words.technical(revoked) == ("chứng thư đã bị thu hồi vào 2026-11-20T10:00:00+07:00", revoked)
+    both = "no revocation data in the file and none fetched: not checked / không kiểm tra được tình trạng"
+    vi, en = words.technical(both)
+    assert vi.startswith("tệp không kèm dữ liệu thu hồi") and en.endswith("not checked")
+    assert words.technical("something new / điều mới") == ("điều mới", "something new")
+    assert words.technical("something new") == ("something new", "something new")
+
+
 def test_issuers_lose_the_english_labels() -> None:
     assert words.issuer(KYSO_CA) == "Kyso Government CA (Kyso Test PKI, VN)"
     assert words.issuer("Organization: Bộ Công an, Country: VN") == "Bộ Công an (VN)"

@@ -181,6 +181,7 @@ CERTIFICATION: dict[str, Words] = {
         "Certification: forms and annotations",
     ),
 }
+NO_SIGNATURE: Words = ("Không tìm thấy chữ ký nào trong tệp.", "No signature found in this file.")
 VALID_FOR_SIGNED_VERSION: Words = ("HỢP LỆ VỚI BẢN ĐÃ KÝ", "VALID FOR THE SIGNED VERSION")
 YES: Words = ("Có", "Yes")
 NO: Words = ("KHÔNG", "NO")

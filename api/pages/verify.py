@@ -140,7 +140,11 @@ def _conclusion(lang: str, report: VerificationReport, relation: verification.Re
     pick = words.pick
     indication, because = words.document_verdict(report)
     if indication is None:
-        return Conclusion("indeterminate", pick(words.VERDICT[Indication.INDETERMINATE], lang), [])
+        undecided = pick(words.VERDICT[Indication.INDETERMINATE], lang)
+        if relation is not None and relation.kind not in ("same", "validation-added"):
+            sentences = [pick(words.NO_SIGNATURE, lang), pick(words.RELATION["different"], lang)]
+            return Conclusion("failed", pick(words.VERDICT[Indication.TOTAL_FAILED], lang), sentences)
+        return Conclusion("indeterminate", undecided, [pick(words.NO_SIGNATURE, lang)])
     verdict = pick(words.VERDICT[indication], lang)
     css = CSS[indication]
     reason = pick(because, lang) if because is not None else None

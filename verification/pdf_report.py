@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
 
 from verification import words
-from verification.render import issued_line, overall_lines, signature_lines
+from verification.render import issued_line, overall_lines, report_lines, signature_lines
 from verification.report import VerificationReport
 
 A4 = (595.0, 842.0)
@@ -42,6 +42,7 @@ def body_lines(report: VerificationReport) -> list[str]:
         *overall_lines(report)[1:],
         f"SHA-256: {report.sha256}  ({report.size:,} bytes)",
         f"Danh sách tin cậy / Trust list: {report.trust_list}",
+        *report_lines(report),
         f"Thời điểm kiểm tra / Checked at: {report.validated_at}",
     ]
     for record in report.issued_by_us:

@@ -281,3 +281,23 @@ def test_a_damaged_installation_is_refused_not_trusted(
         verification.set_profile(kyso, OPERATOR, "vn-public", False)
     assert state(kyso)["vn-gov"] is False  # the refused switch changed nothing
     assert verification.verify(kyso, signed).signatures[0].indication.value == "TOTAL-PASSED"
+
+
+def test_every_rendering_names_the_profiles_the_anchor_and_the_policy(
+    kyso: Kyso, signed: bytes, tmp_path
+) -> None:
+    import subprocess
+
+    from verification import render
+    from verification.pdf_report import report_pdf
+
+    report = verification.verify(kyso, signed)
+    anchor = report.signatures[0].trust_anchor
+    assert anchor is not None
+    for rendered in (render.text(report), render.html(report)):
+        assert "Trust profiles: kyso-test, operator" in rendered and "Kyso TT15/2025 v1" in rendered
+        assert anchor.sha256 in rendered
+    (tmp_path / "r.pdf").write_bytes(report_pdf(report))
+    printed = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
+    assert "Trust profiles: kyso-test, operator" in printed and "Kyso TT15/2025 v1" in printed

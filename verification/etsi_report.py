@@ -17,6 +17,7 @@ reasons and the warnings as ``AdditionalValidationReportData``.
 from __future__ import annotations
 
 import base64
+import re
 import xml.etree.ElementTree as ET
 
 from verification.report import Indication, SignatureReport, VerificationReport
@@ -47,10 +48,14 @@ ET.register_namespace("ds", DS)
 ET.register_namespace("XAdES", XADES)
 
 
+# characters XML 1.0 cannot hold at all (a PDF's field names and certificate names may carry them)
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _el(parent: ET.Element, namespace: str, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, f"{{{namespace}}}{tag}", attrs)
     if text is not None:
-        element.text = text
+        element.text = _NOT_XML.sub("\ufffd", text)
     return element
 
 
@@ -109,7 +114,12 @@ def _signature(
     times = _vr(element, "ValidationTimeInfo")
     _vr(times, "ValidationTime", report.validated_at)
     best = _vr(times, "BestSignatureTime")
-    trusted_time = s is not None and s.signing_time_source == "timestamp" and s.signing_time
+    trusted_time = (
+        s is not None
+        and s.signing_time_source == "timestamp"
+        and bool(s.signing_time)
+        and (s.kind != "document-timestamp" or s.trusted)
+    )
     _vr(best, "POETime", s.signing_time if trusted_time and s is not None else report.validated_at)
     _vr(best, "TypeOfProof", POE_VALIDATION)
     signer_id = None

@@ -169,3 +169,16 @@ def test_real_world_corpus_reports_are_schema_valid(schema) -> None:
         parsed(schema, report)
         reported += 1
     assert reported >= len(names) // 2
+
+
+def test_characters_xml_cannot_hold_are_replaced(schema, world) -> None:
+    """A field name is whatever bytes the PDF holds; XML 1.0 cannot carry control characters at all."""
+    from dataclasses import replace
+
+    trust, signed, _, _ = world
+    report = check(trust, signed[Level.B_LT])
+    odd = replace(report, signatures=[replace(report.signatures[0], field="Sig\x01na\x00ture\x1f")])
+    document = parsed(schema, odd)
+    assert texts(document, "vr:SignatureValidationReport/vr:SignatureIdentifier/vr:DAIdentifier") == [
+        "Sig\ufffdna\ufffdture\ufffd"
+    ]

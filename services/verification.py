@@ -158,7 +158,8 @@ def relation_to(kyso: Kyso, report: VerificationReport, document_id: str) -> Rel
     related = relation(report, found.sha256, found.size)
     if related is not None:
         return Relation(related[0], related[1], mine.document_id, mine.number)
-    if any(r.sha256 == report.sha256 and r.number < mine.number for r in history):
+    mine = next((r for r in history if r.number == mine.number), mine)  # with what it extends
+    if any(r.sha256 == report.sha256 for r in registry.ancestors(history, mine)):
         return Relation("earlier", [], mine.document_id, mine.number)
     return Relation("different", [], mine.document_id, mine.number)
 

@@ -68,6 +68,7 @@ class Revision:
     sha256: str
     size: int  # the revision is the first ``size`` bytes of every later one
     signed: RegisteredDocument  # the signature (or seal) that made this revision
+    previous_size: int | None = None  # the revision it extends (its size); None for revision 1
 
 
 def record(session: Session, document: RegisteredDocument, account_id: int | None) -> Revision:
@@ -86,7 +87,21 @@ def record(session: Session, document: RegisteredDocument, account_id: int | Non
         session, registered_id=document.id, document_id=root, sha256=document.sha256, size=document.size,
         previous_size=base.size,
     )  # fmt: skip
-    return Revision(root, number, document.sha256, document.size, document)
+    return Revision(root, number, document.sha256, document.size, document, base.size)
+
+
+def ancestors(history: list[Revision], revision: Revision) -> list[Revision]:
+    """The revisions ``revision`` extends, nearest first, in a document's ``history``: each later
+    revision names the size of the one it extends (two seals of the same signed file are siblings)."""
+    by_size = {r.size: r for r in history}
+    found: list[Revision] = []
+    current = revision
+    while (
+        current.previous_size is not None and current.previous_size in by_size and len(found) < len(history)
+    ):
+        current = by_size[current.previous_size]
+        found.append(current)
+    return found
 
 
 def revisions(session: Session, document_id: str) -> list[Revision]:
@@ -99,7 +114,7 @@ def revisions(session: Session, document_id: str) -> list[Revision]:
         signed = session.get(SignedDocument, row.registered_id)
         if signed is not None:
             signer = RegisteredDocument.of(signed)
-            found.append(Revision(document_id, row.number, row.sha256, row.size, signer))
+            found.append(Revision(document_id, row.number, row.sha256, row.size, signer, row.previous_size))
     return found
 
 
@@ -109,8 +124,13 @@ def revisions_with_hashes(session: Session, hashes: list[str]) -> list[Revision]
     found = []
     for row in signing_repo.documents_with_hashes(session, hashes):
         later = signing_repo.revision_of(session, row.id)
-        document, number = (later.document_id, later.number) if later is not None else (row.id, 1)
-        found.append(Revision(document, number, row.sha256, row.size, RegisteredDocument.of(row)))
+        signed = RegisteredDocument.of(row)
+        if later is None:
+            found.append(Revision(row.id, 1, row.sha256, row.size, signed))
+        else:
+            found.append(
+                Revision(later.document_id, later.number, row.sha256, row.size, signed, later.previous_size)
+            )
     return found
 
 

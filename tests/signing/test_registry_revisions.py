@@ -56,6 +56,15 @@ def test_a_seal_over_a_registered_file_is_its_next_revision(world) -> None:
     # sealing the sealed file again is revision 3 of the same document
     *_, three = _sign(instance, service, issue_seal(instance), sealed, Appearance.INVISIBLE)
     assert (three.document_id, three.number) == (first.id, 3)
+    # a second seal over the official's file is a sibling of the first: it extends revision 1 only
+    *_, four = _sign(instance, service, issue_seal(instance), signed, Appearance.INVISIBLE)
+    assert (four.document_id, four.number, four.previous_size) == (first.id, 4, len(signed))
+    with instance.db.reading() as session:
+        history = registry.revisions(session, first.id)
+    by_number = {r.number: r for r in history}
+    assert [r.number for r in registry.ancestors(history, by_number[3])] == [2, 1]
+    assert [r.number for r in registry.ancestors(history, by_number[4])] == [1]
+    assert registry.ancestors(history, by_number[1]) == []
 
 
 def test_an_unrelated_document_starts_its_own_history(world) -> None:

@@ -47,6 +47,7 @@ from verification.speedups import shortcuts
 from verification.trust import TrustStore
 
 _log = logging.getLogger(__name__)
+_pyhanko_log = logging.getLogger("verification.pyhanko")  # pyHanko's own log lines, at DEBUG
 
 FetchOcsp = Callable[[asn1_x509.Certificate, asn1_x509.Certificate], bytes | None]
 """(certificate, its issuer) → a DER OCSP response from the configured responder, or None."""
@@ -783,5 +784,5 @@ def _quiet_pyhanko_logs() -> None:
 
 class _ToDebug(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s: %s", record.name, record.getMessage())
+        if _pyhanko_log.isEnabledFor(logging.DEBUG):
+            _pyhanko_log.debug("%s: %s", record.name, record.getMessage())

@@ -21,6 +21,7 @@ import binascii
 import datetime as dt
 import io
 import json
+import logging
 import pickle
 import subprocess
 from collections.abc import Callable
@@ -287,6 +288,30 @@ def test_the_report_holds_plain_strings_and_is_built_in_the_child(holder: Holder
     assert tied == in_process and len(pickle.dumps(tied)) < 20_000
     json.dumps(bounded.as_json())  # only built-in values
     assert bounded.as_json()["signatures"][0]["indication"] == "INDETERMINATE"
+
+
+def test_pyhankos_log_lines_reach_the_service_log_at_debug_without_tracebacks(
+    holder: Holder, signed: bytes
+) -> None:
+    """The service's log handlers sit on the root logger: pyHanko's warnings (with tracebacks) about what
+    it tolerated reach them only as DEBUG lines of ``verification.pyhanko``, without exception information."""
+    seen: list[logging.LogRecord] = []
+    collect = logging.Handler(logging.DEBUG)
+    collect.emit = seen.append  # type: ignore[method-assign,assignment]
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(collect)
+    root.setLevel(logging.DEBUG)
+    try:
+        check(holder, replace_first_page(signed))
+    finally:
+        root.removeHandler(collect)
+        root.setLevel(level)
+    mine = [r for r in seen if r.name == "verification.pyhanko"]
+    assert mine and all(r.levelno == logging.DEBUG for r in mine)
+    assert any("pyhanko.sign.diff_analysis" in r.getMessage() for r in mine)
+    assert not [r for r in seen if r.name.startswith("pyhanko")]
+    assert not [r for r in seen if r.exc_info and r.levelno > logging.DEBUG]
 
 
 @pytest.fixture(scope="module")

@@ -372,7 +372,7 @@ class Verifier:
             trusted=bool(status.trusted) or indication is Indication.TOTAL_PASSED,
             coverage=_coverage(status.coverage),
             modification=_level(status),
-            pades_level=_pades_level(embedded, material, ts is not None, reader_has_later_doc_ts(embedded)),
+            pades_level=_pades_level(embedded, material, ts is not None, later_doc_timestamps(embedded)),
             certification=_certification(embedded),
             classic_valid=bool(status.bottom_line),
             reasons=reasons,
@@ -598,7 +598,9 @@ def _coverage(coverage: SignatureCoverageLevel | None) -> str:
     }.get(coverage, "partial" if coverage is not None else "unknown")
 
 
-def reader_has_later_doc_ts(embedded: EmbeddedPdfSignature) -> bool:
+def later_doc_timestamps(embedded: EmbeddedPdfSignature) -> int:
+    """How many document timestamps were laid after the signature."""
+    count = 0
     for _, _, ref in enumerate_sig_fields(embedded.reader, filled_status=True):
         value = ref.get_object().get("/V")
         if value is None:
@@ -607,17 +609,21 @@ def reader_has_later_doc_ts(embedded: EmbeddedPdfSignature) -> bool:
         if value.get("/Type") == "/DocTimeStamp":
             byte_range = value.get("/ByteRange")
             if byte_range is not None and int(byte_range[-2]) > int(embedded.byte_range[-2]):
-                return True
-    return False
+                count += 1
+    return count
 
 
 def _pades_level(
-    embedded: EmbeddedPdfSignature, material: _Material, timestamped: bool, lta: bool
+    embedded: EmbeddedPdfSignature, material: _Material, signature_timestamp: bool, doc_timestamps: int
 ) -> str | None:
+    """The baseline level (EN 319 142-1 §6): a signature timestamp or a later document timestamp makes
+    B-T (§5.3 allows either); validation data B-LT; a document timestamp beyond the one that gave B-T,
+    B-LTA (as ``kyso ltv`` extends a B-B signature: timestamp, DSS, timestamp)."""
     if embedded.sig_object.get("/SubFilter") != "/ETSI.CAdES.detached":
         return None  # adbe.pkcs7.detached and others: a PDF signature, but not PAdES baseline
     level = "B-B"
-    if timestamped:
+    lta = doc_timestamps >= (1 if signature_timestamp else 2)
+    if signature_timestamp or doc_timestamps:
         level = "B-T"
         if material.ocsps or material.crls:
             level = "B-LT"

@@ -22,6 +22,11 @@ per reader (it never changes for a parsed file). And one tolerance: an indirect 
 no section defines is the null object (ISO 32000-1 7.3.10), which is not an error; pyHanko's analysis
 raised KeyError on it, so a signature in a file with a dangling reference failed as unreadable. Here such
 a reference counts as older than every revision (the null object is always there), so it is not followed.
+A second tolerance: a trailer whose /Prev points at no cross-reference section (EU DSS's
+``pades-5-signatures-and-1-document-timestamp.pdf`` has /Prev 0, and a /Prev into the middle of the file)
+made pyHanko seek to a negative offset; poppler rebuilds such a chain by scanning. Here such a /Prev is
+replaced by the nearest cross-reference section that starts before the current one; a /Prev that points
+at a section is followed as written.
 
 They are swapped in only while ``shortcuts()`` is active (the verifier enters it around each document), so
 any other pyHanko use in the process, and the benchmark's pyHanko-only peer, runs pyHanko unchanged.
@@ -32,13 +37,14 @@ from __future__ import annotations
 import binascii
 import contextlib
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 
 from asn1crypto.x509 import Name, NameTypeAndValue
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
-from pyhanko.pdf_utils.xref import XRefCache
+from pyhanko.pdf_utils.xref import XRefBuilder, XRefCache
 from pyhanko.sign.validation import generic_cms
 
 _original_hex = generic.read_hex_string_from_stream
@@ -46,6 +52,8 @@ _original_prep = NameTypeAndValue._ldap_string_prep
 _original_find_path = generic_cms.find_valid_path
 _original_name_eq = Name.__eq__
 _original_introducing = XRefCache.get_introducing_revision
+_original_read_table = XRefBuilder._read_xref_table
+_original_read_stream = XRefBuilder._read_xref_stream
 
 _PDF_WHITESPACE = b"\x00\t\n\x0c\r "
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -129,6 +137,42 @@ def _introducing_revision(self: XRefCache, ref) -> int:
     return found
 
 
+_SECTION_START = re.compile(rb"(?<=[\r\n])(?:xref\s|\d+\s+\d+\s+obj\b)")
+_XREF_STREAM_WINDOW = 600
+
+
+def _is_section(data: bytes, at: int) -> bool:
+    """Whether a cross-reference table (``xref``) or an xref stream object starts at ``at`` (after
+    whitespace)."""
+    head = data[at : at + _XREF_STREAM_WINDOW].lstrip(b"\x00\t\n\x0c\r ")
+    if head.startswith(b"xref"):
+        return True
+    return re.match(rb"\d+\s+\d+\s+obj\b", head) is not None and b"/XRef" in head
+
+
+def _nearest_section_before(data: bytes, end: int) -> int | None:
+    starts = [m.start() for m in _SECTION_START.finditer(data, 0, end) if _is_section(data, m.start())]
+    return starts[-1] if starts else None
+
+
+def _checked_prev(read):
+    def read_section(self: XRefBuilder, declared_startxref: int, *args, **kwargs):
+        prev = read(self, declared_startxref, *args, **kwargs)
+        getvalue = getattr(self.stream, "getvalue", None)
+        if prev is None or getvalue is None:
+            return prev
+        data = getvalue()
+        if 0 < int(prev) < len(data) and _is_section(data, int(prev)):
+            return prev
+        return _nearest_section_before(data, declared_startxref)
+
+    return read_section
+
+
+_read_table = _checked_prev(_original_read_table)
+_read_stream = _checked_prev(_original_read_stream)
+
+
 @contextlib.contextmanager
 def shortcuts() -> Iterator[None]:
     global _depth
@@ -139,6 +183,8 @@ def shortcuts() -> Iterator[None]:
             generic_cms.find_valid_path = _find_valid_path
             Name.__eq__ = _name_eq
             XRefCache.get_introducing_revision = _introducing_revision  # type: ignore[method-assign]
+            XRefBuilder._read_xref_table = _read_table  # type: ignore[method-assign]
+            XRefBuilder._read_xref_stream = _read_stream  # type: ignore[method-assign]
         _depth += 1
     try:
         yield
@@ -151,3 +197,5 @@ def shortcuts() -> Iterator[None]:
                 generic_cms.find_valid_path = _original_find_path
                 Name.__eq__ = _original_name_eq
                 XRefCache.get_introducing_revision = _original_introducing  # type: ignore[method-assign]
+                XRefBuilder._read_xref_table = _original_read_table  # type: ignore[method-assign]
+                XRefBuilder._read_xref_stream = _original_read_stream  # type: ignore[method-assign]

@@ -254,6 +254,24 @@ def test_a_dangling_reference_after_the_signature_is_the_null_object(holder: Hol
     assert not any(NOT_ANALYSED in w for w in signature.warnings), signature.warnings
 
 
+def test_a_prev_pointing_at_no_section_is_rebuilt_from_the_nearest_one(holder: Holder, signed: bytes) -> None:
+    """An unsigned update after the signature whose trailer says /Prev 0 (EU DSS's pades-5-signatures file
+    has that): pyHanko sought to a negative offset and the file was refused as damaged."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    writer.root["/Lang"] = generic.TextStringObject("vi-VN")
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    updated = out.getvalue()
+    tail = updated.rindex(b"/Prev ")
+    digits = updated[tail + 6 :].split(maxsplit=1)[0]
+    broken = updated[: tail + 6] + b"0".ljust(len(digits)) + updated[tail + 6 + len(digits) :]
+    assert len(broken) == len(updated) and b"/Prev 0" in broken[tail:]
+    report = check(holder, broken)
+    assert_sound(report)
+    assert report.signatures[0].coverage == "entire-revision"  # the update after it was found again
+
+
 def replace_first_page(pdf: bytes) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     page = writer.root["/Pages"]["/Kids"][0]

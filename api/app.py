@@ -18,6 +18,7 @@ from api.routers import (
     audit,
     auth,
     certificates,
+    documents,
     health,
     invitations,
     pki,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(users.router)
     app.include_router(audit.router)
     app.include_router(signing.router)
+    app.include_router(documents.router)
     app.include_router(verify.router)
     app.include_router(invitations.router)
     install_pages(app)  # /verify, /desk, /portal, /pass pages, /static, security headers

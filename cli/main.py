@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from cli.common import Group, route_library_logs
 from cli.init_cmd import init
+from cli.ltv_cmd import archive_renew, ltv
 from cli.serve_cmd import serve
 from cli.sign_cmd import sign
 from cli.verify_cmd import verify
@@ -113,6 +114,8 @@ app.command("init")(init)
 app.command("serve")(serve)
 app.command("sign")(sign)
 app.command("verify")(verify)
+app.command("ltv")(ltv)
+app.command("archive-renew")(archive_renew)
 app.command("worker")(worker)
 # the groups (GROUPS) are added by Root when used
 

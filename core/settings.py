@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         le=10080,
         description="seal the audit log when its oldest unsealed entry is this old; 0: off",
     )
+    # Archived B-LTA documents kept by this service (services/ltv.py): renewed by the worker once a day.
+    archive_dir: Path | None = Field(
+        default=None,
+        description="a directory of archived signed PDFs whose document timestamps the worker renews "
+        "before they expire or weaken (kyso archive-renew); unset: no archive job",
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -6,14 +6,18 @@
 | ``housekeeping`` | 5 min | end-of-day check-out of guests still inside; anonymising old guest data |
 | ``crl`` | 1 min | a new CRL for each authority whose stored one has passed half its validity |
 | ``audit-seal`` | 1 min | seal the chain's head once its oldest unsealed entry is old enough (1) |
+| ``archive-renew`` | 1 day | a new document timestamp on archived B-LTA PDFs whose last one is due (2) |
 
 (1) ``KYSO_AUDIT_SEAL_MINUTES``, 60 by default; 0 turns periodic sealing off.
+(2) Only with ``KYSO_ARCHIVE_DIR`` set (``services.ltv.renew_archive``): renewed 90 days before the
+    timestamp's certificate expires, or at once if its digest or key is weak; each file is replaced
+    atomically, so a killed run leaves every file whole and the next one finishes.
 
 Where it runs (``KYSO_WORKER``): ``in-process`` (the default) inside every ``kyso serve`` worker process,
 which is all the embedded SQLite default needs; ``external`` in production, where ``kyso serve`` leaves it
 to ``kyso worker`` processes (one or more, on any host). Every runner takes a job's lock
 (``store.job_locks``: a PostgreSQL advisory lock, or a file lock beside SQLite) before running it, so a job
-runs in one place at a time; a runner that finds it taken skips that round. No job library: four jobs, the
+runs in one place at a time; a runner that finds it taken skips that round. No job library: five jobs, the
 database Kyso already has, and locks that the server releases when a runner dies, even by ``kill -9``.
 
 Every job is idempotent and decides from the database alone, not from what a runner remembers: an
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import Kind, ServiceError
-from services import audit_log, certificates, checkins, invitations
+from services import audit_log, certificates, checkins, invitations, ltv
 from services.audit import Actor
 from store import job_locks
 
@@ -50,6 +54,7 @@ class Job:
     name: str
     every: float  # seconds between two runs by one runner
     run: Callable[[Kyso], object]  # a summary for the log, or None when there was nothing to do
+    first: float | None = None  # seconds before a runner's first run (default: one interval)
 
 
 def _deliver(kyso: Kyso) -> object:
@@ -75,11 +80,20 @@ def _audit_seal(kyso: Kyso) -> object:
     return {"seq": sealed.seq} if sealed is not None else None
 
 
+def _archive_renew(kyso: Kyso) -> object:
+    directory = kyso.settings.archive_dir
+    if directory is None:
+        return None
+    renewed = [f.path for f in ltv.renew_archive(kyso, Actor.SYSTEM, directory) if f.renewed]
+    return {"renewed": renewed} if renewed else None
+
+
 JOBS = (
     Job("deliver", 5.0, _deliver),
     Job("housekeeping", 300.0, _housekeeping),
     Job("crl", 60.0, _crl),
     Job("audit-seal", 60.0, _audit_seal),
+    Job("archive-renew", 86_400.0, _archive_renew, first=60.0),  # daily, and soon after a restart
 )
 
 
@@ -100,7 +114,7 @@ class Worker:
         self.jobs = jobs
         self._monotonic = monotonic
         start = monotonic()
-        self._due = {job.name: start + job.every for job in jobs}  # the first round after one interval
+        self._due = {job.name: start + (job.every if job.first is None else job.first) for job in jobs}
         self._unavailable: dict[str, str] = {}
 
     def run_due(self) -> list[Ran]:

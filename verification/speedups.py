@@ -54,6 +54,7 @@ _original_name_eq = Name.__eq__
 _original_introducing = XRefCache.get_introducing_revision
 _original_read_table = XRefBuilder._read_xref_table
 _original_read_stream = XRefBuilder._read_xref_stream
+_original_read_xrefs = XRefBuilder.read_xrefs
 
 _PDF_WHITESPACE = b"\x00\t\n\x0c\r "
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -173,6 +174,18 @@ _read_table = _checked_prev(_original_read_table)
 _read_stream = _checked_prev(_original_read_stream)
 
 
+def _read_xrefs(self: XRefBuilder):
+    """The same for the file's last ``startxref``: pointing past the end or between two sections, it is
+    replaced by the last section in the file."""
+    getvalue = getattr(self.stream, "getvalue", None)
+    if getvalue is not None:
+        data = getvalue()
+        start = self.last_startxref
+        if not (0 < start < len(data) and _is_section(data, start)):
+            self.last_startxref = _nearest_section_before(data, len(data)) or start
+    return _original_read_xrefs(self)
+
+
 @contextlib.contextmanager
 def shortcuts() -> Iterator[None]:
     global _depth
@@ -185,6 +198,7 @@ def shortcuts() -> Iterator[None]:
             XRefCache.get_introducing_revision = _introducing_revision  # type: ignore[method-assign]
             XRefBuilder._read_xref_table = _read_table  # type: ignore[method-assign]
             XRefBuilder._read_xref_stream = _read_stream  # type: ignore[method-assign]
+            XRefBuilder.read_xrefs = _read_xrefs  # type: ignore[method-assign]
         _depth += 1
     try:
         yield
@@ -199,3 +213,4 @@ def shortcuts() -> Iterator[None]:
                 XRefCache.get_introducing_revision = _original_introducing  # type: ignore[method-assign]
                 XRefBuilder._read_xref_table = _original_read_table  # type: ignore[method-assign]
                 XRefBuilder._read_xref_stream = _original_read_stream  # type: ignore[method-assign]
+                XRefBuilder.read_xrefs = _original_read_xrefs  # type: ignore[method-assign]

@@ -148,7 +148,7 @@ class Verifier:
             fields = list(enumerate_sig_fields(reader, filled_status=True))
         except Exception as exc:
             _log.debug("form fields unreadable", exc_info=True)
-            raise malformed(f"the PDF's form fields cannot be read: {_why(exc)}") from None
+            raise malformed(f"the PDF is damaged: its form fields cannot be read ({_why(exc)})") from None
         report = VerificationReport(
             sha256=hashlib.sha256(data).hexdigest(),
             size=len(data),

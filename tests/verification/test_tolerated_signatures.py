@@ -272,6 +272,26 @@ def test_a_prev_pointing_at_no_section_is_rebuilt_from_the_nearest_one(holder: H
     assert report.signatures[0].coverage == "entire-revision"  # the update after it was found again
 
 
+@pytest.mark.parametrize("shift", [10, 100_000])
+def test_a_last_startxref_pointing_at_no_section_is_the_last_section(
+    holder: Holder, signed: bytes, shift: int
+) -> None:
+    """An unsigned update after the signature whose final startxref points inside its xref table or past
+    the end (EU DSS's pdf-signed-corrupted and pades_infinite_loop files): the last section is read."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    writer.root["/Lang"] = generic.TextStringObject("vi-VN")
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    updated = out.getvalue()
+    at = updated.rindex(b"startxref") + len(b"startxref")
+    declared = updated[at:].split()[0]
+    broken = updated[:at] + updated[at:].replace(declared, str(int(declared) + shift).encode(), 1)
+    report = check(holder, broken)
+    assert_sound(report)
+    assert report.signatures[0].coverage == "entire-revision"
+
+
 def replace_first_page(pdf: bytes) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     page = writer.root["/Pages"]["/Kids"][0]

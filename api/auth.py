@@ -80,18 +80,18 @@ def _principal(
 
 
 def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    runtime = request.app.state.kyso.runtime
+    kyso = request.app.state.kyso
     if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
         # only an API key writes (its last-used time); a token is checked in a read-only session
         is_key = credentials.credentials.startswith(API_KEY_PREFIX)
-        with runtime.db.transaction() if is_key else runtime.db.reading() as session:
-            principal = authenticate(session, runtime.ca.clock, credentials.credentials, via="bearer")
+        with kyso.db.transaction() if is_key else kyso.db.reading() as session:
+            principal = authenticate(session, kyso.clock, credentials.credentials, via="bearer")
         request.state.credential = credentials.credentials
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        with runtime.db.reading() as session:
-            principal = authenticate(session, runtime.ca.clock, cookie, via="cookie")
+        with kyso.db.reading() as session:
+            principal = authenticate(session, kyso.clock, cookie, via="cookie")
         request.state.credential = cookie
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")

@@ -325,6 +325,8 @@ class Venue(Base):
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # days after an invitation ends before its guest is anonymised; None: KYSO_INVITATION_RETENTION_DAYS
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Desk(Base):
@@ -351,6 +353,8 @@ class Invitation(Base):
     venue_code: Mapped[str] = mapped_column(ForeignKey("venues.code"))
     meeting_title: Mapped[str] = mapped_column(String(300))
     guest_name: Mapped[str] = mapped_column(String(200))
+    guest_title: Mapped[str | None] = mapped_column(String(30), nullable=True)  # "Ông", "Bà", …
+    host_contact: Mapped[str | None] = mapped_column(String(100), nullable=True)  # shown to desk and guest
     guest_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     guest_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     cccd_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)  # hex, salted by the id
@@ -407,6 +411,19 @@ class CheckIn(Base):
     checkout_by: Mapped[str | None] = mapped_column(String(10), nullable=True)  # desk | auto
     source: Mapped[str] = mapped_column(String(10), default="online")  # online | offline
     actor: Mapped[str] = mapped_column(String(100))
+
+
+class RollcallMark(Base):
+    """An evacuation roll call's mark on a guest inside: safe or missing (the newest mark counts)."""
+
+    __tablename__ = "rollcall_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"), index=True)
+    venue_code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10))  # safe | missing
+    marked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    marked_by: Mapped[str] = mapped_column(String(100))
 
 
 class OfflineCheckIn(Base):

@@ -221,6 +221,47 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This account has no venue. Choose one:",
     ),
     "venue": ("Địa điểm", "Venue"),
+    # desk, issue 21: answers that cannot be misread, the next step, the CCCD card step, labelled times
+    "entries_more": ("Còn {n} lượt vào hôm nay", "{n} more entries today"),
+    "host_contact": ("Liên hệ người mời", "Host's contact"),
+    "next_action": ("Việc cần làm", "What to do"),
+    "last_used": ("Đã dùng lúc {at} tại bàn {desk}", "Used at {at} at desk {desk}"),
+    "card_step": ("Kiểm tra CCCD (quét thêm mã QR trên thẻ)", "Check the CCCD (scan the card's QR too)"),
+    "card_prompt": (
+        "Bước 2: quét mã QR trên thẻ CCCD của {name}",
+        "Step 2: scan the QR on the CCCD card of {name}",
+    ),
+    "card_skip": ("Bỏ qua thẻ CCCD", "Skip the card"),
+    "card_match": ("CCCD khớp với thư mời", "The CCCD matches the invitation"),
+    "card_not_compared": ("Thư mời không ghi CCCD: chưa đối chiếu được", "The invitation names no CCCD"),
+    "col_meeting_time": ("Giờ hẹn", "Meeting at"),
+    "col_arrived": ("Giờ đến", "Arrived"),
+    "col_left": ("Giờ về", "Left"),
+    "rollcall": ("Điểm danh sơ tán", "Evacuation roll call"),
+    "rollcall_intro": (
+        "Những người đang ở trong tòa nhà theo lần đồng bộ gần nhất của bàn tiếp đón. Đánh dấu từng người.",
+        "Who is inside, from the desk's last sync. Mark each person.",
+    ),
+    "rollcall_synced": ("Dữ liệu lúc {at}", "Data as of {at}"),
+    "rollcall_none": ("Không còn ai ở trong.", "Nobody is inside."),
+    "rollcall_no_data": (
+        "Chưa có dữ liệu: mở trang bàn tiếp đón khi có mạng để đồng bộ.",
+        "No data yet: open the desk page while online to sync.",
+    ),
+    "mark_safe": ("An toàn", "Safe"),
+    "mark_missing": ("Chưa thấy", "Missing"),
+    "mark_unmarked": ("Chưa điểm danh", "Not marked"),
+    "rollcall_counts": (
+        "Ở trong: {inside} · An toàn: {safe} · Chưa thấy: {missing} · Chưa điểm: {unmarked}",
+        "Inside: {inside} · Safe: {safe} · Missing: {missing} · Not marked: {unmarked}",
+    ),
+    "export_csv": ("Xuất CSV", "Export CSV"),
+    "rollcall_pending": ("Chờ gửi {n} lượt đánh dấu", "{n} marks waiting to send"),
+    "state_inside": ("Đã đến", "Arrived"),
+    "state_left": ("Đã về", "Left"),
+    "state_expected": ("Còn hiệu lực", "Active"),
+    "state_no-show": ("Không đến", "No-show"),
+    "state_cancelled": ("Đã huỷ", "Cancelled"),
     # portal
     "portal_title": ("Cổng cán bộ", "Officials' portal"),
     "welcome": ("Xin chào, {name}", "Welcome, {name}"),
@@ -313,6 +354,27 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "This pass link is not valid or no longer works.",
     ),
     "not_found_title": ("Không tìm thấy", "Not found"),
+    "dear_title": ("Kính gửi {title} {name}", "Dear {title} {name}"),
+    "pass_arrived": ("Đã đến lúc {at}", "Arrived at {at}"),
+    "pass_left": ("Đã về lúc {at}", "Left at {at}"),
+    "pass_inside_intro": (
+        "Ông/Bà đã vào cổng. Không cần xuất trình lại mã; chỉ quét lại khi ra về nếu bàn tiếp đón yêu cầu.",
+        "You are checked in. No need to show the code again; it is scanned on leaving if the desk asks.",
+    ),
+    "pass_left_intro": ("Ông/Bà đã ra về. Cảm ơn Ông/Bà đã đến.", "You have left. Thank you for coming."),
+    "pass_noshow_intro": ("Cuộc hẹn đã kết thúc.", "The meeting is over."),
+    "pass_show_qr": ("Hiện mã QR", "Show the QR code"),
+    "privacy_title": ("Dữ liệu cá nhân của Ông/Bà", "Your personal data"),
+    "privacy_text": (
+        "{venue} giữ họ tên, email, số điện thoại và người đi cùng của Ông/Bà đến {day} ({days} ngày sau "
+        'cuộc hẹn); sau đó họ tên được thay bằng "(đã ẩn danh)" và các thông tin khác bị xoá. Số CCCD '
+        "không được lưu, chỉ giữ mã băm để đối chiếu, và cũng bị xoá khi đó. Sổ khách (giờ đến, giờ về) "
+        "được giữ không kèm tên.",
+        "{venue} keeps your name, email, phone and companions until {day} ({days} days after the meeting); "
+        'then your name is replaced by "(đã ẩn danh)" and the rest is erased. Your CCCD number is not '
+        "stored, only a hash to compare, which is erased then too. The visitor register (arrival and "
+        "leaving times) is kept without names.",
+    ),
 }
 
 

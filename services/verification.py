@@ -3,7 +3,8 @@ seal the report, find a registered document, and manage the trust anchors.
 
 ``api/routers/verify.py``, the citizens' pages (``api/pages/verify.py``) and ``kyso verify`` / ``kyso
 trust`` only read the input, call these and render. Every PDF is checked in a bounded child process
-(``verification.isolation``) except when revocation is fetched in process (the CLI's
+(``verification.isolation``; pre-forked workers for the service's own trust list, ``verification.pool``)
+except when revocation is fetched in process (the CLI's
 ``--fetch-revocation``: the responder lives in this process's database connection).
 """
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from signing.registry import RegisteredDocument
     from signing.service import SigningKey
     from verification.anchors import AnchorInfo, ProfileInfo
+    from verification.pool import VerifierPool
     from verification.report import IssuedRecord, VerificationReport
     from verification.trust import TrustStore
     from verification.validate import Limits, Verifier
@@ -38,22 +40,40 @@ SEAL_REASON = "Báo cáo kiểm tra chữ ký số / Signature verification repo
 
 class Verifiers:
     """One ``Verifier`` per trust list (its anchors parsed once, the revocation data it has seen kept),
-    replaced when operators change the anchors. One per process: ``Kyso.verifiers``."""
+    replaced when operators change the anchors, with its pool of pre-forked bounded workers
+    (``verification.pool``). One per process: ``Kyso.verifiers``."""
 
     def __init__(self, limits: Limits, now: Callable[[], dt.datetime]) -> None:
         self.limits = limits
         self._now = now
-        self._current: tuple[tuple[str, ...], Verifier] | None = None
+        self._current: tuple[tuple[str, ...], Verifier, VerifierPool] | None = None
         self._lock = threading.Lock()
 
     def for_trust(self, store: TrustStore) -> Verifier:
+        return self._kept(store)[1]
+
+    def pool_for(self, store: TrustStore) -> VerifierPool:
+        """The workers that check documents against ``store`` (reports with their revisions)."""
+        return self._kept(store)[2]
+
+    def _kept(self, store: TrustStore) -> tuple[tuple[str, ...], Verifier, VerifierPool]:
+        from verification.isolation import shared_slots
+        from verification.pool import VerifierPool
+        from verification.revisions import WithRevisions
         from verification.validate import Verifier
 
         key = (store.name, *store.fingerprints)
         with self._lock:
+            retired = None
             if self._current is None or self._current[0] != key:
-                self._current = (key, Verifier(store, limits=self.limits, now=self._now))
-            return self._current[1]
+                retired = self._current
+                verifier = Verifier(store, limits=self.limits, now=self._now)
+                checker = cast("Verifier", WithRevisions(verifier))  # reports say what each revision changed
+                self._current = (key, verifier, VerifierPool(checker, slots=shared_slots()))
+            current = self._current
+        if retired is not None:
+            retired[2].close()  # its workers know the old trust list
+        return current
 
 
 # --- checking a PDF -----------------------------------------------------------------------------------
@@ -79,21 +99,22 @@ def verify(
     ``fetch_revocation`` asks this service's own OCSP responder, in process."""
     from verification.isolation import verify_bounded
     from verification.revisions import WithRevisions
-    from verification.validate import Verifier
+    from verification.validate import Verifier, check_input
 
     if trust is None:
         with kyso.db.reading() as session:
             store = trust_list(session, kyso)
     else:
         store = trust
-    if trust is None and not fetch_revocation:
-        verifier = kyso.verifiers.for_trust(store)  # kept per trust list
+    if trust is None and not fetch_revocation:  # the service's own trust list: its kept workers
+        check_input(data, kyso.verifiers.limits)  # cheap refusals need no worker
+        report = kyso.verifiers.pool_for(store).check(data)
     else:
         fetch_ocsp = _own_ocsp(kyso) if fetch_revocation else None
         verifier = Verifier(store, limits=kyso.verifiers.limits, fetch_ocsp=fetch_ocsp, now=kyso.clock.now)
-    checker = WithRevisions(verifier)  # the report says what each revision of the file changed
-    bounded = cast("Verifier", checker)
-    report = asyncio.run(checker.verify(data)) if fetch_revocation else verify_bounded(bounded, data)
+        checker = WithRevisions(verifier)  # the report says what each revision of the file changed
+        bounded = cast("Verifier", checker)
+        report = asyncio.run(checker.verify(data)) if fetch_revocation else verify_bounded(bounded, data)
     with kyso.db.reading() as session:
         issued = issued_by_us(session, report)
         return replace(report, issued_by_us=issued, test_pki_fields=_test_pki_fields(session, kyso, report))

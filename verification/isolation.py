@@ -1,10 +1,12 @@
 """Bounded verification: the validation runs in a forked child with a memory ceiling and a deadline, so a
-hostile PDF (a decompression bomb, a pathological object graph) costs at most that, never the service."""
+hostile PDF (a decompression bomb, a pathological object graph) costs at most that, never the service.
+
+``verify_bounded`` forks a child per document (for a one-off verifier: a trust list given by the caller);
+the service's own verifier keeps pre-forked workers instead (``verification.pool``). Both take a turn from
+the same ``shared_slots``."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import multiprocessing
 import os
 import pickle
@@ -13,7 +15,8 @@ import threading
 from multiprocessing.connection import Connection
 
 from core.errors import Kind, ServiceError, malformed
-from verification.report import VerificationReport, detached
+from verification.pool import BUSY, TOO_BIG, check_here, outcome_of
+from verification.report import VerificationReport
 from verification.validate import Verifier, check_input
 
 # Each child may take ``memory_bytes`` for ``timeout_seconds``; with no bound on how many run at once, a
@@ -26,22 +29,18 @@ _slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 def _child(verifier: Verifier, data: bytes, memory_bytes: int, sender: Connection) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        report = detached(asyncio.run(verifier.verify(data)))
-        report.as_json()  # the report is built here too, under this child's limits, never in the service
-        outcome: object = report
-    except ServiceError as exc:
-        outcome = exc
+        outcome = check_here(verifier, data)
     except MemoryError:
-        outcome = malformed("the PDF needs more memory to check than this service allows")
-    except BaseException:
-        logging.getLogger(__name__).exception("the validator failed")  # a defect: the log says where
-        outcome = malformed("the PDF cannot be checked: the validator stopped on a problem it did not expect")
-    if isinstance(outcome, ServiceError):  # exceptions with keyword-only fields do not unpickle
-        outcome = ("error", outcome.kind.value, outcome.message)
+        outcome = ("error", Kind.MALFORMED.value, TOO_BIG)
     try:
         sender.send_bytes(pickle.dumps(outcome))
     finally:
         sender.close()
+
+
+def shared_slots() -> threading.BoundedSemaphore:
+    """The turns every bounded check of this process takes, a child per document or a pooled worker."""
+    return _slots
 
 
 def verify_bounded(verifier: Verifier, data: bytes) -> VerificationReport:
@@ -52,7 +51,7 @@ def verify_bounded(verifier: Verifier, data: bytes) -> VerificationReport:
     check_input(data, limits)  # cheap refusals need no child
     slots = _slots  # waiting for a turn is not held against the document: its child gets the whole deadline
     if not slots.acquire(timeout=limits.timeout_seconds):
-        raise ServiceError(Kind.UNAVAILABLE, "the verifier is busy with other documents; try again shortly")
+        raise ServiceError(Kind.UNAVAILABLE, BUSY)
     try:
         return _verify_in_child(verifier, data)
     finally:
@@ -80,8 +79,4 @@ def _verify_in_child(verifier: Verifier, data: bytes) -> VerificationReport:
         if child.is_alive():
             child.kill()
         child.join(5)
-    if isinstance(outcome, tuple) and outcome[:1] == ("error",):
-        raise ServiceError(Kind(outcome[1]), outcome[2])
-    if not isinstance(outcome, VerificationReport):
-        raise ServiceError(Kind.INTERNAL, "the validator returned nothing")
-    return outcome
+    return outcome_of(outcome)

@@ -82,6 +82,9 @@ def test_a_report_names_the_registered_document_and_the_verifier_is_kept(
     with kyso.db.reading() as session:
         store = verification.trust_list(session, kyso)
     assert kyso.verifiers.for_trust(store) is kyso.verifiers.for_trust(store)  # parsed once per trust list
+    [worker] = kyso.verifiers.pool_for(store).idle_pids()  # checked in a kept worker, not a child each time
+    assert verification.verify(kyso, data).sha256 == report.sha256
+    assert kyso.verifiers.pool_for(store).idle_pids() == [worker]
     assert verification.registered(kyso, record_id).sha256 == report.sha256
     with pytest.raises(ServiceError) as missing:
         verification.registered(kyso, "0" * 40)
@@ -104,11 +107,15 @@ def test_adding_and_removing_an_anchor_writes_its_entries_and_renews_the_verifie
     with kyso.db.reading() as session:
         before_store = verification.trust_list(session, kyso)
     before, verifier = head(kyso), kyso.verifiers.for_trust(before_store)
+    verification.verify(kyso, signed[0])
+    old_pool = kyso.verifiers.pool_for(before_store)
+    assert old_pool.idle_pids()
     added = verification.add_anchor(kyso, OPERATOR, "another-root", another_root())
     listing = verification.anchors_listing(kyso)
     assert added.fingerprint in listing.fingerprints and [a.label for a in listing.added] == ["another-root"]
     with kyso.db.reading() as session:
         assert kyso.verifiers.for_trust(verification.trust_list(session, kyso)) is not verifier
+    assert old_pool.idle_pids() == []  # the workers that knew the old trust list are retired
     removed = verification.remove_anchor(kyso, OPERATOR, "another-root")
     assert removed.fingerprint == added.fingerprint and verification.anchors_listing(kyso).added == []
     assert entries_after(kyso, before) == [

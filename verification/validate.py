@@ -21,7 +21,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from pyhanko.sign.fields import enumerate_sig_fields
-from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp
+from pyhanko.sign.validation import async_validate_pdf_signature, async_validate_pdf_timestamp, generic_cms
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
@@ -247,15 +247,6 @@ class Verifier:
         except Exception as exc:
             _log.debug("signature %s undecodable", name, exc_info=True)
             return _unreadable(name, f"the signature cannot be decoded: {_why(exc)}")
-        legacy = _legacy_refusal(embedded)
-        if legacy is not None:
-            refused = _unreadable(
-                name, legacy, Indication.INDETERMINATE, AdESIndeterminate.SIGNED_DATA_NOT_FOUND
-            )  # its algorithms can still be read: the policy's findings say what they are
-            newest = material.newest_revocation_time()
-            return policies.apply(
-                self.policy, refused, embedded, trusted_time=None, revocation_time=newest, validated_at=now
-            )
         try:
             _tolerate(embedded)
             if embedded.sig_object_type == "/DocTimeStamp" or _subfilter(embedded) == "/ETSI.RFC3161":
@@ -278,15 +269,11 @@ class Verifier:
         reasons: list[str] = []
         warnings: list[str] = []
         try:
-            status: PdfSignatureStatus = await async_validate_pdf_signature(
-                embedded, signer_validation_context=context, ts_validation_context=context
-            )
+            status: PdfSignatureStatus = await _validate_signature(embedded, context, skip_diff=False)
             analysed = True
         except Exception:
             _log.debug("difference analysis failed for %s", embedded.field_name, exc_info=True)
-            status = await async_validate_pdf_signature(
-                embedded, signer_validation_context=context, ts_validation_context=context, skip_diff=True
-            )
+            status = await _validate_signature(embedded, context, skip_diff=True)
             analysed = False
             warnings.append(_NOT_ANALYSED)
         ts = status.timestamp_validity
@@ -695,13 +682,44 @@ def _subfilter(embedded: EmbeddedPdfSignature) -> str | None:
     return str(value) if value is not None else None
 
 
-def _legacy_refusal(embedded: EmbeddedPdfSignature) -> str | None:
+async def _validate_signature(
+    embedded: EmbeddedPdfSignature, context: ValidationContext, *, skip_diff: bool
+) -> PdfSignatureStatus:
     if _subfilter(embedded) == "/adbe.pkcs7.sha1":
-        return (
-            "this is a legacy adbe.pkcs7.sha1 signature (a SHA-1 digest of the document signed inside the "
-            "signature); this service does not check that form, so its integrity was not established"
-        )
-    return None
+        return await _validate_pkcs7_sha1(embedded, context, skip_diff=skip_diff)
+    return await async_validate_pdf_signature(
+        embedded, signer_validation_context=context, ts_validation_context=context, skip_diff=skip_diff
+    )
+
+
+async def _validate_pkcs7_sha1(
+    embedded: EmbeddedPdfSignature, context: ValidationContext, *, skip_diff: bool
+) -> PdfSignatureStatus:
+    """The legacy adbe.pkcs7.sha1 form (ISO 32000-1 12.8.3.3.1), which pyHanko does not validate: the CMS
+    signs an encapsulated SHA-1 digest of the byte ranges. Intact when that digest is the document's and
+    the CMS's own message digest matches it; the CMS signature and the chain are checked as for any other
+    signature; coverage and later changes as pyHanko computes them."""
+    embedded.compute_integrity_info(skip_diff=skip_diff)
+    found = embedded.summarise_integrity_info()
+    if embedded.self_reported_timestamp is not None:
+        found["signer_reported_dt"] = embedded.self_reported_timestamp
+    found = await generic_cms.cms_basic_validation(
+        embedded.signed_data,
+        raw_digest=None,  # the encapsulated content is what the CMS signs
+        validation_context=context,
+        status_kwargs=found,
+        key_usage_settings=PdfSignatureStatus.default_usage_constraints(None),
+    )
+    content = embedded.signed_data["encap_content_info"]["content"]
+    carried = content.native if content is not core.VOID else None
+    ranges = [int(n) for n in embedded.byte_range]
+    stream = embedded.reader.stream
+    document = hashlib.sha1()  # noqa: S324 - the legacy format's own digest, checked, not trusted
+    for start, length in zip(ranges[::2], ranges[1::2], strict=True):
+        stream.seek(start)
+        document.update(stream.read(length))
+    found["intact"] = bool(found["intact"]) and carried == document.digest()
+    return PdfSignatureStatus(**found)
 
 
 def _tolerate(embedded: EmbeddedPdfSignature) -> None:

@@ -85,11 +85,6 @@ KNOWN: dict[str, Known] = {
         "so Kyso fails the signature as malformed rather than say which signer signed.",
         integrity={0: False},
     ),
-    "dss/pkcs7_sha1.pdf": Known(
-        "the first signature is a legacy adbe.pkcs7.sha1 one, which pdfsig checks and Kyso does not: Kyso "
-        "reports it INDETERMINATE with that sentence, never as valid.",
-        integrity={0: False},
-    ),
 }
 
 # Text that is a Python error, not a sentence for people.

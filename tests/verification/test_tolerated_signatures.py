@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -39,6 +40,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.signers.cms_embedder import PdfCMSEmbedder, SigIOSetup, SigObjSetup
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from tests.conftest import kyso, make_instance
@@ -290,6 +292,55 @@ def test_a_last_startxref_pointing_at_no_section_is_the_last_section(
     report = check(holder, broken)
     assert_sound(report)
     assert report.signatures[0].coverage == "entire-revision"
+
+
+def pkcs7_sha1(holder: Holder, pdf: bytes, workdir: Path, *, tamper: bool = False) -> bytes:
+    """A legacy adbe.pkcs7.sha1 signature as Acrobat 5-era tools made it: `openssl cms -sign -nodetach`
+    over the SHA-1 digest of the byte ranges (the digest travels inside the CMS), placed by pyHanko's
+    PdfCMSEmbedder. ``tamper``: the digest signed is of other bytes."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    embedder = PdfCMSEmbedder().write_cms(field_name="Legacy", writer=writer)
+    next(embedder)
+    placeholder = signers.SignatureObject(bytes_reserved=8192)
+    placeholder[generic.NameObject("/SubFilter")] = generic.NameObject("/adbe.pkcs7.sha1")
+    embedder.send(SigObjSetup(sig_placeholder=placeholder))
+    prepared, output = embedder.send(SigIOSetup(md_algorithm="sha1", in_place=False))
+    document = output.getvalue()
+    signed = document[: prepared.reserved_region_start] + document[prepared.reserved_region_end :]
+    (workdir / "digest.bin").write_bytes(hashlib.sha1(signed + (b"x" if tamper else b"")).digest())
+    (workdir / "key.pem").write_bytes(
+        holder.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (workdir / "cert.pem").write_bytes(
+        x509.load_der_x509_certificate(holder.der).public_bytes(serialization.Encoding.PEM)
+    )
+    subprocess.run(
+        ["openssl", "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-md", "sha1",
+         "-in", workdir / "digest.bin", "-signer", workdir / "cert.pem", "-inkey", workdir / "key.pem",
+         "-out", workdir / "cms.der"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    embedder.send((workdir / "cms.der").read_bytes())
+    return output.getvalue()
+
+
+def test_a_legacy_adbe_pkcs7_sha1_signature_is_checked(holder: Holder, tmp_path: Path) -> None:
+    """pyHanko does not validate adbe.pkcs7.sha1 (it raised "not a recognized SubFilter"); pdfsig does,
+    and so does Kyso now: the encapsulated digest must be the byte ranges' SHA-1."""
+    data = pkcs7_sha1(holder, sample_pdf(1), tmp_path)
+    assert pdfsig_validation(tmp_path, data) == ["Signature is Valid."]
+    [signature] = check(holder, data).signatures
+    assert (
+        signature.integrity and signature.signer is not None and signature.signer.name == "Nguyễn Văn Ngoài"
+    )
+    assert signature.coverage == "entire-file" and signature.pades_level is None
+    assert signature.indication is not Indication.TOTAL_PASSED  # SHA-1 digest: the policy fails it
+    assert any("SHA-1" in reason for reason in signature.reasons), signature.reasons
+    [forged] = check(holder, pkcs7_sha1(holder, sample_pdf(1), tmp_path, tamper=True)).signatures
+    assert forged.indication is Indication.TOTAL_FAILED and forged.sub_indication == "HASH_FAILURE"
+    assert not forged.integrity
 
 
 def replace_first_page(pdf: bytes) -> bytes:

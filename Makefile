@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite drives as real tools.
-TEST_DEBS := openssl postgresql softhsm2 poppler-utils qpdf zbar-tools libnss3-tools fonts-dejavu-core gcc libc6-dev chromium chromium-driver faketime jq
+TEST_DEBS := openssl postgresql softhsm2 poppler-utils qpdf zbar-tools libnss3-tools fonts-dejavu-core gcc libc6-dev chromium chromium-driver faketime jq ghostscript
 TEST_TOOLS := openssl initdb softhsm2-util pdfsig pdftoppm qpdf zbarimg certutil gcc chromium faketime jq
 PYTEST_WORKERS ?= auto
 

@@ -17,8 +17,9 @@ Audit entries, written in the transaction of their action:
 A refused authorisation, signature or digest signature (any ServiceError) is written too, after the
 action's own transaction rolled back: ``outcome="refused"``, no target, ``reason`` the message. A wrong
 one-time code is counted per account (identity.lockout) in the authorisation's transaction, which is
-committed before the refusal. The operator's ``sign_in_custody`` writes no refusals (as ``kyso sign``
-never did): it is the local operator's tool.
+committed before the refusal. The operator's ``sign_in_custody`` (``kyso sign``) records its refusals the
+same way (an encrypted, certified "no changes" or unreadable input, a revoked certificate): every refused
+signature is in the log, whichever door it came through.
 
 Serials are full serials: the CLI resolves a typed prefix first (cli.common.resolve_serial).
 """
@@ -98,6 +99,7 @@ def bind_credential(kyso: Kyso, actor: Actor, username: str, serial: str) -> Cre
 
 # --- refusals -----------------------------------------------------------------------------------------
 def _record_refusal(kyso: Kyso, actor: Actor, action: str, exc: ServiceError) -> None:
+    """The one place a refused authorisation or signature is written to the audit log."""
     with kyso.db.transaction() as session:
         record(session, kyso, actor, action, None, outcome="refused", reason=exc.message[:300])
 
@@ -360,6 +362,19 @@ async def sign_in_custody(
     operator holds the service). ``deliver`` puts the signed PDF where it belongs; it is called inside
     the transaction that registers the document, so the file appears only once it is registered, and a
     failed delivery registers nothing."""
+    return await _refusals_recorded(
+        kyso, actor, "document.sign", _sign_in_custody(kyso, actor, serial, document, request, deliver)
+    )
+
+
+async def _sign_in_custody(
+    kyso: Kyso,
+    actor: Actor,
+    serial: str,
+    document: DocumentIn,
+    request: SignRequest,
+    deliver: Callable[[DocumentOut], None],
+) -> tuple[DocumentOut, SigningKey]:
     service = kyso.signing
     key = await run_sync(service.keys.signing_key, serial)
     [signed] = await service.sign(key, [document], request)

@@ -48,7 +48,26 @@ def open_for_signing(stream: BinaryIO, *, name: str = "the document") -> Increme
     if pages < 1:
         raise _refuse(f"{name} has no pages")
     check_existing_signatures(writer, name)
+    check_certification(writer, name)
     return writer
+
+
+def check_certification(writer: IncrementalPdfFileWriter, name: str) -> None:
+    """A document certified "no changes allowed" (DocMDP P=1) takes no further signature: adding one would
+    break its certification, so it is refused with that reason (pyHanko would raise deep in signing)."""
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko.sign.validation import read_certification_data
+
+    try:
+        certification = read_certification_data(writer.prev)
+    except (PdfError, KeyError, TypeError, ValueError) as exc:
+        raise _refuse(f"{name} has a certification signature that cannot be read: {_short(exc)}") from exc
+    if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
+        raise _refuse(
+            f'{name} is certified with "no changes allowed" (DocMDP P=1): any further signature would '
+            "break its certification; ask its author for a version certified to allow signing, or an "
+            "uncertified copy"
+        )
 
 
 def check_existing_signatures(writer: IncrementalPdfFileWriter, name: str) -> None:

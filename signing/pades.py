@@ -17,7 +17,10 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.signers import constants
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.stamp import BaseStampStyle
@@ -25,6 +28,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from core.errors import Kind, ServiceError
 from signing.cms import TemplateSigner
+from signing.form_appearances import prepare_form_appearances
 
 _BASE_CONTAINER = 2048  # SignedData framing, attributes and a signature, with room to spare
 _TIMESTAMP_TOKEN = 6144  # a token carries the TSA's certificate (certReq) and its CMS
@@ -153,7 +157,8 @@ class PadesSigner:
         if placement is not None:
             page = placement.page if placement.page >= 0 else _page_count(writer) + placement.page
             field_spec = SigFieldSpec(sig_field_name=field_name, on_page=page, box=placement.box)
-        pdf_signer = PdfSigner(
+        prepare_form_appearances(writer)
+        pdf_signer = _VersionKeepingSigner(
             metadata,
             self.cms,
             timestamper=self.timestamper if level.timestamped else None,
@@ -166,6 +171,29 @@ class PadesSigner:
             appearance_text_params=options.text_params or None,
             output=output,
         )
+
+
+class _VersionKeepingSigner(PdfSigner):
+    """pyHanko declares ISO/TS 32002 (a PDF 2.0 extension) for every ECDSA P-256/P-384 key, which turns a
+    PDF 1.7 or PDF/A-2 input into a "/Version /2.0" document. ECDSA is an algorithm PAdES itself allows
+    (ETSI TS 119 312) and every validator here reads it in a 1.7 file, so only what the signature needs is
+    declared: PAdES' ESIC extension to 1.7 ("ETSI.CAdES.detached"). EdDSA and SHA-3, which only PDF 2.0
+    defines, keep pyHanko's declarations."""
+
+    def register_extensions(self, pdf_out: BasePdfFileWriter, *, md_algorithm: str) -> None:
+        try:
+            mechanism = self.signer.get_signature_mechanism_for_digest(md_algorithm).signature_algo
+        except (SigningError, ValueError):
+            mechanism = None
+        if mechanism in ("ecdsa", "rsassa_pkcs1v15", "rsassa_pss") and not (
+            md_algorithm.startswith("sha3_") or md_algorithm == "shake256"
+        ):
+            if self.signature_meta.subfilter == SigSeedSubFilter.PADES:
+                pdf_out.ensure_output_version(version=(1, 7))
+                if pdf_out.output_version < (2, 0):
+                    pdf_out.register_extension(constants.ESIC_EXTENSION_1)
+            return
+        super().register_extensions(pdf_out, md_algorithm=md_algorithm)
 
 
 def _round_up(size: int, block: int = 256) -> int:

@@ -18,6 +18,7 @@ from asn1crypto import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps.api import TimeStamper
 
 from core.errors import malformed
@@ -185,6 +186,9 @@ class SigningService:
             except PdfError as exc:  # objects are read lazily: damage can surface only while signing
                 output.close()
                 raise malformed(f"{document.name} is a damaged PDF: {str(exc)[:200]}") from exc
+            except SigningError as exc:  # what pyHanko refuses to sign (certification, seed values, locks)
+                output.close()
+                raise malformed(f"{document.name} cannot be signed: {str(exc)[:200]}") from exc
             except AssertionError as exc:  # pyHanko asserts the form's shape: a /Fields entry not a reference
                 output.close()
                 raise malformed(f"{document.name} is a damaged PDF: its form fields are malformed") from exc

@@ -189,17 +189,13 @@ def _test_pki_fields(session: Session, kyso: Kyso, report: VerificationReport) -
     """The signatures whose certificate Kyso's own CAs issued (the test hierarchy `kyso init` creates,
     ca/hierarchy.py): their notice says the certificate has no legal standing."""
     from asn1crypto import x509 as asn1_x509
-    from cryptography.hazmat.primitives import serialization
 
-    from ca.hierarchy import ISSUING_CAS
+    from store import repositories
 
-    names = set()
-    for authority in (*ISSUING_CAS, "root"):
-        try:
-            certificate = kyso.ca.chain(session, authority)[0].public_bytes(serialization.Encoding.DER)
-        except Exception:  # noqa: S112 - an instance without that authority issued nothing under it
-            continue
-        names.add(asn1_x509.Certificate.load(certificate).subject.human_friendly)
+    names = {
+        asn1_x509.Certificate.load(a.certificate_der).subject.human_friendly
+        for a in repositories.authorities(session)  # one query for every authority of this instance
+    }
     return [s.field for s in report.signatures if s.issuer in names]
 
 

@@ -63,6 +63,10 @@ class Pkcs11Signer:
         """Sign ``data`` with the key's scheme: ECDSA (DER signature) or RSASSA-PSS, like ``KeySigner``."""
         return self._sign(data, scheme_for(self.algorithm, rsa_pss=True))
 
+    def sign_prehashed(self, digest: bytes) -> bytes:
+        """Sign a digest computed elsewhere (CSC signHash), like ``KeySigner.sign_prehashed``."""
+        return self._sign(digest, scheme_for(self.algorithm, rsa_pss=True), prehashed=True)
+
     def verify(self, data: bytes, signature: bytes) -> bool:
         return verifies(
             self._public_key, self.algorithm, scheme_for(self.algorithm, rsa_pss=True), data, signature
@@ -72,15 +76,17 @@ class Pkcs11Signer:
         """Sign a certificate, CRL, CSR or OCSP response builder; RSA uses PSS unless ``rsa_pss`` is off."""
         return sign_x509_with(builder, self.algorithm, self._public_key, self._sign, rsa_pss=rsa_pss)
 
-    def _sign(self, data: bytes, scheme: Scheme) -> bytes:
+    def _sign(self, data: bytes, scheme: Scheme, *, prehashed: bool = False) -> bytes:
         digest_algorithm = signature_hash(self.algorithm)
         key_id = self.key_id or ""
         if scheme == "rsa-pkcs1v15":
+            if prehashed:
+                raise ValueError("RSA PKCS#1 v1.5 keys in the token sign data, not digests")
             mechanism, parameter, payload = _RSA_MECHANISMS[digest_algorithm.name][2], None, data
         else:
             digest = hashes.Hash(digest_algorithm)
             digest.update(data)
-            payload = digest.finalize()
+            payload = data if prehashed else digest.finalize()
             if scheme == "ecdsa":
                 mechanism, parameter = Mechanism.ECDSA, None
             else:

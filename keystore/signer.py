@@ -6,7 +6,7 @@ from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from keystore.algorithms import algorithm_of, rsa_pss_padding, signature_hash
@@ -40,6 +40,16 @@ class KeySigner:
             return key.sign(data, ec.ECDSA(signature_hash(self.algorithm)))
         if isinstance(key, rsa.RSAPrivateKey):
             return key.sign(data, rsa_pss_padding(self.algorithm), signature_hash(self.algorithm))
+        raise TypeError(f"unsupported key type {type(key).__name__}")
+
+    def sign_prehashed(self, digest: bytes) -> bytes:
+        """Sign a digest computed elsewhere (CSC signHash): the same scheme as ``sign``."""
+        key = self.__key
+        prehashed = utils.Prehashed(signature_hash(self.algorithm))
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(digest, ec.ECDSA(prehashed))
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key.sign(digest, rsa_pss_padding(self.algorithm), prehashed)
         raise TypeError(f"unsupported key type {type(key).__name__}")
 
     def verify(self, data: bytes, signature: bytes) -> bool:

@@ -38,6 +38,7 @@ class RawSigner(Protocol):
     algorithm: str
 
     def sign(self, data: bytes) -> bytes: ...
+    def sign_prehashed(self, digest: bytes) -> bytes: ...  # CSC signHash: a digest computed elsewhere
 
 
 def digest_algorithm_for(key_algorithm: str) -> str:

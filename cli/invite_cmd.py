@@ -254,11 +254,14 @@ def _print_decision(decision: Decision, json_output: bool) -> None:
             out.print(f"guest    {decision.guest_name}")
     if decision.host_name:
         out.print(f"host     {decision.host_name}")
+    if decision.host_contact:
+        out.print(f"contact  {decision.host_contact}")
     if decision.meeting_title:
         out.print(f"meeting  {decision.meeting_title}")
     if decision.companions:
         out.print(f"with     {', '.join(decision.companions)}")
     out.print(f"detail   {decision.detail}")
+    out.print(f"next     {shown['next_action']} — {shown['next_action_en']}")
     for note in decision.notes:
         out.print(f"note     {note}")
 
@@ -452,8 +455,13 @@ def report(
         f"{found.venue_name} — {found.day.isoformat()}: {counts['arrived_total']} arrived "
         f"({counts['inside']} inside), {counts['expected']} expected, {counts['no-show']} no-show"
     )
-    for row in found.rows:
-        out.print(f"  {row.status:<9} {display(row.starts_at)[11:16]}  {row.guest}  ← {row.host}")
+    for row in found.rows:  # labelled: the meeting's start is not the arrival
+
+        def hhmm(value: dt.datetime | None) -> str:
+            return display(value)[11:16] if value else "--:--"
+
+        times = f"meeting {hhmm(row.starts_at)}  in {hhmm(row.admitted_at)}  out {hhmm(row.checked_out_at)}"
+        out.print(f"  {row.status:<9} {times}  {row.guest}  ← {row.host}")
 
 
 @app.command("letter")

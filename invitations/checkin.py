@@ -20,12 +20,23 @@ from sqlalchemy.orm import Session
 from core.clock import VIETNAM, as_utc
 from core.errors import Kind, ServiceError, malformed, not_found
 from invitations import cccd_card, notify, rotating, token
-from invitations.reasons import ADMIT_VIETNAMESE, ENGLISH, VIETNAMESE, Reason
+from invitations.reasons import (
+    ADMIT_NEXT_ACTION,
+    ADMIT_NEXT_ACTION_EN,
+    ADMIT_VIETNAMESE,
+    ENGLISH,
+    NEXT_ACTION,
+    NEXT_ACTION_EN,
+    VIETNAMESE,
+    Reason,
+)
 from invitations.service import InvitationContext
 from store import invitations_repo as repo
 
 # seconds: a flood of passes under a truly unknown key reloads the key set at most this often
 RELOAD_KEYS_AFTER = 2.0
+CARD_MATCHES = "CCCD card matches"
+CARD_NOT_COMPARED = "the invitation names no CCCD; the card was not compared"
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class Decision:
     invitation_id: str | None = None
     guest_name: str | None = None
     host_name: str | None = None
+    host_contact: str | None = None
     meeting_title: str | None = None
     companions: list[str] = field(default_factory=list)
     occurrence: int | None = None
@@ -45,19 +57,31 @@ class Decision:
     checkin_id: int | None = None
     ends_at: dt.datetime | None = None
     notes: list[str] = field(default_factory=list)
+    # a "used" deny: when and at which desk the pass was last admitted
+    last_used_at: dt.datetime | None = None
+    last_used_desk: str | None = None
+    card_check: str | None = None  # an admission with a CCCD card scanned: "match" or "not_compared"
 
     def as_json(self) -> dict[str, object]:
+        reason = self.reason
+        last_used = None
+        if self.last_used_at is not None:
+            last_used = {"at": self.last_used_at.astimezone(VIETNAM).isoformat(), "desk": self.last_used_desk}
         return {
             "decision": "admit" if self.admitted else "deny",
             "reason": ADMIT_VIETNAMESE if self.admitted else VIETNAMESE[self.reason],  # type: ignore[index]
             "reason_code": None if self.admitted else self.reason.value,  # type: ignore[union-attr]
             "reason_en": "admitted" if self.admitted else ENGLISH[self.reason],  # type: ignore[index]
             "detail": self.detail,
+            "next_action": ADMIT_NEXT_ACTION if reason is None else NEXT_ACTION[reason],
+            "next_action_en": ADMIT_NEXT_ACTION_EN if reason is None else NEXT_ACTION_EN[reason],
+            "last_used": last_used,
             "desk": self.desk,
             "venue": self.venue,
             "invitation_id": self.invitation_id,
             "guest": self.guest_name,
             "host": self.host_name,
+            "host_contact": self.host_contact,
             "meeting": self.meeting_title,
             "companions": self.companions,
             "occurrence": self.occurrence,
@@ -65,6 +89,7 @@ class Decision:
             "checkin_id": self.checkin_id,
             "valid_until": self.ends_at.astimezone(VIETNAM).isoformat() if self.ends_at else None,
             "notes": self.notes,
+            "card_check": self.card_check,
         }
 
     def audit_details(self) -> dict[str, object]:
@@ -116,6 +141,7 @@ def _invitation_facts(invitation: Row[Any]) -> dict[str, object]:
         "invitation_id": invitation.id,
         "guest_name": invitation.guest_name,
         "host_name": invitation.host_name,
+        "host_contact": invitation.host_contact,
         "meeting_title": invitation.meeting_title,
         "companions": json.loads(invitation.companions),
     }
@@ -225,15 +251,22 @@ class Entering:
             checkin_id=checkin_id,
             ends_at=as_utc(ends_at),
             notes=self.notes,
+            card_check="match"
+            if CARD_MATCHES in self.notes
+            else "not_compared"
+            if CARD_NOT_COMPARED in self.notes
+            else None,
         )
 
     def used(self, last: tuple[dt.datetime, str] | None) -> Decision:
         """The deny when nothing was left; ``last``: when and at which desk the occurrence was last used."""
         detail = "every entry of this pass was used"
+        known: dict[str, object] = _invitation_facts(self.invitation)
         if last is not None:
-            at = as_utc(last[0]).astimezone(VIETNAM)
-            detail += f"; last admitted at {at:%H:%M} by desk {last[1]}"
-        return _deny(Reason.USED, detail, self.scan.desk, **_invitation_facts(self.invitation))
+            at = as_utc(last[0])
+            detail += f"; last admitted at {at.astimezone(VIETNAM):%H:%M} by desk {last[1]}"
+            known |= {"last_used_at": at, "last_used_desk": last[1]}
+        return _deny(Reason.USED, detail, self.scan.desk, **known)
 
 
 def plan(
@@ -297,11 +330,11 @@ def _refusal(
     if scan.card_qr is not None:
         card = cccd_card.parse(scan.card_qr)
         if invitation.cccd_hash is None:
-            notes.append("the invitation names no CCCD; the card was not compared")
+            notes.append(CARD_NOT_COMPARED)
         elif token.cccd_hash(invitation.id, card.cccd).hex() != invitation.cccd_hash:
             return _deny(Reason.CCCD_MISMATCH, "the CCCD card is not the invitee's", desk, **facts)
         else:
-            notes.append("CCCD card matches")
+            notes.append(CARD_MATCHES)
     return notes
 
 

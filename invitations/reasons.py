@@ -66,3 +66,45 @@ ENGLISH: dict[Reason, str] = {
 }
 
 ADMIT_VIETNAMESE = "Mời vào"
+
+# What the guard does next, per reason: the one mapping the desk page, the API ("next_action") and the CLI
+# show, and docs/desk.md's "what to do" column (tests/invitations/test_reasons.py keeps them equal).
+NEXT_ACTION: dict[Reason, str] = {
+    Reason.NOT_YET_VALID: "Mời khách chờ, hoặc gọi người mời",
+    Reason.EXPIRED: "Gọi người mời",
+    Reason.WRONG_VENUE: "Chỉ đường đến đúng địa điểm",
+    Reason.CANCELLED: "Gọi người mời",
+    Reason.SUPERSEDED: "Khách mở email mới nhất để lấy mã mới",
+    Reason.USED: "Có thể người khác giữ bản sao: gọi người mời",
+    Reason.FORGED: "Từ chối; báo cáo sự việc",
+    Reason.BAD_ALGORITHM: "Từ chối; báo cáo sự việc",
+    Reason.UNKNOWN_KEY: "Từ chối; gọi người mời",
+    Reason.MALFORMED: "Quét lại; tăng độ sáng màn hình",
+    Reason.NOT_OURS: "Đề nghị khách đưa mã thư mời",
+    Reason.UNKNOWN_INVITATION: "Gọi người mời",
+    Reason.ROTATING_CODE_MISSING: "Đề nghị khách mở trang thư mời trên điện thoại",
+    Reason.ROTATING_CODE_INVALID: "Đề nghị khách mở trang thư mời trực tiếp",
+    Reason.CCCD_MISMATCH: "Từ chối; gọi người mời",
+    Reason.NO_QR: "Quét lại",
+}
+
+NEXT_ACTION_EN: dict[Reason, str] = {
+    Reason.NOT_YET_VALID: "ask them to wait, or call the host",
+    Reason.EXPIRED: "call the host",
+    Reason.WRONG_VENUE: "give directions",
+    Reason.CANCELLED: "call the host",
+    Reason.SUPERSEDED: "the guest should open the newest email",
+    Reason.USED: "someone else may hold a copy: call the host",
+    Reason.FORGED: "refuse; report it",
+    Reason.BAD_ALGORITHM: "refuse; report it",
+    Reason.UNKNOWN_KEY: "refuse; call the host",
+    Reason.MALFORMED: "scan again; brighter screen",
+    Reason.NOT_OURS: "ask for the invitation",
+    Reason.UNKNOWN_INVITATION: "call the host",
+    Reason.ROTATING_CODE_MISSING: "ask for the pass page on their phone",
+    Reason.ROTATING_CODE_INVALID: "ask for the live pass page",
+    Reason.CCCD_MISMATCH: "refuse; call the host",
+    Reason.NO_QR: "scan again",
+}
+ADMIT_NEXT_ACTION = "Mời khách vào; người mời đã được báo"
+ADMIT_NEXT_ACTION_EN = "let them in; the host is told"

@@ -24,7 +24,7 @@ def anonymise(session: Session, now: dt.datetime, after_days: int) -> list[str]:
     for invitation in repo.ended_before(session, now - dt.timedelta(days=after_days)):
         count = len(json.loads(invitation.companions))
         invitation.guest_name = ANONYMOUS
-        invitation.guest_email = invitation.guest_phone = None
+        invitation.guest_email = invitation.guest_phone = invitation.guest_title = None
         invitation.cccd_hash = invitation.cccd_masked = None
         invitation.companions = json.dumps([ANONYMOUS] * count, ensure_ascii=False)
         invitation.rotating_secret = None

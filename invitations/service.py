@@ -15,7 +15,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,7 +32,7 @@ from invitations.venues import clean_text
 from invitations.webhooks import WebhookPolicy, check_url
 from keystore.secretbox import SecretBox
 from store import invitations_repo as repo
-from store.models import Invitation, InvitationKey, InvitationOccurrence
+from store.models import CheckIn, Invitation, InvitationKey, InvitationOccurrence
 
 ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read aloud over the phone
 ID_LENGTH = 16  # 80 bits: the id is public (in the QR, in pass URLs) but not guessable
@@ -42,6 +42,8 @@ MAX_DAYS = 31
 MAX_ENTRIES = 50
 MAX_COMPANIONS = 20
 MAX_GUEST_NAME = 100
+MAX_TITLE = 30
+MAX_CONTACT = 100
 EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 PHONE = re.compile(r"^\+?[0-9 .-]{8,20}$")
 _ID_ATTEMPTS = 5
@@ -161,6 +163,8 @@ class InvitationInput:
     rotating: bool = False
     notify_webhook: str | None = None
     notify_email: str | None = None
+    guest_title: str | None = None  # the honorific the pass page greets with: "Ông", "Bà", "TS."…
+    host_contact: str | None = None  # how the desk and the guest reach the host: a phone, an extension
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,10 @@ def _check(data: InvitationInput, now: dt.datetime, webhooks: WebhookPolicy) -> 
         rotating=data.rotating,
         notify_webhook=webhook,
         notify_email=notify_email,
+        guest_title=clean_text(data.guest_title, "honorific", MAX_TITLE) if data.guest_title else None,
+        host_contact=(
+            clean_text(data.host_contact, "host's contact", MAX_CONTACT) if data.host_contact else None
+        ),
     )
 
 
@@ -243,6 +251,47 @@ def mask_cccd(cccd: str) -> str:
 
 
 # --- views --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arrival:
+    """Where the guest is, from the check-ins: the state every page shows (desk list, pass, portal).
+
+    ``state``: cancelled; inside (admitted, not checked out); left (admitted and checked out);
+    no-show (every occurrence over, never admitted); expected (otherwise).
+    """
+
+    state: str
+    arrived_at: dt.datetime | None = None  # the latest admission
+    left_at: dt.datetime | None = None  # its check-out
+    desk: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        def local(value: dt.datetime | None) -> str | None:
+            return value.astimezone(VIETNAM).isoformat() if value else None
+
+        return {"state": self.state, "arrived_at": local(self.arrived_at), "left_at": local(self.left_at),
+                "desk": self.desk}  # fmt: skip
+
+
+def arrival_of(
+    invitation: Invitation, occurrences: Sequence[InvitationOccurrence], checkins: Sequence[CheckIn],
+    now: dt.datetime,
+) -> Arrival:  # fmt: skip
+    """The guest's state now (``checkins`` in admission order)."""
+    last = checkins[-1] if checkins else None
+    if invitation.status == "cancelled":
+        state = "cancelled"
+    elif last is not None:
+        state = "inside" if last.checked_out_at is None else "left"
+    elif occurrences and all(as_utc(o.ends_at) < now for o in occurrences):
+        state = "no-show"
+    else:
+        state = "expected"
+    if last is None:
+        return Arrival(state)
+    left = as_utc(last.checked_out_at) if last.checked_out_at else None
+    return Arrival(state, as_utc(last.admitted_at), left, last.desk_code)
+
+
 @dataclass(frozen=True)
 class OccurrenceView:
     number: int
@@ -282,6 +331,9 @@ class InvitationView:
     occurrences: list[OccurrenceView]
     created_at: dt.datetime
     payload: str | None = None  # the QR text, when the caller may see it
+    guest_title: str | None = None
+    host_contact: str | None = None
+    arrival: Arrival | None = None  # filled by views that read the check-ins
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -304,11 +356,18 @@ class InvitationView:
             "occurrences": [o.as_json() for o in self.occurrences],
             "created_at": self.created_at.astimezone(VIETNAM).isoformat(),
             "payload": self.payload,
+            "guest_title": self.guest_title,
+            "host_contact": self.host_contact,
+            "arrival": self.arrival.as_json() if self.arrival else None,
         }
 
 
 def _view(
-    invitation: Invitation, occurrences: list[InvitationOccurrence], host: str, payload: str | None
+    invitation: Invitation,
+    occurrences: list[InvitationOccurrence],
+    host: str,
+    payload: str | None,
+    arrival: Arrival | None = None,
 ) -> InvitationView:
     return InvitationView(
         id=invitation.id,
@@ -333,6 +392,9 @@ def _view(
         ],
         created_at=as_utc(invitation.created_at),
         payload=payload,
+        guest_title=invitation.guest_title,
+        host_contact=invitation.host_contact,
+        arrival=arrival,
     )
 
 
@@ -417,6 +479,8 @@ def create(session: Session, context: InvitationContext, host: Host, data: Invit
             rotating_secret=rotating.new_secret(context.box, invitation_id) if data.rotating else None,
             notify_webhook=data.notify_webhook,
             notify_email=data.notify_email,
+            guest_title=data.guest_title,
+            host_contact=data.host_contact,
             created_at=now,
             updated_at=now,
         )
@@ -427,7 +491,9 @@ def create(session: Session, context: InvitationContext, host: Host, data: Invit
             for n, (day, start, end) in enumerate(windows)
         ]
         if repo.add_invitation(session, invitation, occurrences):
-            return _view(invitation, occurrences, host.username, token_text(context, invitation, occurrences))
+            text = token_text(context, invitation, occurrences)
+            arrival = arrival_of(invitation, occurrences, [], now)
+            return _view(invitation, occurrences, host.username, text, arrival)
     raise ServiceError(Kind.INTERNAL, "could not draw a unique invitation id")
 
 
@@ -448,6 +514,8 @@ class Amendment:
     rotating: bool | None = None
     notify_webhook: str | None = None
     notify_email: str | None = None
+    guest_title: str | None = None  # "" removes it
+    host_contact: str | None = None  # "" removes it
 
 
 def _get(session: Session, invitation_id: str, owner: int | None, *, for_update: bool = False) -> Invitation:
@@ -491,6 +559,8 @@ def amend(
         rotating=pick(changes.rotating, invitation.rotating),  # type: ignore[arg-type]
         notify_webhook=pick(changes.notify_webhook, invitation.notify_webhook),  # type: ignore[arg-type]
         notify_email=pick(changes.notify_email, invitation.notify_email),  # type: ignore[arg-type]
+        guest_title=pick(changes.guest_title, invitation.guest_title),  # type: ignore[arg-type]
+        host_contact=pick(changes.host_contact, invitation.host_contact),  # type: ignore[arg-type]
     )
     data = _check(merged, context.clock.now(), context.webhooks)
     windows = _windows(data.starts_at, data.ends_at, data.days)
@@ -507,6 +577,7 @@ def amend(
         invitation.rotating_secret = rotating.new_secret(context.box, invitation.id)
     invitation.rotating = data.rotating
     invitation.notify_webhook, invitation.notify_email = data.notify_webhook, data.notify_email
+    invitation.guest_title, invitation.host_contact = data.guest_title, data.host_contact
     invitation.token_id = os.urandom(token.TOKEN_ID_LENGTH).hex()
     invitation.token_version += 1
     invitation.updated_at = context.clock.now()
@@ -540,7 +611,9 @@ def view(
     payload = None
     if with_payload and invitation.status == "active":
         payload = token_text(context, invitation, occurrences)
-    return _view(invitation, occurrences, host, payload)
+    checkins = repo.checkins_of(session, invitation.id)
+    arrival = arrival_of(invitation, occurrences, checkins, context.clock.now())
+    return _view(invitation, occurrences, host, payload, arrival)
 
 
 def search(
@@ -552,13 +625,21 @@ def search(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    now: dt.datetime | None = None,
 ) -> tuple[list[InvitationView], int]:
     rows, total = repo.search_invitations(
         session, host_account_id=owner, venue_code=venue, day=day, status=status, limit=limit, offset=offset
     )
     occurrences = repo.occurrences(session, [r.id for r in rows])
     hosts = repo.account_names(session, {r.host_account_id for r in rows})
-    return [_view(r, occurrences[r.id], hosts.get(r.host_account_id, "?"), None) for r in rows], total
+    checkins = repo.checkins_for(session, [r.id for r in rows])
+    now = now or dt.datetime.now(dt.UTC)
+    views = [
+        _view(r, occurrences[r.id], hosts.get(r.host_account_id, "?"), None, arrival_of(r, occurrences[r.id],
+              checkins[r.id], now))
+        for r in rows
+    ]  # fmt: skip
+    return views, total
 
 
 def host_of(session: Session, username: str) -> Host:

@@ -113,6 +113,7 @@ _DECISION_COLUMNS = (
     Invitation.cccd_hash,
     Invitation.guest_name,
     Invitation.host_name,
+    Invitation.host_contact,
     Invitation.meeting_title,
     Invitation.companions,
     Invitation.notify_webhook,
@@ -282,6 +283,21 @@ def checkins_of(session: Session, invitation_id: str) -> Sequence[CheckIn]:
     return session.scalars(
         select(CheckIn).where(CheckIn.invitation_id == invitation_id).order_by(CheckIn.admitted_at)
     ).all()
+
+
+def checkins_for(session: Session, invitation_ids: Sequence[str]) -> dict[str, list[CheckIn]]:
+    """The check-ins of these invitations, each list in admission order."""
+    found: dict[str, list[CheckIn]] = {i: [] for i in invitation_ids}
+    if not invitation_ids:
+        return found
+    rows = session.scalars(
+        select(CheckIn)
+        .where(CheckIn.invitation_id.in_(invitation_ids))
+        .order_by(CheckIn.admitted_at, CheckIn.id)
+    ).all()
+    for row in rows:
+        found[row.invitation_id].append(row)
+    return found
 
 
 def open_checkin(session: Session, invitation_id: str) -> CheckIn | None:

@@ -33,7 +33,8 @@ SCRIPT_STRINGS = [
     "entries_left", "check_out_button", "online", "offline", "pending", "replayed", "no_guests",
     "count_expected", "count_arrived", "count_noshow", "status_expected", "status_arrived", "status_inside",
     "status_no-show", "status_cancelled", "camera_unavailable", "camera_looking", "camera_start",
-    "camera_stop", "network_error", "error_prefix",
+    "camera_stop", "network_error", "error_prefix", "host_contact", "next_action", "last_used",
+    "entries_more", "card_prompt", "card_match", "card_not_compared",
 ]  # fmt: skip
 
 

@@ -228,8 +228,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "last_used": ("Đã dùng lúc {at} tại bàn {desk}", "Used at {at} at desk {desk}"),
     "card_step": ("Kiểm tra CCCD (quét thêm mã QR trên thẻ)", "Check the CCCD (scan the card's QR too)"),
     "card_prompt": (
-        "Bước 2: quét mã QR trên thẻ CCCD của {name}",
-        "Step 2: scan the QR on the CCCD card of {name}",
+        "Bước 2: quét mã QR trên thẻ CCCD của khách",
+        "Step 2: scan the QR on the guest's CCCD card",
     ),
     "card_skip": ("Bỏ qua thẻ CCCD", "Skip the card"),
     "card_match": ("CCCD khớp với thư mời", "The CCCD matches the invitation"),

@@ -56,6 +56,10 @@ class InvitationIn(BaseModel):
     rotating: bool = Field(False, description="the pass page shows a code that changes every 30 s")
     notify_webhook: str | None = Field(None, max_length=500)
     notify_email: str | None = Field(None, max_length=254)
+    guest_title: str | None = Field(None, max_length=30, description='the honorific: "Ông", "Bà"…')
+    host_contact: str | None = Field(
+        None, max_length=100, description="the host's phone or extension, shown to the desk and the guest"
+    )
     host: str | None = Field(
         None, max_length=64, description="for clerks and integrators: the host's username"
     )
@@ -78,6 +82,8 @@ class AmendIn(BaseModel):
     rotating: bool | None = None
     notify_webhook: str | None = Field(None, max_length=500)
     notify_email: str | None = Field(None, max_length=254)
+    guest_title: str | None = Field(None, max_length=30, description='"" removes it')
+    host_contact: str | None = Field(None, max_length=100, description='"" removes it')
 
 
 class VenueIn(BaseModel):
@@ -117,7 +123,14 @@ def search(
 ) -> dict[str, object]:
     with kyso.db.reading() as session:
         items, total = service.search(
-            session, owner=_owner(principal), venue=venue, day=day, status=status, limit=limit, offset=offset
+            session,
+            owner=_owner(principal),
+            venue=venue,
+            day=day,
+            status=status,
+            limit=limit,
+            offset=offset,
+            now=kyso.clock.now(),
         )
     return {"total": total, "limit": limit, "offset": offset, "items": [i.as_json() for i in items]}
 

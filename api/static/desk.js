@@ -34,7 +34,17 @@
     list.append(dt, dd);
   }
 
-  function showResult(kind, word, guest, facts, reason, checkinId) {
+  function line(id, text) {
+    const element = $(id);
+    element.textContent = text || "";
+    element.hidden = !text;
+  }
+
+  function showResult(kind, word, guest, facts, reason, checkinId, extra) {
+    const more = extra || {};
+    line("result-used", more.used);
+    line("result-next", more.next);
+    line("result-entries", more.entries);
     result.className = "result " + kind;
     $("result-word").textContent = word;
     $("result-guest").textContent = guest || "";
@@ -53,15 +63,22 @@
     result.hidden = true;
   }
 
+  const clock = (iso) => iso.slice(11, 16) + " " + iso.slice(8, 10) + "/" + iso.slice(5, 7);
+
+  // An admit says MỜI VÀO and who; nothing on it reads like a refusal: the entries still left today are a
+  // small line, and only when there are some (none left after this one is not news to the guard).
   function showDecision(decision) {
     const admitted = decision.decision === "admit";
     const english = document.documentElement.lang === "en";
     const reason = admitted ? "" : (english ? decision.reason_en : decision.reason);
+    const card = { match: t("card_match"), not_compared: t("card_not_compared") }[decision.card_check] || "";
+    const used = decision.last_used ? t("last_used", { at: clock(decision.last_used.at), desk: decision.last_used.desk }) : "";
+    const next = admitted ? "" : t("next_action") + ": " + (english ? decision.next_action_en : decision.next_action);
+    const entries = admitted && decision.entries_left > 0 ? t("entries_more", { n: decision.entries_left }) : "";
     showResult(admitted ? "admit" : "deny", t(admitted ? "admit" : "deny"), decision.guest, [
-      [t("host"), decision.host], [t("meeting"), decision.meeting],
+      [t("host"), decision.host], [t("host_contact"), decision.host_contact], [t("meeting"), decision.meeting],
       [t("companions"), decision.companions || null], // a list of names, or a count (0: none)
-      [t("entries_left"), admitted ? decision.entries_left : ""],
-    ], reason, admitted ? decision.checkin_id : null);
+    ], admitted ? card : reason, admitted ? decision.checkin_id : null, { used, next, entries });
     play(admitted ? "admit" : "deny");
   }
 
@@ -97,7 +114,9 @@
       while (queue().length) {
         const [item, ...rest] = queue();
         const url = item.mode === "checkout" ? "/api/v1/checkins/checkout" : "/api/v1/checkins";
-        await api("POST", url, { json: { payload: item.payload, desk: item.desk } }); // throws when offline
+        const body = { payload: item.payload, desk: item.desk };
+        if (item.card_qr) body.card_qr = item.card_qr;
+        await api("POST", url, { json: body }); // throws when offline
         saveQueue(rest);
         sent += 1;
       }
@@ -114,14 +133,17 @@
   setInterval(replay, 15000);
 
   // --- scanning ------------------------------------------------------------------------------------
-  async function submit(payload) {
+  async function submit(payload, cardQr) {
     const desk = deskSelect.value;
     const item = { payload, desk, mode: mode() };
+    if (cardQr) item.card_qr = cardQr;
     if (!navigator.onLine) return enqueue(item);
     const url = item.mode === "checkout" ? "/api/v1/checkins/checkout" : "/api/v1/checkins";
+    const body = { payload, desk };
+    if (cardQr) body.card_qr = cardQr;
     let response;
     try {
-      response = await api("POST", url, { json: { payload, desk } });
+      response = await api("POST", url, { json: body });
     } catch (e) {
       return enqueue(item);
     }
@@ -137,12 +159,49 @@
     loadGuests();
   }
 
+  // The CCCD step: with "#card-step" ticked, a pass scanned for check-in waits for a second scan, the QR on
+  // the back of the guest's chip CCCD card; both go to the server together (the card is compared there).
+  let pendingPass = null;
+  const cardStep = $("card-step"), cardPrompt = $("card-prompt");
+  const isPass = (text) => text.startsWith("KY1:") || text.startsWith("KR1:");
+
+  function askForCard(payload) {
+    pendingPass = payload;
+    $("card-prompt-text").textContent = t("card_prompt");
+    cardPrompt.hidden = false;
+    hideResult();
+  }
+
+  function clearCard() {
+    pendingPass = null;
+    cardPrompt.hidden = true;
+  }
+
+  function accept(text) {
+    if (pendingPass && !isPass(text)) {
+      const pass = pendingPass;
+      clearCard();
+      return submit(pass, text);
+    }
+    if (cardStep.checked && mode() === "checkin" && isPass(text)) return askForCard(text);
+    clearCard();
+    return submit(text);
+  }
+
+  $("card-skip").addEventListener("click", () => {
+    const pass = pendingPass;
+    clearCard();
+    if (pass) submit(pass);
+    scan.focus();
+  });
+  cardStep.addEventListener("change", () => { clearCard(); scan.focus(); });
+
   $("scan-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const payload = scan.value.trim();
     scan.value = "";
     scan.focus();
-    if (payload) submit(payload);
+    if (payload) accept(payload);
   });
   scan.addEventListener("input", () => { if (!result.hidden) hideResult(); });
   result.addEventListener("click", (event) => { if (event.target.id !== "result-checkout") { hideResult(); scan.focus(); } });
@@ -178,6 +237,8 @@
     } catch (e) {
       return;
     }
+    // the roll call (/desk/rollcall) works offline from this copy
+    localStorage.setItem("kyso-desk-guests-" + venue, JSON.stringify({ synced_at: new Date().toISOString(), data }));
     const c = data.counts;
     $("counts").textContent = t("count_expected") + ": " + c.expected + " · " + t("count_arrived") + ": " +
       c.arrived_total + " · " + t("count_noshow") + ": " + c["no-show"];
@@ -185,13 +246,16 @@
     body.replaceChildren();
     if (!data.guests.length) {
       const row = body.insertRow(), cell = row.insertCell();
-      cell.colSpan = 4;
+      cell.colSpan = 6;
       cell.textContent = t("no_guests");
     }
     for (const guest of data.guests) {
       const row = body.insertRow();
       row.className = "status-" + guest.status;
-      for (const text of [guest.starts_at.slice(11, 16), guest.guest, guest.host, t("status_" + guest.status)]) {
+      const hhmm = (iso) => (iso ? iso.slice(11, 16) : "–");
+      const cells = [hhmm(guest.starts_at), hhmm(guest.admitted_at), hhmm(guest.checked_out_at), guest.guest,
+        guest.host, t("status_" + guest.status)];
+      for (const text of cells) {
         row.insertCell().textContent = text;
       }
     }
@@ -219,7 +283,7 @@
       if (texts.length && !(texts[0] === lastText && now - lastAt < 10000)) {
         lastText = texts[0];
         lastAt = now;
-        await submit(texts[0]);
+        await accept(texts[0]);
       }
     } catch (e) {
       // a dropped frame: the next one is 600 ms away

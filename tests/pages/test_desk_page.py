@@ -101,3 +101,80 @@ def test_a_camera_check_in_with_chromium_fake_capture(site, playwright, tmp_path
         page.screenshot(path=site.shots / "desk-camera-admit.png")
     finally:
         chromium.close()
+
+
+def test_answers_say_when_and_where_what_next_and_whom_to_call(site, browser) -> None:
+    """Issue 21: an admit with entries left says so in small type (none left: not shown at all); the "used"
+    deny says when and at which desk, the next step from invitations.reasons, and the host's contact."""
+    for size in (PHONE, DESK_PC):
+        context = browser.new_context(viewport=size)
+        try:
+            invitation = site.invite("Hồ Văn Hai Lượt", entries=2, host_contact="0283 829 1234 (máy lẻ 12)")
+            page, _ = _open_desk(context, site)
+            page.select_option("#desk-code", "gate-2")
+            for left in ("Còn 1 lượt vào hôm nay", None):
+                page.fill("#scan", invitation["payload"])
+                page.press("#scan", "Enter")
+                page.locator("#result.admit").wait_for()
+                shown = page.locator("#result").inner_text()
+                assert (
+                    "Lượt vào còn lại" not in shown
+                    and "0" not in page.locator("#result-entries").inner_text()
+                )
+                assert "0283 829 1234 (máy lẻ 12)" in page.locator("#result-facts").inner_text()
+                if left:
+                    assert page.locator("#result-entries").inner_text() == left
+                else:
+                    assert page.locator("#result-entries").is_hidden()
+                if size is PHONE and left:
+                    page.screenshot(path=site.shots / "desk-admit-entries-left-phone.png")
+                page.click("#result")
+            page.fill("#scan", invitation["payload"])
+            page.press("#scan", "Enter")
+            page.locator("#result.deny").wait_for()
+            assert "Đã sử dụng" in page.locator("#result-reason").inner_text()
+            used = page.locator("#result-used").inner_text()
+            assert used.startswith("Đã dùng lúc ") and used.endswith(" tại bàn gate-2"), used
+            assert page.locator("#result-next").inner_text() == (
+                "Việc cần làm: Có thể người khác giữ bản sao: gọi người mời"
+            )
+            assert "0283 829 1234" in page.locator("#result-facts").inner_text()
+            page.screenshot(path=site.shots / f"desk-used-{size['width']}.png")
+        finally:
+            context.close()
+
+
+def test_the_cccd_card_is_checked_as_a_second_scan(site, desk_pc) -> None:
+    """With "Kiểm tra CCCD" ticked, a pass waits for the card's QR: someone else's card is refused, the
+    invitee's admits with "CCCD khớp"; the card step can be skipped."""
+    other = site.invite("Trương Thị Thẻ", cccd="079203001234")
+    page, _ = _open_desk(desk_pc, site)
+    page.check("#card-step")
+    page.fill("#scan", other["payload"])
+    page.press("#scan", "Enter")
+    page.locator("#card-prompt").wait_for()
+    assert page.locator("#result").is_hidden()
+    page.screenshot(path=site.shots / "desk-card-step.png")
+    page.fill("#scan", "079203001235|025123456|Trương Thị Khác|01012003|Nữ|12 Lê Lợi|15082021")
+    page.press("#scan", "Enter")
+    page.locator("#result.deny").wait_for()
+    assert "CCCD không khớp với thư mời" in page.locator("#result-reason").inner_text()
+    assert page.locator("#result-next").inner_text() == "Việc cần làm: Từ chối; gọi người mời"
+    assert page.locator("#card-prompt").is_hidden()
+    page.click("#result")
+
+    page.fill("#scan", other["payload"])
+    page.press("#scan", "Enter")
+    page.locator("#card-prompt").wait_for()
+    page.fill("#scan", "079203001234|025123456|Trương Thị Thẻ|01012003|Nữ|12 Lê Lợi|15082021")
+    page.press("#scan", "Enter")
+    page.locator("#result.admit").wait_for()
+    assert page.locator("#result-reason").inner_text() == "CCCD khớp với thư mời"
+    page.click("#result")
+
+    skipped = site.invite("Lâm Văn Bỏ Qua")
+    page.fill("#scan", skipped["payload"])
+    page.press("#scan", "Enter")
+    page.click("#card-skip")
+    page.locator("#result.admit").wait_for()
+    assert page.locator("#result-guest").inner_text() == "Lâm Văn Bỏ Qua"

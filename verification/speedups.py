@@ -142,30 +142,47 @@ _SECTION_START = re.compile(rb"(?<=[\r\n])(?:xref\s|\d+\s+\d+\s+obj\b)")
 _XREF_STREAM_WINDOW = 600
 
 
-def _is_section(data: bytes, at: int) -> bool:
-    """Whether a cross-reference table (``xref``) or an xref stream object starts at ``at`` (after
+def _starts_section(head: bytes) -> bool:
+    """Whether a cross-reference table (``xref``) or an xref stream object starts ``head`` (after
     whitespace)."""
-    head = data[at : at + _XREF_STREAM_WINDOW].lstrip(b"\x00\t\n\x0c\r ")
+    head = head.lstrip(b"\x00\t\n\x0c\r ")
     if head.startswith(b"xref"):
         return True
     return re.match(rb"\d+\s+\d+\s+obj\b", head) is not None and b"/XRef" in head
 
 
-def _nearest_section_before(data: bytes, end: int) -> int | None:
-    starts = [m.start() for m in _SECTION_START.finditer(data, 0, end) if _is_section(data, m.start())]
+def _is_section_at(stream, at: int) -> bool:
+    """The same, read from ``stream`` at ``at``; the stream's position is kept."""
+    if at <= 0:
+        return False  # offset 0 is the header
+    position = stream.tell()
+    stream.seek(at)
+    head = stream.read(_XREF_STREAM_WINDOW)
+    stream.seek(position)
+    return _starts_section(head)
+
+
+def _nearest_section_before(stream, end: int | None) -> int | None:
+    """The last section that starts before ``end`` (None: the end of the file). Only on a broken chain."""
+    position = stream.tell()
+    stream.seek(0)
+    data = stream.read()
+    stream.seek(position)
+    end = len(data) if end is None else end
+    starts = [
+        m.start()
+        for m in _SECTION_START.finditer(data, 0, end)
+        if _starts_section(data[m.start() : m.start() + _XREF_STREAM_WINDOW])
+    ]
     return starts[-1] if starts else None
 
 
 def _checked_prev(read):
     def read_section(self: XRefBuilder, declared_startxref: int, *args, **kwargs):
         prev = read(self, declared_startxref, *args, **kwargs)
-        getvalue = getattr(self.stream, "getvalue", None)
-        if prev is None or getvalue is None:
+        if prev is None or _is_section_at(self.stream, int(prev)):
             return prev
-        data = getvalue()
-        if 0 < int(prev) < len(data) and _is_section(data, int(prev)):
-            return prev
-        return _nearest_section_before(data, declared_startxref)
+        return _nearest_section_before(self.stream, declared_startxref)
 
     return read_section
 
@@ -177,12 +194,9 @@ _read_stream = _checked_prev(_original_read_stream)
 def _read_xrefs(self: XRefBuilder):
     """The same for the file's last ``startxref``: pointing past the end or between two sections, it is
     replaced by the last section in the file."""
-    getvalue = getattr(self.stream, "getvalue", None)
-    if getvalue is not None:
-        data = getvalue()
-        start = self.last_startxref
-        if not (0 < start < len(data) and _is_section(data, start)):
-            self.last_startxref = _nearest_section_before(data, len(data)) or start
+    start = self.last_startxref
+    if not _is_section_at(self.stream, start):
+        self.last_startxref = _nearest_section_before(self.stream, None) or start
     return _original_read_xrefs(self)
 
 

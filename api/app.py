@@ -18,6 +18,7 @@ from api.routers import (
     audit,
     auth,
     certificates,
+    csc,
     documents,
     health,
     invitations,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(users.router)
     app.include_router(audit.router)
     app.include_router(signing.router)
+    app.include_router(csc.router)  # the CSC API over the same signing use cases
     app.include_router(documents.router)
     app.include_router(verify.router)
     app.include_router(invitations.router)

@@ -53,6 +53,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/pass/{token}/invitation.ics"),
         ("GET", "/static/{name}"),  # the pages' CSS, scripts and sounds
         ("POST", "/api/v1/auth/token"),
+        ("POST", "/csc/v1/info"),  # CSC: what the service offers, before any login
+        ("POST", "/csc/v1/auth/login"),  # CSC: HTTP Basic login, the same checks as /api/v1/auth/token
         ("POST", "/api/v1/auth/session"),
         ("GET", "/"),  # the landing page: four links
         ("GET", "/docs"),  # Swagger UI, served locally (api/pages/api_docs.py)

@@ -97,6 +97,37 @@ def bind_credential(kyso: Kyso, actor: Actor, username: str, serial: str) -> Cre
     return bound
 
 
+def credential_for(
+    kyso: Kyso, caller: Principal, credential_id: str
+) -> tuple[CredentialInfo, str, SigningKey]:
+    """A credential the caller may use (CSC ``credentials/info``): their own, or, for an integrator's
+    service account, one of a signer it may act for. Returns it, its holder's username and its key (whose
+    certificate must be usable now)."""
+    with kyso.db.reading() as session:
+        found = credentials.find(session, credential_id)
+        if found is None:
+            raise ServiceError(Kind.FORBIDDEN, f"credential {credential_id[:40]} is not one you may use")
+        from store.models import Account
+
+        owner = session.get(Account, found.account_id)
+        if owner is None:
+            raise ServiceError(Kind.FORBIDDEN, f"credential {credential_id[:40]} is not one you may use")
+        if caller.role == "service":
+            _signer(session, caller, owner.username)
+        elif owner.id != caller.account_id:
+            raise ServiceError(Kind.FORBIDDEN, f"credential {credential_id[:40]} is not one you may use")
+        username = owner.username
+    return found, username, kyso.signing.keys.signing_key(found.certificate_serial)
+
+
+def usable_credentials(kyso: Kyso, caller: Principal, user: str | None) -> Sequence[CredentialInfo]:
+    """The credentials of the caller, or of the signer ``user`` an integrator acts for (CSC list)."""
+    with kyso.db.reading() as session:
+        account = _signer(session, caller, user) if caller.role == "service" or user else None
+        account_id = account.id if account is not None else caller.account_id
+        return credentials.of_account(session, account_id)
+
+
 # --- refusals -----------------------------------------------------------------------------------------
 def _record_refusal(kyso: Kyso, actor: Actor, action: str, exc: ServiceError) -> None:
     """The one place a refused authorisation or signature is written to the audit log."""
@@ -307,15 +338,30 @@ def _register(
 
 # --- signing digests ----------------------------------------------------------------------------------
 async def sign_hash(
-    kyso: Kyso, actor: Actor, caller: Principal, authorization_id: str, hashes: Sequence[str], level: str
+    kyso: Kyso,
+    actor: Actor,
+    caller: Principal,
+    authorization_id: str,
+    hashes: Sequence[str],
+    level: str,
+    *,
+    raw: bool = False,
 ) -> HashSignatures:
-    """CMS signatures over byte-range digests an authorisation confirmed (CSC signHash), B-B or B-T."""
-    work = _sign_hash(kyso, actor, caller, authorization_id, hashes, level)
+    """Signatures over digests an authorisation confirmed: CMS containers over byte-range digests, B-B or
+    B-T (``/api/v1/signing/sign-hash``), or, with ``raw``, the bare signature values over the digests of a
+    client's own signed attributes (CSC ``signatures/signHash``, which pyHanko's CSCSigner calls)."""
+    work = _sign_hash(kyso, actor, caller, authorization_id, hashes, level, raw)
     return await _refusals_recorded(kyso, actor, "document.sign-hash", work)
 
 
 async def _sign_hash(
-    kyso: Kyso, actor: Actor, caller: Principal, authorization_id: str, hashes: Sequence[str], level: str
+    kyso: Kyso,
+    actor: Actor,
+    caller: Principal,
+    authorization_id: str,
+    hashes: Sequence[str],
+    level: str,
+    raw: bool,
 ) -> HashSignatures:
     from signing.pades import Level
 
@@ -333,6 +379,9 @@ async def _sign_hash(
         digest = bytes.fromhex(digest_hex)
         if len(digest) != size:
             raise malformed(f"this certificate signs {template.digest_algorithm} digests ({size} bytes)")
+        if raw:
+            signatures.append((digest_hex, await run_sync(key.signer.sign_prehashed, digest)))
+            continue
         container = await template.async_sign(digest, template.digest_algorithm, timestamper=timestamper)
         signatures.append((digest_hex, container.dump()))
     await run_sync(_consume_for_hashes, kyso, actor, authorization_id, cleaned, key.serial)

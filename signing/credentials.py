@@ -126,6 +126,14 @@ def of_account(session: Session, account_id: int) -> Sequence[CredentialInfo]:
     return [CredentialInfo.of(row) for row in signing_repo.active_credentials(session, account_id)]
 
 
+def find(session: Session, credential_id: str) -> CredentialInfo | None:
+    """An active credential by its id (CSC's credentialID), or None."""
+    row = session.get(SigningCredential, credential_id) if credential_id else None
+    if row is None:
+        return None
+    return next((c for c in of_account(session, row.account_id) if c.id == row.id), None)
+
+
 def choose(
     session: Session,
     account_id: int,

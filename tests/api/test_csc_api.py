@@ -1,0 +1,188 @@
+"""The CSC API (/csc/v1) driven by a client nobody here wrote: pyHanko's CSCSigner signs a PDF through a live
+`kyso serve`, SCAL2 (the official's code confirms exactly the hash signed), and the result validates in
+poppler's pdfsig and pyHanko. Errors come back in the spec's shape."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+
+import aiohttp
+import pytest
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.signers.csc_signer import (
+    CSCAuthorizationInfo,
+    CSCAuthorizationManager,
+    CSCServiceSessionInfo,
+    CSCSigner,
+    fetch_certs_in_csc_credential,
+)
+from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
+
+from identity import accounts
+from identity.sessions import create_api_key
+from signing import credentials
+from store.models import AuditEntry
+from tests.conftest import TestAccount, make_account, make_instance, start_server, stop_server
+from tests.support.pdfs import sample_pdf
+from tests.support.signing import holder, nss_database, pdfsig, root_asn1, root_pem
+from tests.support.validators import pyhanko_verdicts
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("csc")
+    instance = make_instance(tmp, f"sqlite:///{tmp / 'kyso.db'}")
+    official, serial = holder(instance, "official")
+    service = make_account(instance, "service")
+    with instance.db.transaction() as session:
+        bound = credentials.bind(
+            session,
+            account=accounts.get(session, official.username),
+            serial=serial,
+            now=instance.ca.clock.now(),
+        )
+        key = create_api_key(
+            session, instance.ca.clock, service.username, "dms", ["documents:sign"], actor="test"
+        )
+    server = start_server(instance)
+    try:
+        # the official logs in once through CSC auth/login (which also confirms her authenticator app);
+        # the code is of the previous 30-s step, so the one she types to authorise is a later, unused one
+        basic = base64.b64encode(f"{official.username}:{official.password}".encode()).decode()
+        status, answer = _post(server.url + "/csc/v1/auth/login", {"clientData": official.code(at=time.time() - 30)},
+                               headers={"Authorization": f"Basic {basic}"})  # fmt: skip
+        assert status == 200 and answer["expires_in"] > 0, answer
+        official.token = answer["access_token"]  # type: ignore[attr-defined]
+        yield instance, server.url, official, bound.id, key.key, tmp
+    finally:
+        stop_server(server)
+        instance.db.dispose()
+
+
+def _post(url: str, body: object, token: str | None = None, headers: dict[str, str] | None = None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+class OfficialTypesHerCode(CSCAuthorizationManager):
+    """What a document system does: asks the official for her current code, then credentials/authorize
+    with the hashes about to be signed (SCAL2). The codes used are kept to replay one in a test."""
+
+    def __init__(self, session_info, credential_info, session: aiohttp.ClientSession, official: TestAccount):
+        super().__init__(session_info, credential_info)
+        self.session = session
+        self.official = official
+        self.codes: list[str] = []
+        self.sads: list[str] = []
+
+    async def authorize_signature(self, hash_b64s: list[str]) -> CSCAuthorizationInfo:
+        code = self.official.code()
+        self.codes.append(code)
+        body = self.format_csc_auth_request(otp=code, hash_b64s=hash_b64s)
+        url = self.csc_session_info.endpoint_url("credentials/authorize")
+        async with self.session.post(url, json=body, headers=self.auth_headers) as answer:
+            data = await answer.json()
+            assert answer.status == 200, data
+        parsed = self.parse_csc_auth_response(data)
+        self.sads.append(parsed.sad)
+        return parsed
+
+
+async def _sign_with_pyhanko(url: str, credential_id: str, api_key: str, official: TestAccount, pdf: bytes):
+    async with aiohttp.ClientSession() as session:
+        info = CSCServiceSessionInfo(url, credential_id, oauth_token=api_key)
+        credential = await fetch_certs_in_csc_credential(session, info)
+        manager = OfficialTypesHerCode(info, credential, session, official)
+        signer = CSCSigner(session, manager)
+        meta = PdfSignatureMetadata(field_name="CSC", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256")
+        output = io.BytesIO()
+        await PdfSigner(meta, signer).async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=output)
+        return output.getvalue(), credential, manager
+
+
+def test_pyhankos_csc_signer_signs_through_kyso_and_the_pdf_validates(live) -> None:
+    instance, url, official, credential_id, api_key, tmp = live
+    signed, credential, manager = asyncio.run(
+        _sign_with_pyhanko(url, credential_id, api_key, official, sample_pdf(1))
+    )
+    assert credential.hash_pinning_required and len(credential.chain) >= 1  # SCAL2, the chain in the answer
+    path = tmp / "csc-signed.pdf"
+    path.write_bytes(signed)
+    [poppler] = pdfsig(path, nss_database(tmp / "nss", root_pem(instance)))
+    assert poppler.signature_valid and poppler.certificate_trusted, poppler.raw
+    assert "ETSI.CAdES.detached" in poppler.raw
+    [verdict] = pyhanko_verdicts(signed, root_asn1(instance))
+    assert (verdict.intact, verdict.valid, verdict.trusted) == (True, True, True)
+    # the same authorisation and audit trail as /api/v1/signing: the SAD is Kyso's authorisation id
+    [sad] = manager.sads
+    with instance.db.reading() as session:
+        entries = session.query(AuditEntry).filter(
+            AuditEntry.action.in_(["signing.authorize", "document.sign-hash"])
+        )
+        mine = [e for e in entries if sad in e.details]
+    assert sorted(e.action for e in mine) == ["document.sign-hash", "signing.authorize"]
+    assert all(e.outcome == "success" for e in mine), [(e.action, e.outcome) for e in mine]
+
+    # the SAD was consumed: signing again with it is refused in the spec's shape
+    digest = base64.b64encode(bytes(32)).decode()
+    status, body = _post(url + "/csc/v1/signatures/signHash", {"credentialID": credential_id, "SAD": sad,
+                         "hash": [digest], "signAlgo": "1.2.840.10045.4.3.2"}, api_key)  # fmt: skip
+    assert status == 400 and body["error"] == "invalid_request", body
+    # and the code the official typed cannot authorise anything else
+    status, body = _post(url + "/csc/v1/credentials/authorize", {"credentialID": credential_id, "numSignatures": 1,
+                         "hash": [digest], "OTP": manager.codes[0]}, api_key)  # fmt: skip
+    assert status == 400 and body["error"] == "invalid_otp", body
+
+
+def test_info_list_and_errors_in_the_specs_shape(live) -> None:
+    _, url, official, credential_id, api_key, _ = live
+    status, info = _post(url + "/csc/v1/info", {})
+    assert status == 200 and info["specs"].startswith("1.0.4") and "signatures/signHash" in info["methods"]
+    status, listed = _post(url + "/csc/v1/credentials/list", {"userID": official.username}, api_key)
+    assert status == 200 and listed == {"credentialIDs": [credential_id]}
+    status, details = _post(url + "/csc/v1/credentials/info", {"credentialID": credential_id, "certInfo": True},
+                            api_key)  # fmt: skip
+    assert status == 200 and details["SCAL"] == "2" and details["key"]["algo"] == ["1.2.840.10045.4.3.2"]
+    assert len(details["cert"]["certificates"]) == 1 and details["cert"]["subjectDN"]
+    cases = [
+        ("/csc/v1/credentials/info", {"credentialID": credential_id}, None, 401, "invalid_token"),
+        ("/csc/v1/credentials/info", {"credentialID": "nope"}, api_key, 403, "access_denied"),
+        ("/csc/v1/credentials/info", {}, api_key, 400, "invalid_request"),
+        ("/csc/v1/credentials/authorize", {"credentialID": credential_id, "numSignatures": 1}, api_key, 400,
+         "invalid_request"),
+        ("/csc/v1/credentials/authorize", {"credentialID": credential_id, "numSignatures": 1, "hash": ["**"],
+                                           "OTP": "123456"}, api_key, 400, "invalid_request"),
+        ("/csc/v1/signatures/signHash", {"credentialID": credential_id, "SAD": "made-up", "signAlgo":
+                                         "1.2.840.10045.4.3.2", "hash": [base64.b64encode(bytes(32)).decode()]},
+         api_key, 400, "invalid_request"),
+    ]  # fmt: skip
+    for path, body, token, code, error in cases:
+        status, answer = _post(url + path, body, token)
+        assert (status, answer.get("error")) == (code, error), (path, body, answer)
+        assert answer["error_description"]
+    status, answer = _post(
+        url + "/csc/v1/auth/login", {}, headers={"Authorization": "Basic bm9ib2R5Om5vcGU="}
+    )
+    assert status == 400 and answer["error"] == "authentication_error"
+
+
+def test_csc_login_gives_a_token_the_csc_routes_take(live) -> None:
+    _, url, official, credential_id, _, _ = live
+    status, listed = _post(url + "/csc/v1/credentials/list", {}, official.token)
+    assert status == 200 and listed["credentialIDs"] == [credential_id]

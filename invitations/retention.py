@@ -13,15 +13,22 @@ import json
 
 from sqlalchemy.orm import Session
 
+from core.clock import as_utc
 from store import invitations_repo as repo
 
 ANONYMOUS = "(đã ẩn danh)"
 
 
 def anonymise(session: Session, now: dt.datetime, after_days: int) -> list[str]:
-    """Anonymise invitations that ended more than ``after_days`` days ago; returns their ids."""
+    """Anonymise invitations that ended more than their venue's retention days ago (``after_days`` where
+    the venue sets none); returns their ids."""
     done = []
-    for invitation in repo.ended_before(session, now - dt.timedelta(days=after_days)):
+    kept = {v.code: v.retention_days for v in repo.venues(session) if v.retention_days is not None}
+    shortest = min([after_days, *kept.values()])
+    for invitation in repo.ended_before(session, now - dt.timedelta(days=shortest)):
+        days = kept.get(invitation.venue_code, after_days)
+        if as_utc(invitation.ends_at) >= now - dt.timedelta(days=days):
+            continue
         count = len(json.loads(invitation.companions))
         invitation.guest_name = ANONYMOUS
         invitation.guest_email = invitation.guest_phone = invitation.guest_title = None

@@ -14,6 +14,7 @@ from store import invitations_repo as repo
 from store.models import Desk, Venue
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+MAX_RETENTION_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class VenueView:
     name: str
     address: str | None
     desks: list[DeskView]
+    retention_days: int | None = None  # None: the instance's KYSO_INVITATION_RETENTION_DAYS
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -38,7 +40,12 @@ class VenueView:
             "name": self.name,
             "address": self.address,
             "desks": [d.as_json() for d in self.desks],
+            "retention_days": self.retention_days,
         }
+
+    def keeps_for(self, default_days: int) -> int:
+        """Days after an invitation here ends before its guest is anonymised."""
+        return self.retention_days if self.retention_days is not None else default_days
 
 
 def check_code(code: str, what: str) -> str:
@@ -66,8 +73,11 @@ def add(
     *,
     address: str | None = None,
     desks: list[str] | None = None,
+    retention_days: int | None = None,
 ) -> VenueView:
     code = check_code(code, "venue")
+    if retention_days is not None and not 1 <= retention_days <= MAX_RETENTION_DAYS:
+        raise malformed(f"a venue keeps guest data 1 to {MAX_RETENTION_DAYS} days")
     desk_codes = [check_code(d, "desk") for d in desks or []]
     if len(set(desk_codes)) != len(desk_codes):
         raise malformed("a desk code is given twice")
@@ -77,6 +87,7 @@ def add(
         name=clean_text(name, "venue name", 200),
         address=clean_text(address, "address", 300) if address else None,
         created_at=now,
+        retention_days=retention_days,
     )
     rows = [Desk(code=d, venue_code=code, name=d, created_at=now) for d in desk_codes]
     if not repo.add_venue(session, venue, rows):
@@ -104,7 +115,7 @@ def view(session: Session, code: str) -> VenueView:
     if venue is None:
         raise not_found(f"no venue {code!r}")
     desks = [DeskView(d.code, d.name) for d in repo.desks_of(session, code)]
-    return VenueView(venue.code, venue.name, venue.address, desks)
+    return VenueView(venue.code, venue.name, venue.address, desks, venue.retention_days)
 
 
 def all_venues(session: Session) -> list[VenueView]:

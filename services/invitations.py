@@ -192,11 +192,21 @@ def housekeeping(kyso: Kyso, actor: Actor) -> dict[str, int]:
 
 # --- venues -------------------------------------------------------------------------------------------
 def add_venue(
-    kyso: Kyso, actor: Actor, code: str, name: str, *, address: str | None = None, desks: list[str]
+    kyso: Kyso,
+    actor: Actor,
+    code: str,
+    name: str,
+    *,
+    address: str | None = None,
+    desks: list[str],
+    retention_days: int | None = None,
 ) -> venues.VenueView:
-    """Add a venue with its desks (desk codes are unique across venues)."""
+    """Add a venue with its desks (desk codes are unique across venues) and, optionally, how many days
+    after an invitation ends its guest's data is kept (else KYSO_INVITATION_RETENTION_DAYS)."""
     with kyso.db.transaction() as session:
-        added = venues.add(session, kyso.clock, code, name, address=address, desks=desks)
+        added = venues.add(
+            session, kyso.clock, code, name, address=address, desks=desks, retention_days=retention_days
+        )
         record(session, kyso, actor, "venue.add", added.code, desks=[d.code for d in added.desks])
     return added
 

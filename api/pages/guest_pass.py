@@ -1,9 +1,12 @@
 """``/pass/<token>``: the guest's pass on their phone — the QR (re-fetched every 20 s when it rotates),
-the meeting, a map link to the venue, an .ics for their calendar. Public: the token is the credential
-(api/pages/pass_links.py); cancelled and amended invitations say so and show no QR."""
+the meeting, a map link to the venue, an .ics for their calendar, the host's contact, and how long the venue
+keeps the guest's data. Once admitted, the page says when (and when they left) instead of asking them to show
+the code. Public: the token is the credential (api/pages/pass_links.py); cancelled and amended invitations
+say so and show no QR."""
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from dataclasses import dataclass
 
@@ -14,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from api.pages.access import PageRefused
 from api.pages.render import page
 from api.routers.checkins import context_of
-from core.clock import as_utc
+from core.clock import VIETNAM, as_utc
 from invitations import mail, pass_links, qr, service, venues
 from invitations.service import InvitationView
 from store import invitations_repo as repo
@@ -31,6 +34,12 @@ class Pass:
     view: InvitationView
     venue_name: str
     venue_address: str | None
+    retention_days: int  # the venue's, else the instance's (invitations.venues.VenueView.keeps_for)
+
+    @property
+    def kept_until(self) -> dt.date:
+        """The day the guest's data is anonymised (Vietnam time)."""
+        return (self.view.ends_at + dt.timedelta(days=self.retention_days)).astimezone(VIETNAM).date()
 
 
 def _key(request: Request) -> bytes:
@@ -53,7 +62,8 @@ def _load(request: Request, token: str) -> Pass:
         shown = service.view(session, context, invitation.id)
         venue = venues.view(session, invitation.venue_code)
     state = "amended" if not checked.current else "active" if shown.status == "active" else "cancelled"
-    return Pass(token, state, shown, venue.name, venue.address)
+    days = venue.keeps_for(kyso.settings.invitation_retention_days)
+    return Pass(token, state, shown, venue.name, venue.address, days)
 
 
 def _pass_text(request: Request, invitation_id: str) -> str:

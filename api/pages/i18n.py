@@ -262,6 +262,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "state_expected": ("Còn hiệu lực", "Active"),
     "state_no-show": ("Không đến", "No-show"),
     "state_cancelled": ("Đã huỷ", "Cancelled"),
+    "guest_title": ("Danh xưng", "Honorific"),
+    "title_none": ("(không ghi)", "(none)"),
+    "host_contact_field": (
+        "Số điện thoại liên hệ của người mời (không bắt buộc)",
+        "The host's phone or extension (optional)",
+    ),
     # portal
     "portal_title": ("Cổng cán bộ", "Officials' portal"),
     "welcome": ("Xin chào, {name}", "Welcome, {name}"),

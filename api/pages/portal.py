@@ -66,7 +66,14 @@ def _invitations(request: Request, kyso, principal: Principal) -> tuple[list[Inv
     key = pass_key(request)
     with kyso.db.reading() as session:
         items, _ = service.search(
-            session, owner=_owner(principal), venue=None, day=None, status=None, limit=50, offset=0
+            session,
+            owner=_owner(principal),
+            venue=None,
+            day=None,
+            status=None,
+            limit=50,
+            offset=0,
+            now=kyso.clock.now(),
         )
         every = venues.all_venues(session)
     rows = [InvitationRow(i, pass_links.token_for(key, i.id, i.token_version)) for i in items]

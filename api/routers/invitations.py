@@ -93,6 +93,12 @@ class VenueIn(BaseModel):
     name: str = Field(max_length=200, examples=["UBND Phường Bến Thành"])
     address: str | None = Field(None, max_length=300)
     desks: list[str] = Field(default_factory=list, max_length=100, examples=[["gate-1", "gate-2"]])
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=venues.MAX_RETENTION_DAYS,
+        description="days after an invitation ends before its guest is anonymised (default: the instance's)",
+    )
 
 
 def _owner(principal: Principal) -> int | None:
@@ -213,7 +219,13 @@ def send(invitation_id: str, kyso: KysoDep, principal: Manager, request: Request
 def add_venue(body: VenueIn, kyso: KysoDep, principal: Admin, request: Request) -> dict[str, object]:
     actor = actor_of(request, principal)
     added = invitation_service.add_venue(
-        kyso, actor, body.code, body.name, address=body.address, desks=body.desks
+        kyso,
+        actor,
+        body.code,
+        body.name,
+        address=body.address,
+        desks=body.desks,
+        retention_days=body.retention_days,
     )
     return added.as_json()
 

@@ -31,6 +31,8 @@
         send_email: f.send_email.checked,
       };
       if (f.guest_email.value.trim()) body.guest_email = f.guest_email.value.trim();
+      if (f.guest_title.value) body.guest_title = f.guest_title.value;
+      if (f.host_contact.value.trim()) body.host_contact = f.host_contact.value.trim();
       try {
         const response = await api("POST", "/api/v1/invitations", { json: body });
         if (!response.ok) return say(t("error_prefix") + (await problem(response)), "failed");

@@ -10,7 +10,7 @@ import pytest
 
 from invitations import pass_links
 from tests.pages.conftest import log_in
-from tests.support.browser import decode_qr
+from tests.support.browser import DESK_PC, PHONE, decode_qr
 from tests.support.pdfs import sample_pdf
 
 pytestmark = pytest.mark.browser
@@ -107,3 +107,90 @@ def test_pass_links_are_unguessable_and_amendments_retire_them(site, phone) -> N
     key = pass_links.derive_key(site.instance.settings)
     fresh = pass_links.token_for(key, invitation["id"], amended.json()["token_version"])
     assert site.api.get(f"/pass/{fresh}").status_code == 200
+
+
+def _pass_link(site, invitation_id: str) -> str:
+    portal = site.api.get("/portal", headers=site.official_auth).text
+    token = portal.split(f'href="/pass/{invitation_id}.', 1)[1].split('"', 1)[0]
+    return f"/pass/{invitation_id}.{token}"
+
+
+def test_arrival_states_on_the_pass_and_in_the_portal(site, browser) -> None:
+    """Issue 21: the host invites "Ông …" with a contact from the portal form; the pass greets "Kính gửi
+    Ông …", shows the contact and the venue's retention; once admitted it says when (no more "show this at
+    the desk"), after check-out when they left; the portal says Đã đến / Đã về with the times."""
+    for size, is_phone in ((PHONE, True), (DESK_PC, False)):
+        name = f"Phan Văn Đến {size['width']}"
+        host = browser.new_context(viewport=size, extra_http_headers=site.official_auth)
+        guest = browser.new_context(viewport=size, is_mobile=is_phone, has_touch=is_phone)
+        try:
+            portal = host.new_page()
+            portal.goto(site.url + "/portal")
+            portal.select_option("#guest_title", "Ông")
+            portal.fill("#guest_name", name)
+            portal.fill("#meeting_title", "Làm việc về hồ sơ")
+            portal.fill("#host_contact", "0283 829 1234 (máy lẻ 12)")
+            portal.fill("#start", "00:00")
+            portal.fill("#end", "23:59")
+            portal.click("#invite-form button[type=submit]")
+            row = portal.locator("table.invitations tr", has_text=name)
+            row.wait_for()
+            assert row.locator("span.status").inner_text() == "Còn hiệu lực"
+            invitation_id = row.get_attribute("data-id")
+            shown = site.api.get(f"/api/v1/invitations/{invitation_id}", headers=site.official_auth).json()
+            assert shown["guest_title"] == "Ông" and shown["arrival"]["state"] == "expected"
+            link = _pass_link(site, invitation_id)
+
+            page = guest.new_page()
+            page.goto(site.url + link)
+            main = page.locator("main")
+            assert f"Kính gửi Ông {name}" in main.inner_text()
+            assert page.locator("#host-contact").inner_text() == "0283 829 1234 (máy lẻ 12)"
+            assert "Xuất trình mã QR này" in page.locator("#pass-intro").inner_text()
+            assert "(90 ngày sau cuộc hẹn)" in page.locator("#privacy").inner_text()
+
+            decision = site.api.post("/api/v1/checkins", json={"payload": shown["payload"], "desk": "gate-1"},
+                                     headers=site.guard_auth).json()  # fmt: skip
+            assert decision["decision"] == "admit"
+            assert decision["host_contact"] == "0283 829 1234 (máy lẻ 12)"
+            page.reload()
+            assert page.locator("#pass").get_attribute("data-state") == "inside"
+            assert page.locator("#arrived-at").inner_text().startswith("Đã đến lúc ")
+            assert (
+                "Xuất trình mã QR này" not in main.inner_text() and page.locator("#pass-intro").count() == 0
+            )
+            assert page.locator("#pass-qr").is_hidden()  # folded away, for a check-out scan if asked
+            page.screenshot(path=site.shots / f"pass-arrived-{size['width']}.png", full_page=True)
+            portal.reload()
+            assert row.locator("span.status").inner_text() == "Đã đến"
+            assert "Giờ đến" in row.locator(".arrival-times").inner_text()
+
+            out = site.api.post("/api/v1/checkins/checkout", json={"desk": "gate-1", "checkin_id":
+                                decision["checkin_id"]}, headers=site.guard_auth)  # fmt: skip
+            assert out.status_code == 200, out.text
+            page.reload()
+            assert page.locator("#pass").get_attribute("data-state") == "left"
+            assert page.locator("#left-at").inner_text().startswith("Đã về lúc ")
+            portal.reload()
+            assert row.locator("span.status").inner_text() == "Đã về"
+            assert "Giờ về" in row.locator(".arrival-times").inner_text()
+            portal.screenshot(path=site.shots / f"portal-arrival-states-{size['width']}.png", full_page=True)
+        finally:
+            host.close()
+            guest.close()
+
+
+def test_a_venue_states_its_own_retention_on_the_pass(site, phone) -> None:
+    venue = {"code": "UBND-Q1", "name": "UBND Quận 1", "desks": ["q1-gate"], "retention_days": 30}
+    created = site.api.post("/api/v1/venues", json=venue, headers=site.admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["retention_days"] == 30
+    refused = site.api.post("/api/v1/venues", json={**venue, "code": "X", "desks": [], "retention_days": 0},
+                            headers=site.admin)  # fmt: skip
+    assert refused.status_code == 422
+    invitation = site.invite("Bùi Thị Ba Mươi", venue="UBND-Q1")
+    page = phone.new_page()
+    page.goto(site.url + _pass_link(site, invitation["id"]))
+    privacy = page.locator("#privacy").inner_text()
+    assert "UBND Quận 1" in privacy and "(30 ngày sau cuộc hẹn)" in privacy
+    page.screenshot(path=site.shots / "pass-privacy-phone.png", full_page=True)

@@ -10,6 +10,8 @@ four costs that repeat for every document:
   memoised by the string (a pure function of it);
 * names are compared (issuer/subject matching) by RFC 5280 rules even when their encodings are identical;
   here identical encodings answer "equal" at once, and only differing ones go to asn1crypto's comparison;
+  and when a CMS's certificates are searched for its signer by issuer and serial, a differing serial
+  answers "no" before the names are compared;
 * the certification path of the signer and of the TSA is validated again for every document, although the
   documents of one signer carry the same chain and the same revocation data. ``Verifier`` reuses a
   ``ValidationContext`` for documents whose validation material (DSS certificates, OCSP responses, CRLs)
@@ -41,10 +43,12 @@ import re
 import threading
 from collections.abc import Iterator
 
+from asn1crypto import cms, tsp, x509
 from asn1crypto.x509 import Name, NameTypeAndValue
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
 from pyhanko.pdf_utils.xref import XRefBuilder, XRefCache
+from pyhanko.sign import general
 from pyhanko.sign.validation import generic_cms
 
 _original_hex = generic.read_hex_string_from_stream
@@ -55,6 +59,7 @@ _original_introducing = XRefCache.get_introducing_revision
 _original_read_table = XRefBuilder._read_xref_table
 _original_read_stream = XRefBuilder._read_xref_stream
 _original_read_xrefs = XRefBuilder.read_xrefs
+_original_match = general.match_issuer_serial
 
 _PDF_WHITESPACE = b"\x00\t\n\x0c\r "
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -109,6 +114,17 @@ def _name_eq(self: Name, other: object) -> bool:
     if isinstance(other, Name) and self.dump() == other.dump():
         return True  # the same encoding is the same name; different encodings may still match after prep
     return _original_name_eq(self, other)
+
+
+def _match_issuer_serial(
+    expected_issuer_serial: cms.IssuerAndSerialNumber | tsp.IssuerSerial, cert: x509.Certificate
+) -> bool:
+    # pyHanko compares the issuer names first and then the serials; looking for the signer among a
+    # CMS's certificates, the names of every other certificate differ in encoding and go to RFC 4518
+    # matching. Serials that differ decide it at once; equal ones go to pyHanko's whole comparison.
+    if expected_issuer_serial["serial_number"].native != cert["tbs_certificate"]["serial_number"].native:
+        return False
+    return _original_match(expected_issuer_serial, cert)
 
 
 async def _find_valid_path(certificate, paths, validation_context, pkix_validation_params=None):
@@ -209,6 +225,7 @@ def shortcuts() -> Iterator[None]:
             NameTypeAndValue._ldap_string_prep = _prepared_string
             generic_cms.find_valid_path = _find_valid_path
             Name.__eq__ = _name_eq
+            general.match_issuer_serial = _match_issuer_serial
             XRefCache.get_introducing_revision = _introducing_revision  # type: ignore[method-assign]
             XRefBuilder._read_xref_table = _read_table  # type: ignore[method-assign]
             XRefBuilder._read_xref_stream = _read_stream  # type: ignore[method-assign]
@@ -224,6 +241,7 @@ def shortcuts() -> Iterator[None]:
                 NameTypeAndValue._ldap_string_prep = _original_prep
                 generic_cms.find_valid_path = _original_find_path
                 Name.__eq__ = _original_name_eq
+                general.match_issuer_serial = _original_match
                 XRefCache.get_introducing_revision = _original_introducing  # type: ignore[method-assign]
                 XRefBuilder._read_xref_table = _original_read_table  # type: ignore[method-assign]
                 XRefBuilder._read_xref_stream = _original_read_stream  # type: ignore[method-assign]

@@ -9,7 +9,10 @@ and render what it returns.
 Audit entries, written in the transaction of their action:
 
 - ``signing.credential.bind`` (target the account; ``serial``, ``purpose``);
-- ``signing.authorize`` (target the signer; ``authorization``, ``documents``, ``credential``);
+- ``signing.authorize`` (target the signer; ``authorization``, ``documents``, ``credential``, ``pending``:
+  further signatures whose hashes come later);
+- ``signing.authorize.extend`` (target the signer; ``authorization``, ``extends``, ``documents``,
+  ``pending``), CSC extendTransaction;
 - ``document.sign`` (target the document id; ``sha256``, ``input_sha256``, ``level``, ``serial``, ``kind``,
   ``authorization`` — for ``sign_in_custody`` only ``sha256``, ``input_sha256``, ``serial``, ``level``);
 - ``document.sign-hash`` (target the certificate serial; ``hashes``, ``authorization``).
@@ -153,14 +156,18 @@ def authorize(
     code: str,
     credential_id: str | None = None,
     on_behalf_of: str | None = None,
+    pending: int = 0,
 ) -> AuthorizationInfo:
     """The signer confirms exactly these documents' hashes with a fresh code from their authenticator.
+
+    ``pending``: further signatures of the same transaction whose hashes exist only once the previous one
+    is made (CSC numSignatures beyond the hashes listed); ``extend_authorization`` names them.
 
     The caller signs for themselves, or, as an integrator's service account, for the signer named by
     ``on_behalf_of`` (who still confirms with their own code). A wrong code is counted per account and
     refused; a locked account is refused before its code is looked at (``identity.lockout.Locked``)."""
     try:
-        granted = _authorize(kyso, actor, caller, hashes, code, credential_id, on_behalf_of)
+        granted = _authorize(kyso, actor, caller, hashes, code, credential_id, on_behalf_of, pending)
     except ServiceError as exc:
         _record_refusal(kyso, actor, "signing.authorize", exc)
         raise
@@ -175,6 +182,7 @@ def _authorize(
     code: str,
     credential_id: str | None,
     on_behalf_of: str | None,
+    pending: int = 0,
 ) -> AuthorizationInfo:
     settings = kyso.settings
     with kyso.db.transaction() as session:
@@ -188,6 +196,8 @@ def _authorize(
                 Kind.FORBIDDEN, f"{account.username}'s role may not {credential.purpose} documents"
             )
         cleaned = authorizations.clean_hashes(hashes, settings.signing_batch_max)
+        if pending < 0 or len(cleaned) + pending > settings.signing_batch_max:
+            raise malformed(f"one authorisation covers at most {settings.signing_batch_max} signatures")
         if account.totp_secret is None or not account.totp_confirmed:
             raise ServiceError(Kind.CONFLICT, "the signer has no authenticator app enrolled; enrol one first")
         now = kyso.clock.now()
@@ -205,17 +215,48 @@ def _authorize(
             granted = authorizations.grant(
                 session, account_id=account.id, requested_by=caller.account_id,
                 credential_id=credential.id, hashes=cleaned, now=now,
-                lifetime=dt.timedelta(minutes=settings.signing_authorization_minutes),
+                lifetime=dt.timedelta(minutes=settings.signing_authorization_minutes), pending=pending,
             )  # fmt: skip
             record(
                 session, kyso, actor, "signing.authorize", account.username,
-                authorization=granted.id, documents=cleaned, credential=credential.id,
+                authorization=granted.id, documents=cleaned, credential=credential.id, pending=pending,
             )  # fmt: skip
     if granted is None:
         raise ServiceError(
             Kind.FORBIDDEN, "the code is wrong, expired or already used; nothing was authorised"
         )
     return granted
+
+
+def extend_authorization(
+    kyso: Kyso,
+    actor: Actor,
+    caller: Principal,
+    authorization_id: str,
+    credential_id: str,
+    hashes: Iterable[str],
+) -> AuthorizationInfo:
+    """A new authorisation for ``hashes`` out of the further signatures an authorisation left open (CSC
+    extendTransaction); no new code: the signer authorised that many signatures when they confirmed."""
+    try:
+        with kyso.db.transaction() as session:
+            cleaned = authorizations.clean_hashes(hashes, kyso.settings.signing_batch_max)
+            extended = authorizations.extend(
+                session, authorization_id, caller_id=caller.account_id, credential_id=credential_id,
+                hashes=cleaned, now=kyso.clock.now(),
+            )  # fmt: skip
+            from store.models import Account
+
+            holder = session.get(Account, extended.account_id)
+            signer = holder.username if holder is not None else None
+            record(
+                session, kyso, actor, "signing.authorize.extend", signer, authorization=extended.id,
+                extends=authorization_id, documents=cleaned, pending=extended.pending,
+            )  # fmt: skip
+    except ServiceError as exc:
+        _record_refusal(kyso, actor, "signing.authorize.extend", exc)
+        raise
+    return extended
 
 
 def _signer(session: Session, caller: Principal, on_behalf_of: str | None) -> Account:

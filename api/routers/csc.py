@@ -7,6 +7,9 @@ credentials and authorisations as Kyso's own routes, through the same use cases 
   integrator's service account, to the signer named in ``userID``), with their chain and key algorithm;
 - ``credentials/authorize``: SCAL2, the signer's authenticator code as ``OTP`` confirms exactly the listed
   hashes; the SAD is the id of a Kyso signing authorisation (``services.signing.authorize``);
+- ``credentials/extendTransaction``: ``numSignatures`` beyond the hashes listed leaves signatures open whose
+  hashes exist only after the previous signature (sequential signatures); each extension names the next
+  hashes and gets its own SAD, spending the open count (``services.signing.extend_authorization``);
 - ``signatures/signHash``: raw signature values over those hashes (``services.signing.sign_hash``), consumed
   once, audited as ``document.sign-hash``.
 
@@ -43,6 +46,7 @@ METHODS = [
     "credentials/list",
     "credentials/info",
     "credentials/authorize",
+    "credentials/extendTransaction",
     "signatures/signHash",
 ]
 
@@ -78,7 +82,11 @@ class CSCRoute(APIRoute):
                 if exc.kind is Kind.FORBIDDEN and "code is wrong" in exc.message:
                     error, status = "invalid_otp", 400
                 refused_sad = not exc.message.startswith("your account may not")  # else: a permission
-                if exc.kind is Kind.FORBIDDEN and request.url.path.endswith("/signHash") and refused_sad:
+                if (
+                    exc.kind is Kind.FORBIDDEN
+                    and request.url.path.endswith(("/signHash", "/extendTransaction"))
+                    and refused_sad
+                ):
                     error, status = "invalid_request", 400
                 return csc_error(status, error, exc.message)
             except RequestValidationError as exc:
@@ -252,7 +260,7 @@ def credentials_authorize(
 ) -> dict[str, object]:
     if not body.hash:
         raise _bad("Missing parameter hash: this credential is SCAL2, the SAD is bound to the hashes to sign")
-    if body.numSignatures != len(body.hash):
+    if body.numSignatures < len(body.hash):
         raise _bad(f"Invalid parameter numSignatures: {body.numSignatures} for {len(body.hash)} hashes")
     code = body.OTP or body.PIN
     if not code:
@@ -261,9 +269,31 @@ def credentials_authorize(
     granted = signing_service.authorize(
         kyso, actor_of(request, principal), principal, hashes=_hex_hashes(body.hash), code=code,
         credential_id=body.credentialID, on_behalf_of=username if principal.role == "service" else None,
+        pending=body.numSignatures - len(body.hash),
     )  # fmt: skip
     lifetime = int((granted.expires_at - kyso.clock.now()).total_seconds())
     return {"SAD": granted.id, "expiresIn": max(lifetime, 1)}
+
+
+class ExtendIn(_In):
+    credentialID: str = Field(max_length=64)
+    SAD: str = Field(max_length=64)
+    hash: list[str] = Field(min_length=1, max_length=1000)
+
+
+@router.post(
+    "/credentials/extendTransaction",
+    summary="CSC credentials/extendTransaction: a SAD for the next hashes of an authorised transaction",
+)
+def credentials_extend(
+    body: ExtendIn, request: Request, kyso: KysoDep, principal: Signer
+) -> dict[str, object]:
+    signing_service.credential_for(kyso, principal, body.credentialID)
+    extended = signing_service.extend_authorization(
+        kyso, actor_of(request, principal), principal, body.SAD, body.credentialID, _hex_hashes(body.hash)
+    )
+    lifetime = int((extended.expires_at - kyso.clock.now()).total_seconds())
+    return {"SAD": extended.id, "expiresIn": max(lifetime, 1)}
 
 
 @router.post("/signatures/signHash", summary="CSC signatures/signHash: raw signatures over authorised hashes")

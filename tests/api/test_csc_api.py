@@ -53,13 +53,14 @@ def live(tmp_path_factory: pytest.TempPathFactory):
         )
     server = start_server(instance)
     try:
-        # the official logs in once through CSC auth/login (which also confirms her authenticator app);
-        # the code is of the previous 30-s step, so the one she types to authorise is a later, unused one
+        # the official logs in once through CSC auth/login (which also confirms her authenticator app)
         basic = base64.b64encode(f"{official.username}:{official.password}".encode()).decode()
-        status, answer = _post(server.url + "/csc/v1/auth/login", {"clientData": official.code(at=time.time() - 30)},
+        codes = Codes(official)
+        status, answer = _post(server.url + "/csc/v1/auth/login", {"clientData": codes.next()},
                                headers={"Authorization": f"Basic {basic}"})  # fmt: skip
         assert status == 200 and answer["expires_in"] > 0, answer
         official.token = answer["access_token"]  # type: ignore[attr-defined]
+        official.codes = codes  # type: ignore[attr-defined]
         yield instance, server.url, official, bound.id, key.key, tmp
     finally:
         stop_server(server)
@@ -80,6 +81,25 @@ def _post(url: str, body: object, token: str | None = None, headers: dict[str, s
         return error.code, json.loads(error.read())
 
 
+class Codes:
+    """The official's codes in the order the tests ask for them: each of a later 30-s step than the last
+    (Kyso accepts a code once, and none older than the last one used), within the step either side of now;
+    waits for the clock when the next step is not yet acceptable. The tests may run in any order."""
+
+    def __init__(self, official: TestAccount) -> None:
+        self.official = official
+        self.last_step = int(time.time()) // 30 - 2
+
+    def next(self) -> str:
+        while True:
+            current = int(time.time()) // 30
+            step = max(self.last_step + 1, current - 1)
+            if step <= current + 1:
+                self.last_step = step
+                return self.official.code(at=step * 30 + 1)
+            time.sleep(0.5)
+
+
 class OfficialTypesHerCode(CSCAuthorizationManager):
     """What a document system does: asks the official for her current code, then credentials/authorize
     with the hashes about to be signed (SCAL2). The codes used are kept to replay one in a test."""
@@ -92,7 +112,7 @@ class OfficialTypesHerCode(CSCAuthorizationManager):
         self.sads: list[str] = []
 
     async def authorize_signature(self, hash_b64s: list[str]) -> CSCAuthorizationInfo:
-        code = self.official.code()
+        code = self.official.codes.next()  # type: ignore[attr-defined]
         self.codes.append(code)
         body = self.format_csc_auth_request(otp=code, hash_b64s=hash_b64s)
         url = self.csc_session_info.endpoint_url("credentials/authorize")
@@ -186,3 +206,52 @@ def test_csc_login_gives_a_token_the_csc_routes_take(live) -> None:
     _, url, official, credential_id, _, _ = live
     status, listed = _post(url + "/csc/v1/credentials/list", {}, official.token)
     assert status == 200 and listed["credentialIDs"] == [credential_id]
+
+
+def _verify_raw(certificate_b64: str, digest: bytes, signature_b64: str) -> None:
+    """A CSC signature is the bare ECDSA value over the digest: check it with the certificate's key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    public = x509.load_der_x509_certificate(base64.b64decode(certificate_b64)).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(base64.b64decode(signature_b64), digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+
+
+def test_extend_transaction_signs_hashes_known_only_later(live) -> None:
+    """numSignatures 3 with one hash: each later hash gets its SAD by extendTransaction, no new code, and
+    the open count is spent exactly once."""
+    import hashlib
+
+    instance, url, official, credential_id, api_key, _ = live
+    digests = [hashlib.sha256(f"revision {n}".encode()).digest() for n in range(4)]
+    b64 = [base64.b64encode(d).decode() for d in digests]
+    _, details = _post(url + "/csc/v1/credentials/info", {"credentialID": credential_id}, api_key)
+    [certificate] = details["cert"]["certificates"]
+    code = official.codes.next()
+    status, first = _post(url + "/csc/v1/credentials/authorize", {"credentialID": credential_id,
+                          "numSignatures": 3, "hash": b64[:1], "OTP": code}, api_key)  # fmt: skip
+    assert status == 200, first
+    sad = first["SAD"]
+    for number in range(3):
+        if number:
+            status, extended = _post(url + "/csc/v1/credentials/extendTransaction",
+                                     {"credentialID": credential_id, "SAD": sad, "hash": [b64[number]]}, api_key)  # fmt: skip
+            assert status == 200 and extended["SAD"] != sad, extended
+            sad = extended["SAD"]
+        status, signed = _post(url + "/csc/v1/signatures/signHash", {"credentialID": credential_id, "SAD": sad,
+                               "hash": [b64[number]], "signAlgo": "1.2.840.10045.4.3.2"}, api_key)  # fmt: skip
+        assert status == 200, signed
+        _verify_raw(certificate, digests[number], signed["signatures"][0])
+    # the three signatures are spent: a fourth extension, and a hash nobody named, are refused
+    status, answer = _post(url + "/csc/v1/credentials/extendTransaction",
+                           {"credentialID": credential_id, "SAD": sad, "hash": [b64[3]]}, api_key)  # fmt: skip
+    assert status == 400 and answer["error"] == "invalid_request", answer
+    status, answer = _post(url + "/csc/v1/credentials/extendTransaction",
+                           {"credentialID": credential_id, "SAD": first["SAD"], "hash": [b64[3]]}, api_key)  # fmt: skip
+    assert status == 400 and answer["error"] == "invalid_request", answer
+    with instance.db.reading() as session:
+        extensions = session.query(AuditEntry).filter(AuditEntry.action == "signing.authorize.extend").all()
+    assert [e.outcome for e in extensions].count("success") == 2
+    assert [e.outcome for e in extensions].count("refused") == 2

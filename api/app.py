@@ -13,6 +13,7 @@ from api.body_limits import BodyLimits
 from api.fastpath import ocsp as ocsp_fastpath
 from api.forwarded import ForwardedHeaders
 from api.observability import Observability
+from api.pages import console as console_page
 from api.pages import install as install_pages
 from api.routers import (
     audit,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(verify.router)
     app.include_router(invitations.router)
     install_pages(app)  # /verify, /desk, /portal, /pass pages, /static, security headers
+    app.include_router(console_page.router)  # /console: the CA operator's console
     # observability (issue 9): /metrics, and the outermost middleware (request id, access log, HTTP metrics)
     app.include_router(metrics.router)
     app.add_middleware(BodyLimits, settings=settings)  # size and time limits on every request body

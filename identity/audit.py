@@ -383,6 +383,23 @@ def concerning(session: Session, target: str, limit: int) -> list[AuditRecord]:
     return [_record(row) for row in audit_repo.rows_with_target(session, target, limit)]
 
 
+def search(
+    session: Session,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[AuditRecord]:
+    """The latest ``limit`` entries before seq ``before`` whose action and target start with those given
+    and whose actor is ``actor`` (each filter optional), newest first."""
+    rows = audit_repo.matching_rows(
+        session, action=action, actor=actor, target=target, before=before, limit=limit
+    )
+    return [_record(row) for row in rows]
+
+
 def current_head(session: Session) -> tuple[int, str]:
     """(seq, entry_hash) of the chain's head; (0, GENESIS) before the first append."""
     row = audit_repo.head(session, HEAD_ID)

@@ -58,6 +58,20 @@ def entries(kyso: Kyso, after: int | None = None, limit: int | None = None) -> l
     return found
 
 
+def search(
+    kyso: Kyso,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[audit.AuditRecord]:
+    """Entries newest first, filtered as the operator console asks (identity.audit.search)."""
+    with kyso.db.reading() as session:
+        return audit.search(session, action=action, actor=actor, target=target, before=before, limit=limit)
+
+
 def export(kyso: Kyso, out: TextIO) -> int:
     """Write every entry, hashes included, as one JSON object per line; how many were written."""
     with kyso.db.reading() as session:

@@ -106,3 +106,26 @@ def first_entry_time_after(session: Session, seq: int) -> Any:
     """When the first entry after ``seq`` was written, or None when there is none."""
     query = select(AuditEntry.occurred_at).where(AuditEntry.seq > seq).order_by(AuditEntry.seq).limit(1)
     return session.scalar(query)
+
+
+def matching_rows(
+    session: Session,
+    *,
+    action: str | None,
+    actor: str | None,
+    target: str | None,
+    before: int | None,
+    limit: int,
+) -> Sequence[Any]:
+    """The latest ``limit`` entries before seq ``before`` whose action and target start with those given
+    and whose actor is ``actor``, newest first (the console's filters)."""
+    query = select(*COLUMNS)
+    if action:
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if target:
+        query = query.where(AuditEntry.target.startswith(target, autoescape=True))
+    if before is not None:
+        query = query.where(AuditEntry.seq < before)
+    return session.execute(query.order_by(AuditEntry.seq.desc()).limit(limit)).all()

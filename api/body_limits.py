@@ -35,6 +35,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # (path pattern, the limit in bytes for these settings); the first match wins.
 ROUTE_LIMITS: tuple[tuple[re.Pattern[str], Callable[[Settings], int]], ...] = (
     (re.compile(r"/api/v1/signing/sign"), lambda s: (s.signing_upload_mb << 20) + MULTIPART_SLACK),
+    (re.compile(r"/csc/v1/signatures/signDoc"), lambda s: (s.signing_upload_mb << 20) * 4 // 3 + MIB),
     (re.compile(r"/api/v1/documents/extend"), lambda s: (s.signing_upload_mb << 20) + MULTIPART_SLACK),
     (re.compile(r"/api/v1/verify|/verify(/[^/]+)?"), lambda s: (s.verify_max_mb << 20) + MULTIPART_SLACK),
     (re.compile(r"/api/v1/checkins/scan"), lambda s: 10 * MIB + MULTIPART_SLACK),

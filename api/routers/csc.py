@@ -10,6 +10,8 @@ credentials and authorisations as Kyso's own routes, through the same use cases 
 - ``credentials/extendTransaction``: ``numSignatures`` beyond the hashes listed leaves signatures open whose
   hashes exist only after the previous signature (sequential signatures); each extension names the next
   hashes and gets its own SAD, spending the open count (``services.signing.extend_authorization``);
+- ``signatures/signDoc`` (CSC 2's, served here too): whole PDFs in base64, signed as ``POST
+  /api/v1/signing/sign`` signs them (``services.signing.sign``), the SAD bound to each PDF's SHA-256;
 - ``signatures/signHash``: raw signature values over those hashes (``services.signing.sign_hash``), consumed
   once, audited as ``document.sign-hash``.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import io
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -48,6 +51,7 @@ METHODS = [
     "credentials/authorize",
     "credentials/extendTransaction",
     "signatures/signHash",
+    "signatures/signDoc",
 ]
 
 # CSC error codes for Kyso's refusals: (HTTP status, error). A refused SAD is the spec's 400 invalid_request,
@@ -84,7 +88,7 @@ class CSCRoute(APIRoute):
                 refused_sad = not exc.message.startswith("your account may not")  # else: a permission
                 if (
                     exc.kind is Kind.FORBIDDEN
-                    and request.url.path.endswith(("/signHash", "/extendTransaction"))
+                    and request.url.path.endswith(("/signHash", "/signDoc", "/extendTransaction"))
                     and refused_sad
                 ):
                     error, status = "invalid_request", 400
@@ -321,3 +325,71 @@ async def signatures_sign_hash(
 
 def _generalized(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+_LEVELS = {"ades-b-b": "b-b", "ades-b-t": "b-t", "ades-b-lt": "b-lt", "ades-b-lta": "b-lta"}
+
+
+class DocumentIn(_In):
+    document: str = Field(description="the PDF, base64")
+    signature_format: str = Field(default="P", max_length=4, description="P: PAdES, the only one here")
+    conformance_level: str = Field(default="AdES-B-LT", max_length=20)
+    signed_envelope_property: str = Field(
+        default="Approval", max_length=20, description="Approval, Certification"
+    )
+    appearance: str = Field(
+        default="official", max_length=20, description="Kyso: official, seal, invisible, …"
+    )
+
+
+class SignDocIn(_In):
+    credentialID: str = Field(max_length=64)
+    SAD: str = Field(max_length=64)
+    documents: list[DocumentIn] = Field(min_length=1, max_length=1000)
+
+
+class _Upload:
+    """A decoded document as services.signing takes uploads."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.filename: str | None = name
+        self.file = io.BytesIO(data)
+        self.size: int | None = len(data)
+
+
+@router.post(
+    "/signatures/signDoc", summary="CSC signatures/signDoc: sign whole PDFs (PAdES) with an authorisation"
+)
+async def signatures_sign_doc(
+    body: SignDocIn, request: Request, kyso: KysoDep, principal: Signer
+) -> dict[str, object]:
+    signing_service.credential_for(kyso, principal, body.credentialID)
+    settings = {
+        (d.conformance_level.lower(), d.signed_envelope_property.lower(), d.appearance)
+        for d in body.documents
+    }
+    if len(settings) != 1:
+        raise _bad("Invalid parameter documents: one request signs all its documents the same way")
+    [(conformance, envelope, appearance)] = settings
+    if any(d.signature_format.upper() != "P" for d in body.documents):
+        raise _bad("Invalid parameter signature_format: this service makes PAdES signatures (P) only")
+    level = _LEVELS.get(conformance)
+    if level is None:
+        raise _bad(f"Invalid parameter conformance_level: choose one of {', '.join(_LEVELS)}")
+    if envelope not in ("approval", "certification"):
+        raise _bad("Invalid parameter signed_envelope_property: Approval or Certification")
+    uploads = []
+    for number, item in enumerate(body.documents, start=1):
+        try:
+            data = base64.b64decode(item.document, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad(f"Invalid parameter documents[{number}].document: not base64") from None
+        uploads.append(_Upload(f"document-{number}.pdf", data))
+    signed = await signing_service.sign(
+        kyso, actor_of(request, principal), principal, body.SAD, uploads, level=level, appearance=appearance,
+        certify=envelope == "certification",
+    )  # fmt: skip
+    return {
+        "DocumentWithSignature": [base64.b64encode(item.output.read()).decode("ascii") for item in signed],
+        "documentIDs": [item.record.id for item in signed],  # Kyso: the registry ids (/verify/<id>)
+    }

@@ -255,3 +255,41 @@ def test_extend_transaction_signs_hashes_known_only_later(live) -> None:
         extensions = session.query(AuditEntry).filter(AuditEntry.action == "signing.authorize.extend").all()
     assert [e.outcome for e in extensions].count("success") == 2
     assert [e.outcome for e in extensions].count("refused") == 2
+
+
+def test_sign_doc_signs_whole_pdfs_b_lt_with_a_sad_bound_to_their_hashes(live) -> None:
+    import hashlib
+
+    instance, url, official, credential_id, api_key, tmp = live
+    pdf = sample_pdf(1)
+    digest = base64.b64encode(hashlib.sha256(pdf).digest()).decode()
+    status, granted = _post(url + "/csc/v1/credentials/authorize", {"credentialID": credential_id,
+                            "numSignatures": 1, "hash": [digest], "OTP": official.codes.next()}, api_key)  # fmt: skip
+    assert status == 200, granted
+    other = base64.b64encode(sample_pdf(2)).decode()  # a document the official did not confirm
+    status, answer = _post(url + "/csc/v1/signatures/signDoc", {"credentialID": credential_id, "SAD": granted["SAD"],
+                           "documents": [{"document": other}]}, api_key)  # fmt: skip
+    assert (
+        status == 400
+        and answer["error"] == "invalid_request"
+        and "not one the signer confirmed" in str(answer)
+    )
+    status, answer = _post(url + "/csc/v1/signatures/signDoc", {"credentialID": credential_id, "SAD": granted["SAD"],
+                           "documents": [{"document": base64.b64encode(pdf).decode(),
+                                          "conformance_level": "AdES-B-LT"}]}, api_key)  # fmt: skip
+    assert status == 200, answer
+    signed = base64.b64decode(answer["DocumentWithSignature"][0])
+    [verdict] = pyhanko_verdicts(signed, root_asn1(instance))
+    assert (verdict.intact, verdict.valid, verdict.trusted, verdict.revocation_checked) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    path = tmp / "sign-doc.pdf"
+    path.write_bytes(signed)
+    [poppler] = pdfsig(path, nss_database(tmp / "nss", root_pem(instance)))
+    assert poppler.signature_valid and poppler.certificate_trusted, poppler.raw
+    with instance.db.reading() as session:
+        entry = session.query(AuditEntry).filter(AuditEntry.target == answer["documentIDs"][0]).one()
+    assert entry.action == "document.sign" and granted["SAD"] in entry.details

@@ -236,3 +236,22 @@ def test_a_credential_of_another_account_is_refused(desk: Desk) -> None:
     }
     response = desk.client.post(f"{SIGNING}/authorizations", json=body, headers=desk.official_auth)
     _problem(response, 403, "not one of this account's")
+
+
+def test_a_certified_no_changes_pdf_is_refused_422_and_audited(desk: Desk) -> None:
+    from tests.signing.test_document_shown import certified_no_changes
+    from tests.support.signing import issue_in_custody, signing_service
+
+    author = issue_in_custody(desk.instance, "official")
+    certified = certified_no_changes(signing_service(desk.instance), author)
+    granted = desk.authorize(desk.official, desk.official_auth, certified)
+    assert granted.status_code == 201, granted.text
+    response = desk.sign(desk.official_auth, granted.json()["id"], certified)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "no changes allowed" in response.json()["detail"]
+    with desk.instance.db.reading() as session:
+        refusals = session.query(AuditEntry).filter(
+            AuditEntry.action == "document.sign", AuditEntry.outcome == "refused"
+        )
+        assert any("no changes allowed" in entry.details for entry in refusals)

@@ -36,3 +36,39 @@ def test_a_token_key_signs_pdfs_that_validate(softhsm_token, tmp_path: Path, lev
         assert by_poppler.signature_valid and by_poppler.certificate_trusted, by_poppler.raw
     finally:
         instance.db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["software", "pkcs11"])
+def test_a_digest_computed_elsewhere_is_signed_as_csc_sign_hash_needs(
+    softhsm_token,  # noqa: F811
+    tmp_path: Path,
+    backend: str,
+) -> None:
+    """``sign_prehashed`` (CSC signHash gets only the hash) gives the signature ``sign`` gives over the data:
+    both verify with the certificate's key over the same data."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.conftest import make_instance
+
+    instance = (
+        make_pkcs11_instance(tmp_path, softhsm_token)
+        if backend == "pkcs11"
+        else make_instance(tmp_path, f"sqlite:///{tmp_path / 'kyso.db'}")
+    )
+    try:
+        serial = issue_in_custody(instance, "official")
+        key = make_signing_service(instance).keys.signing_key(serial)
+        data = b"signed attributes of a CMS signature"
+        signature = key.signer.sign_prehashed(hashlib.sha256(data).digest())
+        public = x509.load_der_x509_certificate(key.certificate_der).public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(signature, data, ec.ECDSA(hashes.SHA256()))  # raises if it is not over ``data``
+        with pytest.raises(InvalidSignature):
+            public.verify(signature, data + b"!", ec.ECDSA(hashes.SHA256()))
+    finally:
+        instance.db.dispose()

@@ -9,8 +9,8 @@ and render what it returns.
 Audit entries, written in the transaction of their action:
 
 - ``signing.credential.bind`` (target the account; ``serial``, ``purpose``);
-- ``signing.authorize`` (target the signer; ``authorization``, ``documents``, ``credential``, ``pending``:
-  further signatures whose hashes come later);
+- ``signing.authorize`` (target the signer; ``authorization``, ``documents``, ``credential``, and
+  ``pending`` when further signatures were authorised whose hashes come later);
 - ``signing.authorize.extend`` (target the signer; ``authorization``, ``extends``, ``documents``,
   ``pending``), CSC extendTransaction;
 - ``document.sign`` (target the document id; ``sha256``, ``input_sha256``, ``level``, ``serial``, ``kind``,
@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 from anyio.to_thread import run_sync
 
@@ -219,7 +219,7 @@ def _authorize(
             )  # fmt: skip
             record(
                 session, kyso, actor, "signing.authorize", account.username,
-                authorization=granted.id, documents=cleaned, credential=credential.id, pending=pending,
+                authorization=granted.id, documents=cleaned, credential=credential.id, **_pending(pending),
             )  # fmt: skip
     if granted is None:
         raise ServiceError(
@@ -257,6 +257,11 @@ def extend_authorization(
         _record_refusal(kyso, actor, "signing.authorize.extend", exc)
         raise
     return extended
+
+
+def _pending(pending: int) -> dict[str, Any]:
+    """The audit detail of further signatures left open, only when there are some."""
+    return {"pending": pending} if pending else {}
 
 
 def _signer(session: Session, caller: Principal, on_behalf_of: str | None) -> Account:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import Kind, ServiceError
 from identity import audit
-from invitations import checkin, offline, venues
+from invitations import checkin, offline, rollcall, venues
 from invitations.checkin import Checkout, Decision, DeskRef
 from invitations.reasons import Reason
 from services.audit import Actor, record
@@ -150,3 +150,41 @@ def review_conflict(kyso: Kyso, actor: Actor, conflict_id: int) -> dict[str, obj
         row = offline.review(session, conflict_id, actor.name, kyso.clock.now(), reader_of(actor))
         record(session, kyso, actor, "checkin.conflict.review", row.invitation_id, offline_record=row.id)
         return offline.offline_record_json(row)
+
+
+# --- evacuation roll call -----------------------------------------------------------------------------
+def _rollcall_venue(session: Session, actor: Actor, venue: str) -> None:
+    """The roll call is the venue's own people's (its desks, accounts placed there) and the admin's."""
+    scope = venues.report_scope(session, reader_of(actor), venue)
+    if not scope.whole:
+        raise ServiceError(Kind.FORBIDDEN, f"the roll call of {venue} is for its desks and the admin")
+
+
+def roll_call(kyso: Kyso, actor: Actor, venue: str) -> rollcall.RollCall:
+    """Who is inside ``venue`` now, with the newest mark on each."""
+    with kyso.db.reading() as session:
+        _rollcall_venue(session, actor, venue)
+        return rollcall.roll_call(session, venue, kyso.clock.now())
+
+
+def mark_rollcall(
+    kyso: Kyso, actor: Actor, venue: str, checkin_id: int, status: str, seen_at: dt.datetime | None = None
+) -> dict[str, object]:
+    """Mark one person inside safe or missing, audited; ``seen_at`` (a mark made offline) is kept when it
+    is within the last day, else the mark is dated now."""
+    now = kyso.clock.now()
+    at = seen_at if seen_at is not None and now - dt.timedelta(days=1) <= seen_at <= now else now
+    with kyso.db.transaction() as session:
+        _rollcall_venue(session, actor, venue)
+        done = rollcall.mark(session, venue, checkin_id, status, actor.name, at)
+        record(session, kyso, actor, "rollcall.mark", str(checkin_id), status, venue=venue)
+    return done
+
+
+def rollcall_csv(kyso: Kyso, actor: Actor, venue: str) -> str:
+    """The roll call as CSV; the export is audited (it names the people inside)."""
+    with kyso.db.transaction() as session:
+        _rollcall_venue(session, actor, venue)
+        found = rollcall.roll_call(session, venue, kyso.clock.now())
+        record(session, kyso, actor, "rollcall.export", venue, people=len(found.people))
+    return found.csv()

@@ -9,20 +9,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require
 from api.deps import KysoDep
 from api.pages.access import page_caller
 from api.pages.render import page
+from api.pages.static import STATIC
 from api.request_body import read_body
 from api.routers.checkins import IMAGE_LIMIT
 from core.clock import VIETNAM
 from core.errors import Kind, ServiceError
 from identity.permissions import Permission
 from identity.sessions import Principal
-from invitations import qr, reports, venues
+from invitations import qr, reports, rollcall, venues
 from store import invitations_repo as repo
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -81,7 +82,51 @@ def desk_guests(
         now = kyso.clock.now()
         reader = venues.Reader(principal.account_id, principal.role)
         found = reports.day_report(session, venue, now.astimezone(VIETNAM).date(), now, reader)
-    return JSONResponse(found.as_json(), headers={"Cache-Control": "no-store"})
+        whole = venues.report_scope(session, reader, venue).whole
+        # who is inside now, for the roll call page (/desk/rollcall) to work from when the network is gone
+        inside = rollcall.roll_call(session, venue, now).as_json() if whole else None
+    return JSONResponse({**found.as_json(), "rollcall": inside}, headers={"Cache-Control": "no-store"})
+
+
+ROLLCALL_STRINGS = [
+    "rollcall_synced", "rollcall_none", "rollcall_no_data", "mark_safe", "mark_missing", "mark_unmarked",
+    "rollcall_counts", "rollcall_pending", "online", "offline", "host", "host_contact", "companions",
+    "col_arrived", "network_error", "error_prefix",
+]  # fmt: skip
+
+
+@router.get("/desk/rollcall", response_class=HTMLResponse)
+def rollcall_page(
+    request: Request,
+    kyso: KysoDep,
+    principal: DeskPage,
+    venue: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    """The evacuation roll call on a phone: who is inside, mark safe / missing, CSV. Works offline from the
+    desk's last sync (the page and its data are kept by the browser: /desk/rollcall-sw.js)."""
+    try:
+        here, every = _venue_of(kyso, principal, venue)
+    except ServiceError as exc:
+        if exc.kind is not Kind.NOT_FOUND:
+            raise
+        here, every = None, []
+    return page(
+        request,
+        "rollcall.html",
+        title="rollcall",
+        scripts=("common.js", "rollcall.js"),
+        script_strings=ROLLCALL_STRINGS,
+        principal=principal,
+        venue=here,
+        venues=every,
+    )
+
+
+@router.get("/desk/rollcall-sw.js")
+def rollcall_worker() -> Response:
+    """The service worker that lets /desk/rollcall open without a network (its scope is /desk/)."""
+    body = (STATIC / "rollcall-sw.js").read_bytes()
+    return Response(body, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
 
 @router.post("/desk/decode")

@@ -8,12 +8,12 @@ calls and renders.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import require, require_any
 from api.deps import KysoDep, actor_of
@@ -195,3 +195,48 @@ def review(
     conflict_id: ConflictId, kyso: KysoDep, principal: ConflictReviewer, request: Request
 ) -> dict[str, object]:
     return checkins.review_conflict(kyso, actor_of(request, principal), conflict_id)
+
+
+# --- evacuation roll call -----------------------------------------------------------------------------
+class MarkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    venue: str = Field(min_length=1, max_length=40)
+    checkin_id: CheckInId
+    status: Literal["safe", "missing"]
+    seen_at: AwareDatetime | None = Field(None, description="when the mark was made (by a phone offline)")
+
+
+@router.get("/rollcall", summary="Evacuation roll call: who is inside the venue now, with their marks")
+def roll_call(
+    kyso: KysoDep,
+    principal: VenueReader,
+    request: Request,
+    venue: Annotated[str, Query(min_length=1, max_length=40)],
+) -> JSONResponse:
+    found = checkins.roll_call(kyso, actor_of(request, principal), venue)
+    return JSONResponse(found.as_json(), headers={"Cache-Control": "no-store"})
+
+
+@router.post("/rollcall", summary="Mark a person inside safe or missing (audited)")
+def mark(body: MarkIn, kyso: KysoDep, principal: VenueReader, request: Request) -> dict[str, object]:
+    actor = actor_of(request, principal)
+    return checkins.mark_rollcall(kyso, actor, body.venue, body.checkin_id, body.status, body.seen_at)
+
+
+@router.get("/rollcall.csv", summary="The roll call as CSV (UTF-8 with BOM; the export is audited)")
+def roll_call_csv(
+    kyso: KysoDep,
+    principal: VenueReader,
+    request: Request,
+    venue: Annotated[str, Query(min_length=1, max_length=40)],
+) -> Response:
+    text = checkins.rollcall_csv(kyso, actor_of(request, principal), venue)
+    return Response(
+        text.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="diem-danh-{venue}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -319,6 +319,17 @@
 
   cameraButton.addEventListener("click", () => (stream ? stopCamera() : startCamera()));
 
+  // the roll call (/desk/rollcall) opens without a network from what this page kept: its data (loadGuests)
+  // and the page itself, answered by the service worker when offline
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/desk/rollcall-sw.js", { scope: "/desk/" }).catch(() => {});
+  }
+  if (window.caches && navigator.onLine) {
+    caches.open("kyso-rollcall-v1").then((cache) => cache.addAll([
+      $("rollcall-link").getAttribute("href"), "/static/common.js", "/static/rollcall.js", "/static/kyso.css",
+    ])).catch(() => {});
+  }
+
   showNet();
   loadGuests();
   replay();

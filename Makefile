@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite drives as real tools.
 TEST_DEBS := openssl postgresql softhsm2 poppler-utils qpdf zbar-tools libnss3-tools fonts-dejavu-core gcc libc6-dev chromium chromium-driver faketime jq ghostscript
-TEST_TOOLS := openssl initdb softhsm2-util pdfsig pdftoppm qpdf zbarimg certutil gcc chromium faketime jq
+TEST_TOOLS := openssl initdb softhsm2-util pdfsig pdftoppm qpdf zbarimg certutil gcc chromium faketime jq gs
 PYTEST_WORKERS ?= auto
 
 .PHONY: run test test-dates fuzz lint lock bench venv test-tools clean help

@@ -533,3 +533,48 @@ class RateLimit(Base):
     client: Mapped[str] = mapped_column(String(64), primary_key=True)  # an IPv4/IPv6 address
     tat: Mapped[float] = mapped_column(Double)  # POSIX seconds; at or before now: a full burst is free
     allowed: Mapped[bool] = mapped_column()  # whether the latest request was let through
+
+
+# --- approvals, N of M (services/approvals.py) ---------------------------------------------------------
+class ApprovalPolicy(Base):
+    """How many people other than the requester must approve an action before it runs (0 or no row: none)."""
+
+    __tablename__ = "approval_policies"
+
+    action: Mapped[str] = mapped_column(String(60), primary_key=True)
+    required: Mapped[int] = mapped_column(Integer)
+    lifetime_hours: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    changed_by: Mapped[str] = mapped_column(String(100))
+
+
+class ApprovalRequest(Base):
+    """An action waiting for approvals: pending, then approved (and run), rejected or expired."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (Index("ix_approval_requests_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(200))
+    params: Mapped[str] = mapped_column(Text)  # canonical JSON: what runs once approved
+    required: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ApprovalVote(Base):
+    """One person's approval or rejection of a request; one each."""
+
+    __tablename__ = "approval_votes"
+    __table_args__ = (UniqueConstraint("request_id", "voter", name="uq_approval_votes_voter"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id"))
+    voter: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(10))  # approve | reject
+    comment: Mapped[str] = mapped_column(String(500))
+    voted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

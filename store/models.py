@@ -355,6 +355,7 @@ class Invitation(Base):
     guest_name: Mapped[str] = mapped_column(String(200))
     guest_title: Mapped[str | None] = mapped_column(String(30), nullable=True)  # "Ông", "Bà", …
     host_contact: Mapped[str | None] = mapped_column(String(100), nullable=True)  # shown to desk and guest
+    hold: Mapped[str | None] = mapped_column(String(10), nullable=True)  # pending|admitted|refused
     guest_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     guest_phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     cccd_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)  # hex, salted by the id
@@ -424,6 +425,39 @@ class RollcallMark(Base):
     status: Mapped[str] = mapped_column(String(10))  # safe | missing
     marked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     marked_by: Mapped[str] = mapped_column(String(100))
+
+
+class BlocklistEntry(Base):
+    """Someone a venue must not admit without an approver's word; shared by every venue. Matched exactly on
+    the name (casefolded, without diacritics) or the CCCD (a keyed hash: the number is not stored)."""
+
+    __tablename__ = "blocklist_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    cccd_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(300))
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class BlocklistHold(Base):
+    """A guest held at the desk by a block-list hit until a named approver admits or refuses."""
+
+    __tablename__ = "blocklist_holds"
+    __table_args__ = (UniqueConstraint("invitation_id", name="uq_blocklist_holds_invitation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("blocklist_entries.id"))
+    matched_on: Mapped[str] = mapped_column(String(10))  # name | cccd
+    status: Mapped[str] = mapped_column(String(10))  # pending | admitted | refused
+    held_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class OfflineCheckIn(Base):

@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ca import bulk, lifecycle
+from services import approvals
 from services.audit import Actor, record
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from ca.issuance import Issued, IssueRequest
     from ca.records import CertificateInfo
     from services.root import Kyso
+
+
+APPROVED_PROFILES = ("official", "agency-seal")  # whose revocation an approval policy can hold
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -76,10 +80,51 @@ def issue(kyso: Kyso, actor: Actor, request: IssueRequest) -> Issued:
 def revoke(
     kyso: Kyso, actor: Actor, serial: str, reason: str, invalidity_date: dt.datetime | None = None
 ) -> CertificateInfo:
-    """Revoke for good with an RFC 5280 reason (CONFLICT if already revoked, MALFORMED for a bad reason)."""
+    """Revoke for good with an RFC 5280 reason (CONFLICT if already revoked, MALFORMED for a bad reason).
+
+    An official's or agency seal's certificate, when the ``certificate.revoke`` approval policy asks for
+    approvals, is not revoked: the request is filed (services.approvals) and ``approvals.Pending`` (409,
+    naming the request) is raised once it is committed."""
     with kyso.db.transaction() as session:
-        info = lifecycle.revoke(kyso.ca, session, serial, reason, invalidity_date)
-        record(session, kyso, actor, "certificate.revoke", info.serial, reason=reason)
+        current = lifecycle.show(kyso.ca, session, serial)
+        if current.profile not in APPROVED_PROFILES or not approvals.required(session, "certificate.revoke"):
+            return revoke_in(session, kyso, actor, serial, reason, invalidity_date)
+        _check_revocation(kyso, current, reason, invalidity_date)  # refused now, not once approved
+        since = invalidity_date.isoformat() if invalidity_date else None
+        waiting = approvals.file(session, kyso, actor, "certificate.revoke", current.serial,
+                                 {"reason": reason, "invalidity_date": since})  # fmt: skip
+    raise approvals.Pending(waiting)
+
+
+def _check_revocation(
+    kyso: Kyso, current: CertificateInfo, reason: str, invalidity_date: dt.datetime | None
+) -> None:
+    """What ca.lifecycle.revoke would refuse before it changes anything, for a request to be filed."""
+    from ca.records import REVOCATION_REASONS
+    from core.errors import conflict, malformed
+
+    if reason not in REVOCATION_REASONS:
+        raise malformed(
+            f"unknown revocation reason {reason!r}; choose one of {', '.join(REVOCATION_REASONS)}"
+        )
+    if invalidity_date is not None and invalidity_date > kyso.clock.now():
+        raise malformed("the invalidity date cannot be in the future")
+    if current.status == "revoked":
+        raise conflict(f"certificate {current.serial} is already revoked ({current.revocation_reason})")
+
+
+def revoke_in(
+    session: Session,
+    kyso: Kyso,
+    actor: Actor,
+    serial: str,
+    reason: str,
+    invalidity_date: dt.datetime | None = None,
+    **details: Any,
+) -> CertificateInfo:
+    """The revocation and its audit entry in the caller's transaction (an approved request's, too)."""
+    info = lifecycle.revoke(kyso.ca, session, serial, reason, invalidity_date)
+    record(session, kyso, actor, "certificate.revoke", info.serial, reason=reason, **details)
     return info
 
 

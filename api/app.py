@@ -16,6 +16,7 @@ from api.observability import Observability
 from api.pages import console as console_page
 from api.pages import install as install_pages
 from api.routers import (
+    approvals,
     audit,
     auth,
     certificates,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(audit.router)
+    app.include_router(approvals.router)  # N-of-M approvals (services/approvals.py)
     app.include_router(signing.router)
     app.include_router(csc.router)  # the CSC API over the same signing use cases
     app.include_router(documents.router)

@@ -124,7 +124,17 @@ class OfficialTypesHerCode(CSCAuthorizationManager):
         return parsed
 
 
-async def _sign_with_pyhanko(url: str, credential_id: str, api_key: str, official: TestAccount, pdf: bytes):
+async def _sign_with_pyhanko(
+    url: str,
+    credential_id: str,
+    api_key: str,
+    official: TestAccount,
+    pdf: bytes,
+    *,
+    timestamped: bool = False,
+):
+    from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
+
     async with aiohttp.ClientSession() as session:
         info = CSCServiceSessionInfo(url, credential_id, oauth_token=api_key)
         credential = await fetch_certs_in_csc_credential(session, info)
@@ -132,14 +142,17 @@ async def _sign_with_pyhanko(url: str, credential_id: str, api_key: str, officia
         signer = CSCSigner(session, manager)
         meta = PdfSignatureMetadata(field_name="CSC", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256")
         output = io.BytesIO()
-        await PdfSigner(meta, signer).async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=output)
+        timestamper = HTTPTimeStamper(url + "/tsa", session=session) if timestamped else None  # Kyso's own TSA
+        await PdfSigner(meta, signer, timestamper=timestamper).async_sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(pdf)), output=output
+        )
         return output.getvalue(), credential, manager
 
 
-def test_pyhankos_csc_signer_signs_through_kyso_and_the_pdf_validates(live) -> None:
+def test_pyhankos_csc_signer_signs_b_t_through_kyso_and_the_pdf_validates(live) -> None:
     instance, url, official, credential_id, api_key, tmp = live
     signed, credential, manager = asyncio.run(
-        _sign_with_pyhanko(url, credential_id, api_key, official, sample_pdf(1))
+        _sign_with_pyhanko(url, credential_id, api_key, official, sample_pdf(1), timestamped=True)
     )
     assert credential.hash_pinning_required and len(credential.chain) >= 1  # SCAL2, the chain in the answer
     path = tmp / "csc-signed.pdf"
@@ -149,6 +162,7 @@ def test_pyhankos_csc_signer_signs_through_kyso_and_the_pdf_validates(live) -> N
     assert "ETSI.CAdES.detached" in poppler.raw
     [verdict] = pyhanko_verdicts(signed, root_asn1(instance))
     assert (verdict.intact, verdict.valid, verdict.trusted) == (True, True, True)
+    assert verdict.timestamp_trusted  # B-T: pyHanko's own TSA client asked Kyso's /tsa
     # the same authorisation and audit trail as /api/v1/signing: the SAD is Kyso's authorisation id
     [sad] = manager.sads
     with instance.db.reading() as session:

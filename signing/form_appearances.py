@@ -1,12 +1,13 @@
 """Form fields keep the look the official read: appearance streams for the values a viewer was asked to draw.
 
 A form saved with ``/NeedAppearances true`` (LibreOffice does this) carries its text values without
-appearance streams: viewers draw them as they open the file. A signature must not let viewers redraw the
-page after signing (Acrobat then reports the signed document as changed, and PDF/A forbids the flag), so
-pyHanko clears the flag when it signs, and the values vanished from the page. Before the signature is laid,
-each text or choice field's value gets its own appearance stream, in the signature's revision, drawn with
-Kyso's Vietnamese-capable font (the field's ``/DA`` names a font that usually has no "ễ"): size, colour
-and alignment from the field, one line, or several for multi-line fields.
+appearance streams, or with empty ones: viewers draw them as they open the file. A signature must not let
+viewers redraw the page after signing (Acrobat then reports the signed document as changed, and PDF/A
+forbids the flag), so pyHanko clears the flag when it signs, and the values vanished from the page. Before
+the signature is laid, each text or choice field whose appearance shows no text gets one, in the
+signature's revision, drawn with Kyso's Vietnamese-capable font (the field's ``/DA`` names a font that
+usually has no "ễ"): size, colour and alignment from the field, one line, or several for multi-line
+fields. An appearance the author's tool drew (it shows text) is kept as it is.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def prepare_form_appearances(writer: IncrementalPdfFileWriter) -> int:
         value = _value(field)
         if value is None or widget_ref is None:  # an object with no reference cannot be updated
             continue
+        if _draws_text(widget):  # the author's tool drew the value already: keep its look
+            continue
         stream = _appearance(engine, widget, field, value)
         if stream is None:
             continue
@@ -53,6 +56,18 @@ def prepare_form_appearances(writer: IncrementalPdfFileWriter) -> int:
     if drawn:
         engine.prepare_write()
     return drawn
+
+
+def _draws_text(widget: generic.DictionaryObject) -> bool:
+    """Whether the widget's normal appearance shows text already (an empty or missing one does not)."""
+    try:
+        normal = widget["/AP"]["/N"]
+        if isinstance(normal, generic.DictionaryObject) and not isinstance(normal, generic.StreamObject):
+            normal = normal.get(widget.get("/AS", "/Off"))  # per-state appearances (not text fields)
+        data = normal.data if isinstance(normal, generic.StreamObject) else b""
+    except (KeyError, TypeError, ValueError):
+        return False
+    return any(op in data for op in (b"Tj", b"TJ", b"'", b'"'))
 
 
 class _Field(dict[str, object]):

@@ -52,7 +52,7 @@ def _utf16(text: str) -> bytes:
     return b"<" + ("feff" + text.encode("utf-16-be").hex()).encode() + b">"
 
 
-def form_pdf(*, need_appearances: bool = True, multiline: bool = False) -> bytes:
+def form_pdf(*, need_appearances: bool = True, multiline: bool = False, drawn: bool = False) -> bytes:
     """A one-page form as LibreOffice writes one: text fields with values, /NeedAppearances true and no
     appearance streams (viewers draw the values), a Helvetica /DA and /DR."""
     objects: list[bytes] = []
@@ -66,9 +66,17 @@ def form_pdf(*, need_appearances: bool = True, multiline: bool = False) -> bytes
     content = b"BT /F1 14 Tf 72 760 Td (Don de nghi - Ho va ten:) Tj ET 0 0 1 RG 70 690 300 30 re S"
     stream = add(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     flags = b" /Ff 4096" if multiline else b""
+    appearance = b""
+    if drawn:  # the author's tool drew the value itself (in Helvetica, ASCII only)
+        ops = b"/Tx BMC q BT /Helv 14 Tf 0 g 2 9 Td (Nguyen Van An - drawn) Tj ET Q EMC"
+        ap = add(
+            b"<< /Type /XObject /Subtype /Form /BBox [0 0 300 30] /Resources << /Font << /Helv %d 0 R >> >>"
+            b" /Length %d >>\nstream\n" % (helv, len(ops)) + ops + b"\nendstream"
+        )
+        appearance = b" /AP << /N %d 0 R >>" % ap
     name_field = add(
         b"<< /FT /Tx /T (ho_ten) /V " + _utf16(NAME) + b" /DA (/Helv 14 Tf 0 g) /Rect [70 690 370 720]"
-        b" /Type /Annot /Subtype /Widget /F 4 /P %d 0 R%s >>" % (page, flags)
+        b" /Type /Annot /Subtype /Widget /F 4 /P %d 0 R%s%s >>" % (page, flags, appearance)
     )
     number_field = add(
         b"<< /FT /Tx /T (so) /V (123/QD-UBND) /DA (/Helv 0 Tf 0 0 1 rg) /Q 1 /Rect [70 640 370 670]"
@@ -225,6 +233,16 @@ def test_a_multiline_field_value_is_drawn(setup) -> None:
     path = tmp / "multi.pdf"
     path.write_bytes(signed)
     assert NAME in run_tool("pdftotext", path, "-").stdout
+
+
+def test_an_appearance_the_author_drew_is_kept(setup) -> None:
+    _, service, official, _, tmp = setup
+    signed, _ = sign_bytes(service, official, form_pdf(drawn=True), level=Level.B_B)
+    path = tmp / "drawn.pdf"
+    path.write_bytes(signed)
+    text = run_tool("pdftotext", path, "-").stdout
+    assert "Nguyen Van An - drawn" in text and NAME not in text  # the author's, not redrawn by Kyso
+    assert "123/QD-UBND" in text  # the other field had no appearance: drawn
 
 
 def test_the_version_is_not_raised_and_pdfa_stays_pdfa(setup) -> None:

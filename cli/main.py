@@ -24,6 +24,7 @@ GROUPS = {
     "trust": ("cli.verify_cmd", "trust_app"),
     "ca": ("cli.ca_cmd", "app"),
     "audit": ("cli.audit_cmd", "app"),
+    "approvals": ("cli.approvals_cmd", "app"),
     "user": ("cli.user_cmd", "app"),
     "invite": ("cli.invite_cmd", "app"),
     "venue": ("cli.venue_cmd", "app"),

@@ -312,6 +312,14 @@ async def signatures_sign_hash(
         raise _bad(f"Invalid parameter signAlgo: this credential signs with {offered}")
     from asn1crypto import algos
 
+    own_params = mechanism["parameters"] if mechanism is not None else None
+    if body.signAlgoParams is not None and own_params is not None and own_params.native is not None:
+        try:
+            theirs = base64.b64decode(body.signAlgoParams, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad("Invalid parameter signAlgoParams: not base64") from None
+        if theirs != own_params.dump():  # e.g. another RSASSA-PSS salt length than the key signs with
+            raise _bad("Invalid parameter signAlgoParams: this credential signs with other parameters")
     wanted_hash = algos.DigestAlgorithmId(template.digest_algorithm).dotted
     if body.hashAlgo is not None and body.hashAlgo != wanted_hash:
         raise _bad(

@@ -25,13 +25,15 @@ from pyhanko.sign.signers.csc_signer import (
 )
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 
+from ca.issuance import IssueRequest
+from ca.subjects import SubjectFields
 from identity import accounts
 from identity.sessions import create_api_key
 from signing import credentials
 from store.models import AuditEntry
 from tests.conftest import TestAccount, make_account, make_instance, start_server, stop_server
 from tests.support.pdfs import sample_pdf
-from tests.support.signing import holder, nss_database, pdfsig, root_asn1, root_pem
+from tests.support.signing import SUBJECTS, holder, new_cccd, nss_database, pdfsig, root_asn1, root_pem
 from tests.support.validators import pyhanko_verdicts
 
 
@@ -51,6 +53,18 @@ def live(tmp_path_factory: pytest.TempPathFactory):
         key = create_api_key(
             session, instance.ca.clock, service.username, "dms", ["documents:sign"], actor="test"
         )
+    # a second official whose key is RSA-2048 (RSASSA-PSS signatures)
+    rsa_cccd = new_cccd()
+    rsa_official = make_account(instance, "official", cccd=rsa_cccd)
+    fields = SubjectFields(**{**SUBJECTS["official"].as_dict(), "cccd": rsa_cccd})
+    with instance.db.transaction() as session:
+        issued = instance.ca.issue(
+            session, IssueRequest(profile="official", subject=fields, keygen="rsa-2048")
+        )
+        rsa_bound = credentials.bind(
+            session, account=accounts.get(session, rsa_official.username), serial=issued.certificate.serial,
+            now=instance.ca.clock.now(),
+        )  # fmt: skip
     server = start_server(instance)
     try:
         # the official logs in once through CSC auth/login (which also confirms her authenticator app)
@@ -61,6 +75,13 @@ def live(tmp_path_factory: pytest.TempPathFactory):
         assert status == 200 and answer["expires_in"] > 0, answer
         official.token = answer["access_token"]  # type: ignore[attr-defined]
         official.codes = codes  # type: ignore[attr-defined]
+        for account in (rsa_official,):
+            account.codes = Codes(account)  # type: ignore[attr-defined]
+            basic = base64.b64encode(f"{account.username}:{account.password}".encode()).decode()
+            status, answer = _post(server.url + "/csc/v1/auth/login", {"clientData": account.codes.next()},  # type: ignore[attr-defined]
+                                   headers={"Authorization": f"Basic {basic}"})  # fmt: skip
+            assert status == 200, answer
+        instance.rsa = (rsa_official, rsa_bound.id)  # type: ignore[attr-defined]
         yield instance, server.url, official, bound.id, key.key, tmp
     finally:
         stop_server(server)
@@ -79,6 +100,28 @@ def _post(url: str, body: object, token: str | None = None, headers: dict[str, s
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def _pss_sha256():
+    from asn1crypto import algos
+
+    sha256 = algos.DigestAlgorithm({"algorithm": "sha256"})
+    return algos.SignedDigestAlgorithm({
+        "algorithm": "rsassa_pss",
+        "parameters": algos.RSASSAPSSParams({
+            "hash_algorithm": sha256,
+            "mask_gen_algorithm": algos.MaskGenAlgorithm({"algorithm": "mgf1", "parameters": sha256}),
+            "salt_length": 32,
+        }),
+    })  # fmt: skip
+
+
+class PssSaltOfTheDigest(CSCSigner):
+    """pyHanko's PSS salt is the longest the key allows; Kyso's keys sign with the digest's length (RFC 4055's
+    usual choice), and signHash refuses other parameters: the client asks for those."""
+
+    def get_signature_mechanism_for_digest(self, digest_algorithm):
+        return _pss_sha256()
 
 
 class Codes:
@@ -132,6 +175,8 @@ async def _sign_with_pyhanko(
     pdf: bytes,
     *,
     timestamped: bool = False,
+    prefer_pss: bool = False,
+    longest_salt: bool = False,
 ):
     from pyhanko.sign.timestamps.aiohttp_client import HTTPTimeStamper
 
@@ -139,10 +184,13 @@ async def _sign_with_pyhanko(
         info = CSCServiceSessionInfo(url, credential_id, oauth_token=api_key)
         credential = await fetch_certs_in_csc_credential(session, info)
         manager = OfficialTypesHerCode(info, credential, session, official)
-        signer = CSCSigner(session, manager)
+        kind = PssSaltOfTheDigest if prefer_pss and not longest_salt else CSCSigner
+        signer = kind(session, manager, prefer_pss=prefer_pss)
         meta = PdfSignatureMetadata(field_name="CSC", subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256")
         output = io.BytesIO()
-        timestamper = HTTPTimeStamper(url + "/tsa", session=session) if timestamped else None  # Kyso's own TSA
+        timestamper = (
+            HTTPTimeStamper(url + "/tsa", session=session) if timestamped else None
+        )  # Kyso's own TSA
         await PdfSigner(meta, signer, timestamper=timestamper).async_sign_pdf(
             IncrementalPdfFileWriter(io.BytesIO(pdf)), output=output
         )
@@ -307,3 +355,24 @@ def test_sign_doc_signs_whole_pdfs_b_lt_with_a_sad_bound_to_their_hashes(live) -
     with instance.db.reading() as session:
         entry = session.query(AuditEntry).filter(AuditEntry.target == answer["documentIDs"][0]).one()
     assert entry.action == "document.sign" and granted["SAD"] in entry.details
+
+
+def test_an_rsa_key_signs_rsassa_pss_for_pyhankos_csc_signer(live) -> None:
+    instance, url, _, _, api_key, tmp = live
+    rsa_official, credential_id = instance.rsa
+    _, details = _post(url + "/csc/v1/credentials/info", {"credentialID": credential_id}, api_key)
+    assert details["key"]["algo"] == ["1.2.840.113549.1.1.10"] and details["key"]["len"] == 2048  # RSASSA-PSS
+    from pyhanko.sign.general import SigningError
+
+    with pytest.raises(SigningError):  # other PSS parameters than the key's: signHash refuses (400)
+        asyncio.run(_sign_with_pyhanko(url, credential_id, api_key, rsa_official, sample_pdf(1), prefer_pss=True,
+                                       longest_salt=True))  # fmt: skip
+    signed, _, _ = asyncio.run(
+        _sign_with_pyhanko(url, credential_id, api_key, rsa_official, sample_pdf(1), prefer_pss=True)
+    )
+    [verdict] = pyhanko_verdicts(signed, root_asn1(instance))
+    assert (verdict.intact, verdict.valid, verdict.trusted) == (True, True, True)
+    path = tmp / "csc-rsa.pdf"
+    path.write_bytes(signed)
+    [poppler] = pdfsig(path, nss_database(tmp / "nss", root_pem(instance)))
+    assert poppler.signature_valid, poppler.raw

@@ -317,6 +317,12 @@ def _refusal(
         detail = f"this is version {claims.version}; the invitation is at version {invitation.token_version}"
         return _deny(Reason.SUPERSEDED, detail, desk, **facts)
     notes: list[str] = []
+    if invitation.hold == "pending":  # invitations.blocklist: a named approver decides
+        return _deny(Reason.HELD, "on the block list: held until an approver decides", desk, **facts)
+    if invitation.hold == "refused":
+        return _deny(Reason.HOLD_REFUSED, "on the block list: the approver refused", desk, **facts)
+    if invitation.hold == "admitted":
+        notes.append("on the block list: admitted by an approver")
     if invitation.rotating:
         if verdict.rotating_code is None:
             return _deny(Reason.ROTATING_CODE_MISSING, "a still copy of a live pass", desk, **facts)

@@ -25,6 +25,8 @@ class Reason(enum.StrEnum):
     ROTATING_CODE_INVALID = "rotating_code_invalid"  # the changing code is old: a forwarded screenshot
     CCCD_MISMATCH = "cccd_mismatch"  # the ID card scanned beside the pass is someone else's
     NO_QR = "no_qr"  # the photo holds no readable QR code
+    HELD = "held"  # on the block list: keep the guest at the desk until an approver decides
+    HOLD_REFUSED = "hold_refused"  # on the block list, and the approver refused
 
 
 VIETNAMESE: dict[Reason, str] = {
@@ -44,6 +46,8 @@ VIETNAMESE: dict[Reason, str] = {
     Reason.ROTATING_CODE_INVALID: "Mã QR động đã hết hạn (ảnh chụp màn hình?)",
     Reason.CCCD_MISMATCH: "CCCD không khớp với thư mời",
     Reason.NO_QR: "Không tìm thấy mã QR trong ảnh",
+    Reason.HELD: "Giữ khách tại bàn — chờ người phê duyệt",
+    Reason.HOLD_REFUSED: "Người phê duyệt đã từ chối",
 }
 
 ENGLISH: dict[Reason, str] = {
@@ -63,6 +67,8 @@ ENGLISH: dict[Reason, str] = {
     Reason.ROTATING_CODE_INVALID: "the rotating code is out of date (a forwarded screenshot?)",
     Reason.CCCD_MISMATCH: "the ID card does not match the invitation",
     Reason.NO_QR: "no QR code found in the image",
+    Reason.HELD: "held at the desk until an approver decides (block list)",
+    Reason.HOLD_REFUSED: "refused by the approver (block list)",
 }
 
 ADMIT_VIETNAMESE = "Mời vào"
@@ -86,6 +92,8 @@ NEXT_ACTION: dict[Reason, str] = {
     Reason.ROTATING_CODE_INVALID: "Đề nghị khách mở trang thư mời trực tiếp",
     Reason.CCCD_MISMATCH: "Từ chối; gọi người mời",
     Reason.NO_QR: "Quét lại",
+    Reason.HELD: "Mời khách chờ tại bàn; báo người phê duyệt, quét lại sau khi có quyết định",
+    Reason.HOLD_REFUSED: "Không cho vào; gọi người mời",
 }
 
 NEXT_ACTION_EN: dict[Reason, str] = {
@@ -105,6 +113,8 @@ NEXT_ACTION_EN: dict[Reason, str] = {
     Reason.ROTATING_CODE_INVALID: "ask for the live pass page",
     Reason.CCCD_MISMATCH: "refuse; call the host",
     Reason.NO_QR: "scan again",
+    Reason.HELD: "keep the guest at the desk; tell the approver; scan again once decided",
+    Reason.HOLD_REFUSED: "do not admit; call the host",
 }
 ADMIT_NEXT_ACTION = "Mời khách vào; người mời đã được báo"
 ADMIT_NEXT_ACTION_EN = "let them in; the host is told"

@@ -22,6 +22,7 @@ from core.errors import Kind, ServiceError, malformed
 from invitations import checkin, mail, notify, pass_links, retention, service, venues
 from invitations import letter as letters
 from invitations.service import Amendment, Host, InvitationInput, InvitationView
+from services import blocklist
 from services.audit import Actor, record
 from store import invitations_repo as repo
 
@@ -63,6 +64,7 @@ def create(
     with kyso.db.transaction() as session:
         hosting = _host(session, actor, host)
         created = service.create(session, context, hosting, data)
+        blocklist.check(session, kyso, actor, created.id, data.cccd)
         if send_email:
             invitation = repo.invitation(session, created.id)
             notify.enqueue_invitation_email(session, invitation, kyso.clock.now())  # type: ignore[arg-type]
@@ -90,6 +92,7 @@ def amend(kyso: Kyso, actor: Actor, invitation_id: str, changes: Amendment) -> I
     context = kyso.invitations
     with kyso.db.transaction() as session:
         amended = service.amend(session, context, invitation_id, changes, owner_of(actor))
+        blocklist.check(session, kyso, actor, amended.id, changes.cccd or None)
         record(
             session,
             kyso,

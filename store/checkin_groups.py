@@ -37,7 +37,7 @@ WHERE t.token_hash = ANY(%(hashes)s) AND t.kind = 'bearer' AND t.revoked_at IS N
 """
 _INVITATIONS = """
 SELECT id, status, token_id, token_version, entries_allowed, rotating, rotating_secret, cccd_hash,
-       guest_name, host_name, host_contact, meeting_title, companions, notify_webhook, notify_email
+       guest_name, host_name, host_contact, hold, meeting_title, companions, notify_webhook, notify_email
 FROM invitations WHERE id = ANY(%(ids)s)
 """
 _LOCK = """

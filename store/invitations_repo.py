@@ -114,6 +114,7 @@ _DECISION_COLUMNS = (
     Invitation.guest_name,
     Invitation.host_name,
     Invitation.host_contact,
+    Invitation.hold,
     Invitation.meeting_title,
     Invitation.companions,
     Invitation.notify_webhook,

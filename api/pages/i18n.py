@@ -223,6 +223,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "venue": ("Địa điểm", "Venue"),
     # desk, issue 21: answers that cannot be misread, the next step, the CCCD card step, labelled times
     "entries_more": ("Còn {n} lượt vào hôm nay", "{n} more entries today"),
+    "held_word": ("GIỮ TẠI BÀN", "HOLD AT DESK"),
     "host_contact": ("Liên hệ người mời", "Host's contact"),
     "next_action": ("Việc cần làm", "What to do"),
     "last_used": ("Đã dùng lúc {at} tại bàn {desk}", "Used at {at} at desk {desk}"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -24,7 +24,7 @@ from identity.permissions import Permission
 from identity.sessions import Principal
 from invitations import offline, qr
 from invitations.service import InvitationContext
-from services import checkins
+from services import blocklist, checkins
 
 router = APIRouter(prefix="/api/v1/checkins", tags=["security desk"])
 DeskCaller = Annotated[Principal, Depends(require(Permission.CHECKINS_CREATE))]
@@ -38,6 +38,10 @@ VenueReader = Annotated[
 ConflictReviewer = Annotated[
     Principal, Depends(require_any(Permission.INVITATIONS_MANAGE, Permission.USERS_MANAGE))
 ]
+# the block list: kept by the admin; a held guest is decided by a named approver (an official, a clerk, the
+# admin), never by the desk that holds them
+Approver = ConflictReviewer
+ListKeeper = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
 JSON_LIMIT = 64 * 1024  # a check-in is a few hundred bytes
 IMAGE_LIMIT = 10 * 1024 * 1024  # a phone photo of a pass
 SYNC_LIMIT = 8 * 1024 * 1024
@@ -240,3 +244,66 @@ def roll_call_csv(
             "Cache-Control": "no-store",
         },
     )
+
+
+# --- the block list and its holds ---------------------------------------------------------------------
+class BlockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        None, max_length=200, description="matched exactly, ignoring case and diacritics"
+    )
+    cccd: str | None = Field(
+        None, max_length=20, description="matched by a keyed hash; the number is not kept"
+    )
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["admitted", "refused"]
+    note: str | None = Field(None, max_length=300)
+
+
+@router.get("/blocklist", summary="The block list shared by every venue (admin)")
+def block_list(kyso: KysoDep, principal: ListKeeper) -> list[dict[str, object]]:
+    return [e.as_json() for e in blocklist.entries(kyso)]
+
+
+@router.post("/blocklist", status_code=201, summary="List a person; matching invitations are held (admin)")
+def block(body: BlockIn, kyso: KysoDep, principal: ListKeeper, request: Request) -> dict[str, object]:
+    entry, held = blocklist.add(
+        kyso, actor_of(request, principal), name=body.name, cccd=body.cccd, reason=body.reason
+    )
+    return {**entry.as_json(), "held": held}
+
+
+@router.delete("/blocklist/{entry_id}", summary="Take a person off the block list (admin)")
+def unblock(
+    entry_id: ConflictId, kyso: KysoDep, principal: ListKeeper, request: Request
+) -> dict[str, object]:
+    return blocklist.remove(kyso, actor_of(request, principal), entry_id).as_json()
+
+
+@router.get("/holds", summary="Guests held at the desk by the block list (pending, or all)")
+def holds(
+    kyso: KysoDep,
+    principal: VenueReader,
+    status: Annotated[Literal["pending", "admitted", "refused", "all"], Query()] = "pending",
+) -> list[dict[str, object]]:
+    return [h.as_json() for h in blocklist.holds(kyso, None if status == "all" else status)]
+
+
+@router.post(
+    "/holds/{invitation_id}", summary="A named approver admits or refuses a held guest (one decision)"
+)
+def decide_hold(
+    invitation_id: Annotated[str, Path(min_length=1, max_length=20)],
+    body: DecisionIn,
+    kyso: KysoDep,
+    principal: Approver,
+    request: Request,
+) -> dict[str, object]:
+    actor = actor_of(request, principal)
+    return blocklist.decide(kyso, actor, invitation_id, body.decision, body.note).as_json()

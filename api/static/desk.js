@@ -75,12 +75,16 @@
     const used = decision.last_used ? t("last_used", { at: clock(decision.last_used.at), desk: decision.last_used.desk }) : "";
     const next = admitted ? "" : t("next_action") + ": " + (english ? decision.next_action_en : decision.next_action);
     const entries = admitted && decision.entries_left > 0 ? t("entries_more", { n: decision.entries_left }) : "";
-    showResult(admitted ? "admit" : "deny", t(admitted ? "admit" : "deny"), decision.guest, [
+    // a block-list hold is neither an admit nor a refusal: the guest waits at the desk for the approver
+    const held = decision.reason_code === "held";
+    const kind = admitted ? "admit" : held ? "held" : "deny";
+    showResult(kind, t(admitted ? "admit" : held ? "held_word" : "deny"), decision.guest, [
       [t("host"), decision.host], [t("host_contact"), decision.host_contact], [t("meeting"), decision.meeting],
       [t("companions"), decision.companions || null], // a list of names, or a count (0: none)
     ], admitted ? card : reason, admitted ? decision.checkin_id : null, { used, next, entries });
     play(admitted ? "admit" : "deny");
   }
+
 
   // --- the offline queue ---------------------------------------------------------------------------
   const queue = () => JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");

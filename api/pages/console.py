@@ -35,7 +35,7 @@ from ca.revocation_reasons import REVOCATION_REASON_NAMES
 from core.errors import Kind, ServiceError
 from identity.permissions import ROLES, Permission
 from identity.sessions import Principal
-from services import administration, audit_log, certificates
+from services import administration, approvals, audit_log, certificates
 
 _clash = set(WORDS) & set(i18n.CATALOGUE)
 assert not _clash, f"console strings already in the catalogue: {sorted(_clash)}"
@@ -52,7 +52,9 @@ SCRIPT_STRINGS = [
     "console_done_revoke", "console_done_suspend", "console_done_reinstate", "console_done_renew",
     "console_download_p12", "console_created_account", "console_new_password_is", "console_totp_reset",
     "console_changed", "console_confirm_account", "console_key_created", "console_key_removed",
-    "console_verifying", "console_chain_ok", "console_chain_broken",
+    "console_verifying", "console_chain_ok", "console_chain_broken", "console_confirm_vote", "console_voted",
+    "console_sent_for_approval",
+    *(f"approval_{status}" for status in ("pending", "approved", "rejected", "expired")),
     *(f"reason_{name}" for name in REVOCATION_REASON_NAMES),
 ]  # fmt: skip
 Text = Annotated[str | None, Query(max_length=200)]
@@ -65,12 +67,14 @@ class Tabs:
     certificates: bool
     accounts: bool
     audit: bool
+    approvals: bool
 
     @classmethod
     def of(cls, principal: Principal) -> Tabs:
         return cls(
             principal.can(Permission.CERTIFICATES_READ),
             principal.can(Permission.USERS_MANAGE),
+            principal.can(Permission.AUDIT_READ),
             principal.can(Permission.AUDIT_READ),
         )
 
@@ -257,4 +261,26 @@ def audit_page(
         filters={k: v or "" for k, v in filters.items()},
         entries=found,
         older=older,
+    )
+
+
+# --- approvals (N of M) ---------------------------------------------------------------------------------
+@router.get("/console/approvals", response_class=HTMLResponse)
+def approvals_page(request: Request, kyso: KysoDep, principal: AuditReader) -> HTMLResponse:
+    every = approvals.listing(kyso, None, limit=50)
+    may_vote = {
+        a.id: a.status == "pending"
+        and approvals.ACTIONS[a.action] in ROLES.get(principal.role, frozenset())
+        and principal.username not in a.approved_by
+        for a in every
+    }
+    return _console(
+        request,
+        "console_approvals.html",
+        principal,
+        title="console_approvals",
+        waiting=[a for a in every if a.status == "pending"],
+        decided=[a for a in every if a.status != "pending"][:20],
+        may_vote=may_vote,
+        policies=approvals.policies(kyso),
     )

@@ -171,4 +171,38 @@ WORDS: dict[str, tuple[str, str]] = {
     "console_before_seq": ("Trước mục số", "Before entry"),
     "console_older": ("Cũ hơn →", "Older →"),
     "console_no_entries": ("Không có mục nào khớp.", "No entry matches."),
+    # approvals (N of M)
+    "console_approvals": ("Phê duyệt", "Approvals"),
+    "console_approvals_intro": (
+        "Việc nhạy cảm (thu hồi chứng thư của cán bộ, con dấu cơ quan) chờ người khác phê duyệt. Người yêu "
+        "cầu không tự phê duyệt được; một lần từ chối là kết thúc; quá hạn thì yêu cầu hết hiệu lực.",
+        "Sensitive acts (revoking an official's or an agency seal's certificate) wait for others to approve. "
+        "The requester cannot approve; one rejection ends it; a request not approved in time expires.",
+    ),
+    "console_waiting": ("Đang chờ", "Waiting"),
+    "console_decided": ("Đã xử lý gần đây", "Recently decided"),
+    "console_nothing_waits": ("Không có yêu cầu nào đang chờ.", "Nothing waits for approval."),
+    "console_request": ("Yêu cầu", "Request"),
+    "console_requested_by": ("Người yêu cầu", "Requested by"),
+    "console_expires": ("Hết hạn lúc", "Expires"),
+    "console_approved_by": ("Đã phê duyệt", "Approved by"),
+    "console_needs_more": ("Còn cần {n} người phê duyệt", "Needs {n} more approval(s)"),
+    "console_approve": ("Phê duyệt", "Approve"),
+    "console_reject": ("Từ chối", "Reject"),
+    "console_withdraw": ("Rút yêu cầu", "Withdraw"),
+    "console_your_request": (
+        "Yêu cầu của bạn: người khác phải phê duyệt.",
+        "Your request: someone else must approve.",
+    ),
+    "console_confirm_vote": ("{action} yêu cầu #{id}?", "{action} request #{id}?"),
+    "console_voted": ("Đã ghi nhận: yêu cầu #{id} — {status}.", "Recorded: request #{id} — {status}."),
+    "console_sent_for_approval": (
+        "Đã gửi yêu cầu phê duyệt #{id}: chứng thư chỉ bị thu hồi khi đủ {n} người khác phê duyệt.",
+        "Sent for approval as request #{id}: the certificate is revoked once {n} other person(s) approve.",
+    ),
+    "approval_pending": ("đang chờ", "pending"),
+    "approval_approved": ("đã phê duyệt và thực hiện", "approved and done"),
+    "approval_rejected": ("bị từ chối", "rejected"),
+    "approval_expired": ("quá hạn", "expired"),
+    "action_certificate.revoke": ("Thu hồi chứng thư", "Revoke a certificate"),
 }

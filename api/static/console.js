@@ -24,6 +24,16 @@
   async function call(method, url, json, done, then) {
     try {
       const response = await api(method, url, json === undefined ? {} : { json });
+      if (response.status === 409) {
+        // an action an approval policy holds: filed as a request, not done (services/approvals.py)
+        const data = await response.clone().json().catch(() => ({}));
+        if (data.approval_request) {
+          sessionStorage.setItem("kyso-console-flash",
+            t("console_sent_for_approval", { id: data.approval_request, n: data.approvals_required }));
+          window.location.assign("/console/approvals");
+          return null;
+        }
+      }
       if (!response.ok) {
         say(t("error_prefix_console") + (await problem(response)), "failed");
         return null;
@@ -164,6 +174,16 @@
     button.addEventListener("click", () => {
       if (!window.confirm(button.textContent.trim() + "?")) return;
       call("DELETE", "/api/v1/api-keys/" + encodeURIComponent(button.dataset.id), undefined, t("console_key_removed"));
+    });
+  });
+
+  // --- approvals -------------------------------------------------------------------------------------------
+  document.querySelectorAll("button.vote").forEach((button) => {
+    button.addEventListener("click", () => {
+      const id = button.closest("[data-id]").dataset.id;
+      if (!window.confirm(t("console_confirm_vote", { action: button.textContent.trim(), id }))) return;
+      call("POST", "/api/v1/approvals/" + encodeURIComponent(id) + "/" + button.dataset.vote, {},
+        (done) => t("console_voted", { id, status: t("approval_" + done.status) }));
     });
   });
 

@@ -190,3 +190,60 @@ def test_admins_look_others_are_refused_bad_input_is_a_page(site, issuer, phone)
         assert site.api.get(path, headers=official).status_code == 403
     assert site.api.get("/console", headers={}).status_code == 401
     assert site.api.get(f"/console/certificates/{target['serial']}/certificate.cer").status_code == 401
+
+
+def test_an_officials_revocation_waits_for_a_second_operator(site, issuer, desktop, phone) -> None:
+    from services import approvals
+    from services.audit import Actor
+    from services.root import Kyso
+
+    kyso = Kyso(site.instance.settings, site.instance.ca.clock, site.instance.runtime)
+    approvals.set_policy(kyso, Actor("test"), "certificate.revoke", 1)
+    try:
+        held = issue(
+            site, issuer, profile="official", organization="UBND Phường Bến Thành", cccd="079190000777"
+        )
+        citizen = issue(site, issuer)
+        first, requester = open_console(desktop, site, path=f"/console/certificates/{held['serial']}")
+        first.select_option("#revoke-reason", "affiliation-changed")
+        with first.expect_navigation():
+            first.click("#revoke")
+        assert first.url.endswith("/console/approvals")
+        assert "Đã gửi yêu cầu phê duyệt" in first.locator("#flash").inner_text()
+        mine = first.locator(".console-approval", has_text=held["serial"])
+        assert (
+            "người khác phải phê duyệt" in mine.inner_text()
+            and mine.locator("[data-vote=approve]").count() == 0
+        )
+        assert state(site, held["serial"])["status"] == "valid", "one operator's word revokes nothing"
+        # the requester's own session asking the API directly is refused too
+        own = first.evaluate(
+            "async (id) => { const r = await window.Kyso.api('POST', '/api/v1/approvals/' + id + '/approve',"
+            " {json: {}}); return [r.status, (await r.json()).detail]; }",
+            mine.get_attribute("data-id"),
+        )
+        assert own[0] == 403 and "requester" in own[1]
+        first.screenshot(path=site.shots / "console-approval-waiting.png", full_page=True)
+
+        # a citizen's certificate is not held
+        first.goto(site.url + f"/console/certificates/{citizen['serial']}")
+        first.click("#revoke")
+        first.locator("#flash", has_text="Đã thu hồi").wait_for()
+
+        second, approver = open_console(phone, site, path="/console/approvals")
+        waiting = second.locator(".console-approval", has_text=held["serial"])
+        assert requester.username in waiting.inner_text()
+        waiting.locator("[data-vote=approve]").click()
+        second.locator("#flash", has_text="đã phê duyệt và thực hiện").wait_for()
+        assert second.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        second.screenshot(path=site.shots / "console-approval-done-phone.png", full_page=True)
+        now = state(site, held["serial"])
+        assert (now["status"], now["revocation_reason"]) == ("revoked", "affiliation-changed")
+        entries = site.api.get("/api/v1/audit/entries?limit=1000", headers=site.admin).json()
+        [revocation] = [
+            e for e in entries if e["action"] == "certificate.revoke" and e["target"] == held["serial"]
+        ]
+        assert revocation["actor"] == requester.username
+        assert revocation["details"]["approved_by"] == [approver.username]
+    finally:
+        approvals.set_policy(kyso, Actor("test"), "certificate.revoke", 0)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from core.errors import Kind, ServiceError
 from identity import accounts, totp
 from identity.sessions import NewApiKey, create_api_key, reauthenticate, revoke_api_key
+from services import approvals
 from services.audit import Actor
 from store import identity_repo
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from services.root import Kyso
 
+PRIVILEGED_ROLES = ("admin", "ca-operator")  # granting them can be held for approval
 OWN_RESET = (
     "to reset your own password or second factor, confirm with your current password "
     '({"current_password": "…"}); to choose a new password use POST /api/v1/auth/password'
@@ -57,8 +59,15 @@ def create_account(
     password: str | None = None,
     enrol_second_factor: bool = False,
 ) -> CreatedAccount:
-    """A new account; without ``password`` a one-time one is chosen (and returned once)."""
+    """A new account; without ``password`` a one-time one is chosen (and returned once). While granting
+    admin or ca-operator needs approval, such accounts are created with another role first."""
     with kyso.db.transaction() as session:
+        if role in PRIVILEGED_ROLES and approvals.required(session, "account.grant-role"):
+            raise ServiceError(
+                Kind.FORBIDDEN,
+                f"granting {role} needs approval: create the account with another role, then change its role "
+                "(the change waits for approval)",
+            )
         new = accounts.create(
             session, kyso.clock, username=username, role=role, display_name=display_name, password=password,
             cccd=cccd, venue=venue, actor=actor.name,
@@ -86,10 +95,21 @@ def set_enabled(kyso: Kyso, actor: Actor, username: str, enabled: bool) -> accou
 
 
 def set_role(kyso: Kyso, actor: Actor, username: str, role: str) -> accounts.AccountInfo:
-    """Change an account's role; its sessions end."""
+    """Change an account's role; its sessions end.
+
+    Granting admin or ca-operator, when the ``account.grant-role`` approval policy asks for approvals, is
+    filed as a request instead (services.approvals; ``approvals.Pending`` once it is committed)."""
     with kyso.db.transaction() as session:
-        account = accounts.set_role(session, kyso.clock, username, role, actor=actor.name)
-        return accounts.AccountInfo.of(account, kyso.clock.now())
+        if role not in PRIVILEGED_ROLES or not approvals.required(session, "account.grant-role"):
+            account = accounts.set_role(session, kyso.clock, username, role, actor=actor.name)
+            return accounts.AccountInfo.of(account, kyso.clock.now())
+        account = accounts.get(session, username)
+        if account.username == actor.name:
+            raise ServiceError(Kind.FORBIDDEN, "you cannot change your own role")
+        if account.role == role:
+            raise ServiceError(Kind.CONFLICT, f"{account.username} already has the role {role}")
+        waiting = approvals.file(session, kyso, actor, "account.grant-role", account.username, {"role": role})
+    raise approvals.Pending(waiting)
 
 
 def unlock(kyso: Kyso, actor: Actor, username: str) -> accounts.AccountInfo:

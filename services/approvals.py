@@ -9,6 +9,8 @@ Actions a policy can name (``ACTIONS``; a policy row with ``required`` 0, or non
 
 - ``certificate.revoke``: revoking an ``official`` or ``agency-seal`` certificate
   (services.certificates.revoke files the request);
+- ``account.grant-role``: giving an account the admin or ca-operator role (services.administration.set_role
+  files it; while it is held such accounts cannot be created with that role outright).
 
 Who may vote: an account whose role holds the action's permission (the local CLI operator too), never
 the requester — who may still reject (withdraw) their own request. The console (/console/approvals) and
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 ACTIONS: dict[str, Permission] = {
     "certificate.revoke": Permission.CERTIFICATES_REVOKE,
+    "account.grant-role": Permission.USERS_MANAGE,
 }
 DEFAULT_LIFETIME_HOURS = 24
 MAX_REQUIRED = 9
@@ -272,5 +275,10 @@ def _run(session: Session, kyso: Kyso, approval: Approval) -> None:
             dt.datetime.fromisoformat(since) if since else None,
             approval=approval.id, approved_by=list(approval.approved_by),
         )  # fmt: skip
+        return
+    if approval.action == "account.grant-role":
+        from identity import accounts
+
+        accounts.set_role(session, kyso.clock, approval.target, approval.params["role"], actor=requester.name)
         return
     raise AssertionError(f"no runner for {approval.action}")  # pragma: no cover - ACTIONS lists the runners

@@ -150,3 +150,29 @@ def test_bad_policies_are_refused(kyso: Kyso) -> None:
     with pytest.raises(ServiceError) as missing:
         approvals.show(kyso, 999_999)
     assert missing.value.kind is Kind.NOT_FOUND
+
+
+def test_granting_the_ca_operator_role_waits_for_a_second_admin(kyso: Kyso) -> None:
+    from services import administration
+
+    giang = Actor("giang", "203.0.113.5", 5, "admin")
+    approvals.set_policy(kyso, ADMIN, "account.grant-role", 1)
+    try:
+        name = f"thu{next(_numbers)}"
+        administration.create_account(kyso, ADMIN, username=name, role="official")
+        with pytest.raises(ServiceError) as outright:
+            administration.create_account(kyso, ADMIN, username=f"x{name}", role="ca-operator")
+        assert outright.value.kind is Kind.FORBIDDEN and "needs approval" in outright.value.message
+        assert administration.set_role(kyso, ADMIN, name, "clerk").role == "clerk"  # not a privileged role
+        with pytest.raises(approvals.Pending) as pending:
+            administration.set_role(kyso, ADMIN, name, "ca-operator")
+        request = pending.value.approval
+        assert [a.role for a in administration.list_accounts(kyso) if a.username == name] == ["clerk"]
+        with pytest.raises(ServiceError) as operator:
+            approvals.approve(kyso, BINH, request.id)  # a CA operator does not manage accounts
+        assert operator.value.kind is Kind.FORBIDDEN
+        assert approvals.approve(kyso, giang, request.id).status == "approved"
+        assert [a.role for a in administration.list_accounts(kyso) if a.username == name] == ["ca-operator"]
+        assert trail(kyso, name)[-1][:2] == ("dung", "account.role")
+    finally:
+        approvals.set_policy(kyso, ADMIN, "account.grant-role", 0)

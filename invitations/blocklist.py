@@ -83,6 +83,7 @@ class HoldView:
     guest: str
     venue: str
     host: str
+    host_account_id: int
     entry_id: int
     label: str
     reason: str
@@ -116,9 +117,21 @@ def _hold_view(session: Session, hold: BlocklistHold) -> HoldView:
     invitation = session.get(Invitation, hold.invitation_id)
     entry = repo.entry(session, hold.entry_id)
     assert invitation is not None and entry is not None
-    return HoldView(hold.invitation_id, invitation.guest_name, invitation.venue_code, invitation.host_name,
-                    entry.id, entry.label, entry.reason, hold.matched_on, hold.status, as_utc(hold.held_at),
-                    hold.decided_by, as_utc(hold.decided_at) if hold.decided_at else None)  # fmt: skip
+    return HoldView(
+        invitation_id=hold.invitation_id,
+        guest=invitation.guest_name,
+        venue=invitation.venue_code,
+        host=invitation.host_name,
+        host_account_id=invitation.host_account_id,
+        entry_id=entry.id,
+        label=entry.label,
+        reason=entry.reason,
+        matched_on=hold.matched_on,
+        status=hold.status,
+        held_at=as_utc(hold.held_at),
+        decided_by=hold.decided_by,
+        decided_at=as_utc(hold.decided_at) if hold.decided_at else None,
+    )
 
 
 def _hold(
@@ -208,19 +221,28 @@ def check_invitation(
     return _hold_view(session, repo.hold_of(session, invitation.id))  # type: ignore[arg-type]
 
 
-def holds(session: Session, status: str | None = "pending") -> list[HoldView]:
-    return [_hold_view(session, h) for h in repo.holds(session, status)]
+def holds(session: Session, status: str | None = "pending", owner: int | None = None) -> list[HoldView]:
+    """Holds (``owner``: only those on invitations this account hosts)."""
+    found = [_hold_view(session, h) for h in repo.holds(session, status)]
+    return [h for h in found if owner is None or h.host_account_id == owner]
 
 
 def decide(
-    session: Session, invitation_id: str, decision: str, by: str, now: dt.datetime, note: str | None = None
+    session: Session,
+    invitation_id: str,
+    decision: str,
+    by: str,
+    now: dt.datetime,
+    note: str | None = None,
+    owner: int | None = None,
 ) -> HoldView:
     """The approver's decision on a held guest: ``admitted`` or ``refused``. CONFLICT if the hold was
     already decided (by someone else at the same moment, say), naming that decision."""
     if decision not in DECISIONS:
         raise malformed("the decision is admitted or refused")
     hold = repo.hold_of(session, invitation_id)
-    if hold is None:
+    invitation = session.get(Invitation, invitation_id)
+    if hold is None or invitation is None or (owner is not None and invitation.host_account_id != owner):
         raise not_found(f"invitation {invitation_id!r} is not held")
     text = clean_text(note, "note", 300) if note else None
     if not repo.decide_hold(session, invitation_id, decision, by[:100], now, text):

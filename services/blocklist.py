@@ -46,9 +46,16 @@ def entries(kyso: Kyso) -> list[blocklist.EntryView]:
         return blocklist.entries(session)
 
 
-def holds(kyso: Kyso, status: str | None = "pending") -> list[blocklist.HoldView]:
+def holds(kyso: Kyso, actor: Actor, status: str | None = "pending") -> list[blocklist.HoldView]:
+    """The holds the actor may see: an official those on invitations they host; everyone else all."""
     with kyso.db.reading() as session:
-        return blocklist.holds(session, status)
+        return blocklist.holds(session, status, _owner(actor))
+
+
+def _owner(actor: Actor) -> int | None:
+    """An official approves holds on the guests they host (the host's approval); clerks, the admin, desks
+    (which only read) and the CLI see every hold."""
+    return actor.account_id if actor.role == "official" else None
 
 
 def decide(
@@ -56,7 +63,9 @@ def decide(
 ) -> blocklist.HoldView:
     """A named approver (the actor) admits or refuses a held guest; of two at once, one decision stands."""
     with kyso.db.transaction() as session:
-        hold = blocklist.decide(session, invitation_id, decision, actor.name, kyso.clock.now(), note)
+        hold = blocklist.decide(
+            session, invitation_id, decision, actor.name, kyso.clock.now(), note, owner=_owner(actor)
+        )
         record(session, kyso, actor, "blocklist.decide", invitation_id, decision, entry=hold.entry_id)
     return hold
 

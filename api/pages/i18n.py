@@ -264,6 +264,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "state_no-show": ("Không đến", "No-show"),
     "state_cancelled": ("Đã huỷ", "Cancelled"),
     "guest_title": ("Danh xưng", "Honorific"),
+    "arrival_notice": ("{name} đã đến lúc {at}", "{name} arrived at {at}"),
+    "left_notice": ("{name} đã về lúc {at}", "{name} left at {at}"),
+    "arrivals_title": ("Thông báo khách đến", "Arrivals"),
+    "arrivals_none": (
+        "Trang tự cập nhật khi khách đến hoặc về.",
+        "This page updates itself when guests arrive or leave.",
+    ),
+    "holds_title": ("Khách bị giữ tại bàn (danh sách chặn)", "Guests held at the desk (block list)"),
+    "hold_listed": ("Trong danh sách vì", "Listed because"),
+    "hold_admit": ("Cho vào", "Admit"),
+    "hold_refuse": ("Từ chối", "Refuse"),
+    "hold_done_admitted": (
+        "Đã cho vào: bàn tiếp đón quét lại mã.",
+        "Admitted: the desk scans the pass again.",
+    ),
+    "hold_done_refused": ("Đã từ chối.", "Refused."),
     "title_none": ("(không ghi)", "(none)"),
     "host_contact_field": (
         "Số điện thoại liên hệ của người mời (không bắt buộc)",

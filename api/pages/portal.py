@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import KysoDep
+from api.deps import KysoDep, actor_of
 from api.pages.access import page_caller
 from api.pages.guest_pass import _key as pass_key
 from api.pages.render import page
@@ -24,13 +24,16 @@ from identity.permissions import Permission
 from identity.sessions import Principal
 from invitations import pass_links, service, venues
 from invitations.service import InvitationView
+from services import blocklist
 from signing import credentials
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 PortalPage = Annotated[Principal, Depends(page_caller(Permission.SELF))]
 SCRIPT_STRINGS = [
     "network_error", "error_prefix", "created", "cancel_confirm", "cancelled_ok", "signing", "signed_ok",
-    "download_signed", "bytes", "login_failed",
+    "download_signed", "bytes", "login_failed", "arrival_notice", "left_notice", "state_inside", "state_left",
+    "state_expected", "state_no-show", "state_cancelled", "col_arrived", "col_left", "hold_done_admitted",
+    "hold_done_refused",
 ]  # fmt: skip
 
 
@@ -80,6 +83,13 @@ def _invitations(request: Request, kyso, principal: Principal) -> tuple[list[Inv
     return rows, every
 
 
+def _holds(request: Request, kyso, principal: Principal) -> list:
+    """Guests the block list holds at a desk that this account may decide on (issue 21)."""
+    if not principal.can(Permission.INVITATIONS_MANAGE):
+        return []
+    return blocklist.holds(kyso, actor_of(request, principal))
+
+
 @router.get("/portal", response_class=HTMLResponse)
 def portal_page(request: Request, kyso: KysoDep, principal: PortalPage) -> HTMLResponse:
     invitations, every = _invitations(request, kyso, principal)
@@ -94,6 +104,7 @@ def portal_page(request: Request, kyso: KysoDep, principal: PortalPage) -> HTMLR
         can_invite=principal.can(Permission.INVITATIONS_MANAGE),
         can_sign=principal.can(Permission.DOCUMENTS_SIGN) or principal.can(Permission.DOCUMENTS_SEAL),
         invitations=invitations,
+        holds=_holds(request, kyso, principal),
         venues=every,
         certificates=_certificates(kyso, principal),
         today=today.isoformat(),

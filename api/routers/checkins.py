@@ -290,9 +290,11 @@ def unblock(
 def holds(
     kyso: KysoDep,
     principal: VenueReader,
+    request: Request,
     status: Annotated[Literal["pending", "admitted", "refused", "all"], Query()] = "pending",
 ) -> list[dict[str, object]]:
-    return [h.as_json() for h in blocklist.holds(kyso, None if status == "all" else status)]
+    found = blocklist.holds(kyso, actor_of(request, principal), None if status == "all" else status)
+    return [h.as_json() for h in found]
 
 
 @router.post(

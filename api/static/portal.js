@@ -58,6 +58,65 @@
     });
   });
 
+  // --- block-list holds: the host (or a clerk) admits or refuses a guest held at the desk ---------------
+  document.querySelectorAll("button.hold-decide").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const url = "/api/v1/checkins/holds/" + encodeURIComponent(button.dataset.invitation);
+      try {
+        const response = await api("POST", url, { json: { decision: button.dataset.decision } });
+        if (!response.ok) return say(t("error_prefix") + (await problem(response)), "failed");
+        sessionStorage.setItem("kyso-flash", t("hold_done_" + button.dataset.decision));
+        window.location.reload();
+      } catch (e) {
+        say(t("network_error"), "failed");
+      }
+    });
+  });
+
+  // --- live arrivals: the list is asked again every 10 s; a guest arriving or leaving is announced -------
+  const arrivals = $("arrivals");
+  const hhmm = (iso) => (iso ? iso.slice(11, 16) : "");
+  async function watch() {
+    let data;
+    try {
+      const response = await api("GET", "/api/v1/invitations?limit=50");
+      if (!response.ok) return;
+      data = await response.json();
+    } catch (e) {
+      return; // offline: the next poll
+    }
+    for (const item of data.items) {
+      const row = document.querySelector('table.invitations tr[data-id="' + item.id + '"]');
+      const arrival = item.arrival;
+      if (!row || !arrival || row.dataset.state === arrival.state) continue;
+      row.dataset.state = arrival.state;
+      const status = row.querySelector("span.status");
+      status.textContent = t("state_" + arrival.state);
+      status.className = "status state-" + arrival.state + " " + item.status;
+      let times = row.querySelector(".arrival-times");
+      if (arrival.arrived_at) {
+        if (!times) {
+          times = document.createElement("span");
+          times.className = "muted small arrival-times";
+          status.after(document.createElement("br"), times);
+        }
+        times.textContent = t("col_arrived") + " " + hhmm(arrival.arrived_at) +
+          (arrival.left_at ? " · " + t("col_left") + " " + hhmm(arrival.left_at) : "");
+      }
+      if (arrival.state === "inside" || arrival.state === "left") {
+        const notice = document.createElement("li");
+        notice.className = "arrival-notice " + arrival.state;
+        const at = arrival.state === "inside" ? arrival.arrived_at : arrival.left_at;
+        notice.textContent = t(arrival.state === "inside" ? "arrival_notice" : "left_notice",
+          { name: item.guest_name, at: hhmm(at) });
+        const placeholder = arrivals.querySelector("li.muted");
+        if (placeholder) placeholder.remove();
+        arrivals.prepend(notice);
+      }
+    }
+  }
+  if (arrivals && document.querySelector("table.invitations")) setInterval(watch, 10000);
+
   // --- signing -------------------------------------------------------------------------------------
   const signForm = $("sign-form");
   if (!signForm) return;

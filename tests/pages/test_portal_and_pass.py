@@ -194,3 +194,47 @@ def test_a_venue_states_its_own_retention_on_the_pass(site, phone) -> None:
     privacy = page.locator("#privacy").inner_text()
     assert "UBND Quận 1" in privacy and "(30 ngày sau cuộc hẹn)" in privacy
     page.screenshot(path=site.shots / "pass-privacy-phone.png", full_page=True)
+
+
+def test_the_host_hears_of_arrivals_live_and_decides_a_held_guest(site, browser) -> None:
+    """The portal announces a guest arriving and leaving without a reload; a guest the block list holds is
+    listed for the host, who admits them with one click (the decision is theirs, by name)."""
+    for size in (PHONE, DESK_PC):
+        tag = size["width"]
+        host = browser.new_context(viewport=size, extra_http_headers=site.official_auth)
+        try:
+            invitation = site.invite(f"Quách Văn Trực Tiếp {tag}")
+            listed = site.api.post("/api/v1/checkins/blocklist", headers=site.admin,
+                                   json={"name": f"Mạc Thị Bị Giữ {tag}", "reason": "Đề nghị của công an phường"})  # fmt: skip
+            assert listed.status_code == 201, listed.text
+            held = site.invite(f"mac thi bi giu {tag}")
+            portal = host.new_page()
+            portal.goto(site.url + "/portal")
+            hold = portal.locator("#holds li", has_text=f"mac thi bi giu {tag}")
+            assert "Đề nghị của công an phường" in hold.inner_text()
+
+            admitted = site.api.post("/api/v1/checkins", json={"payload": invitation["payload"], "desk": "gate-1"},
+                                     headers=site.guard_auth).json()  # fmt: skip
+            assert admitted["decision"] == "admit"
+            notice = portal.locator(
+                "#arrivals li.arrival-notice.inside", has_text=f"Quách Văn Trực Tiếp {tag}"
+            )
+            notice.wait_for(timeout=25_000)  # the page asks every 10 s
+            assert " đã đến lúc " in notice.inner_text()
+            row = portal.locator("table.invitations tr", has_text=f"Quách Văn Trực Tiếp {tag}")
+            assert row.locator("span.status").inner_text() == "Đã đến"
+            portal.screenshot(path=site.shots / f"portal-live-{tag}.png", full_page=True)
+
+            hold.locator("button", has_text="Cho vào").click()
+            portal.locator("#flash", has_text="Đã cho vào").wait_for()
+            assert portal.locator("#holds li", has_text=f"mac thi bi giu {tag}").count() == 0
+            decided = site.api.get(
+                "/api/v1/checkins/holds", params={"status": "all"}, headers=site.admin
+            ).json()
+            mine = next(h for h in decided if h["invitation_id"] == held["id"])
+            assert (mine["status"], mine["decided_by"]) == ("admitted", site.official.username)
+            scanned = site.api.post("/api/v1/checkins", json={"payload": held["payload"], "desk": "gate-2"},
+                                    headers=site.guard_auth).json()  # fmt: skip
+            assert scanned["decision"] == "admit"
+        finally:
+            host.close()

@@ -83,6 +83,7 @@ def build_bundle(
                 "host": i.host_name,
                 "meeting": i.meeting_title,
                 "entries": i.entries_allowed,
+                "hold": i.hold,  # a block-list hold (invitations.blocklist) as it stood at download
             }
             for i in listed
         ],
@@ -253,6 +254,10 @@ class OfflineDesk:
             return Decision(False, Reason.CANCELLED, "cancelled before the bundle", **base, **known), claims
         elif listed.get("token_id") != claims.token_id.hex():
             return Decision(False, Reason.SUPERSEDED, "a newer pass exists", **base, **known), claims
+        elif listed.get("hold") == "pending":
+            return Decision(False, Reason.HELD, "held by the block list at download", **base, **known), claims
+        elif listed.get("hold") == "refused":
+            return Decision(False, Reason.HOLD_REFUSED, "refused by the approver", **base, **known), claims
         if claims.rotating:
             notes.append("the rotating code cannot be checked offline")
         occurrence = verdict.occurrence or 0
@@ -425,6 +430,10 @@ def _settle(
     if invitation.token_id != claims.token_id.hex():
         return SyncOutcome(
             record_id, "conflict", "admitted offline with a pass replaced by an amendment", invitation.id
+        )
+    if invitation.hold in ("pending", "refused"):
+        return SyncOutcome(
+            record_id, "conflict", "admitted offline while the block list held the guest", invitation.id
         )
     number = verdict.occurrence or 0
     if not repo.consume_entry(

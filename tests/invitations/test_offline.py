@@ -148,3 +148,23 @@ def test_a_forged_journal_line_is_rejected_at_sync(setup) -> None:
     assert [o.outcome for o in outcomes] == ["rejected", "rejected"]
     with instance.db.transaction() as session, pytest.raises(ServiceError):
         offline.sync(session, context, desk, [{"record_id": "r3", "scanned_at": "yesterday"}], "gate")
+
+
+def test_an_offline_desk_keeps_a_block_list_hold(setup) -> None:
+    """Issue 21: the bundle carries each invitation's hold, so an offline desk holds a listed guest too, and a
+    sync of an admission made while the guest was held is a conflict."""
+    from invitations import blocklist
+
+    instance, clock, context, venue, desks, invite, tmp = setup
+    name = f"Đinh Văn Bị Giữ {venue}"
+    held, free = invite(name), invite(f"Đinh Văn Tự Do {venue}")
+    with instance.db.transaction() as session:
+        _, holding = blocklist.add_entry(session, b"k" * 32, name=name, cccd=None, reason="12/QĐ", by="admin",
+                                         now=clock.now())  # fmt: skip
+    assert holding == [held.id]
+    data = download(instance, context, venue)
+    clock.set(T0 + dt.timedelta(minutes=25))
+    gate = offline.OfflineDesk(offline.open_bundle(data, [root_of(instance)], clock.now()), desks[0],
+                               tmp / "held.jsonl", clock)  # fmt: skip
+    assert gate.check(held.payload).reason is Reason.HELD  # type: ignore[arg-type]
+    assert gate.check(free.payload).admitted  # type: ignore[arg-type]

@@ -451,8 +451,8 @@ class BlocklistHold(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     invitation_id: Mapped[str] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"))
-    entry_id: Mapped[int] = mapped_column(ForeignKey("blocklist_entries.id"))
-    matched_on: Mapped[str] = mapped_column(String(10))  # name | cccd
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("blocklist_entries.id"), nullable=True)
+    matched_on: Mapped[str] = mapped_column(String(10))  # name | cccd | walk_up (the host approves)
     status: Mapped[str] = mapped_column(String(10))  # pending | admitted | refused
     held_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)

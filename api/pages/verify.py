@@ -328,8 +328,8 @@ async def changes_since(token: str, number: int, request: Request, kyso: KysoDep
 @router.get("/verify/held/{token}/image/r{number}/{name}.png", summary="A page image of a comparison")
 def comparison_image(token: str, number: int, name: str, kyso: KysoDep) -> Response:
     path = _held(kyso).image(token, f"r{number}/{name}")
-    if path is None:
-        return Response(status_code=404)
+    if path is None:  # an image is fetched by the page, not read: a problem document, as the API answers
+        raise ServiceError(Kind.NOT_FOUND, "no such comparison image; the upload is kept for 30 minutes")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 

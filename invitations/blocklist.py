@@ -36,6 +36,7 @@ from store import blocklist_repo as repo
 from store.models import BlocklistEntry, BlocklistHold, Invitation
 
 DECISIONS = ("admitted", "refused")
+WALK_UP_REASON = "Khách vãng lai: chờ người mời đồng ý"
 
 
 def derive_key(settings: Settings) -> bytes:
@@ -84,7 +85,7 @@ class HoldView:
     venue: str
     host: str
     host_account_id: int
-    entry_id: int
+    entry_id: int | None  # None: a walk-up guest waiting for the host's approval
     label: str
     reason: str
     matched_on: str
@@ -115,17 +116,17 @@ class HoldView:
 
 def _hold_view(session: Session, hold: BlocklistHold) -> HoldView:
     invitation = session.get(Invitation, hold.invitation_id)
-    entry = repo.entry(session, hold.entry_id)
-    assert invitation is not None and entry is not None
+    entry = repo.entry(session, hold.entry_id) if hold.entry_id is not None else None
+    assert invitation is not None
     return HoldView(
         invitation_id=hold.invitation_id,
         guest=invitation.guest_name,
         venue=invitation.venue_code,
         host=invitation.host_name,
         host_account_id=invitation.host_account_id,
-        entry_id=entry.id,
-        label=entry.label,
-        reason=entry.reason,
+        entry_id=entry.id if entry else None,
+        label=entry.label if entry else invitation.guest_name,
+        reason=entry.reason if entry else WALK_UP_REASON,
         matched_on=hold.matched_on,
         status=hold.status,
         held_at=as_utc(hold.held_at),
@@ -135,9 +136,11 @@ def _hold_view(session: Session, hold: BlocklistHold) -> HoldView:
 
 
 def _hold(
-    session: Session, invitation_id: str, entry: BlocklistEntry, matched_on: str, now: dt.datetime
+    session: Session, invitation_id: str, entry: BlocklistEntry | None, matched_on: str, now: dt.datetime
 ) -> None:
-    hold = BlocklistHold(invitation_id=invitation_id, entry_id=entry.id, matched_on=matched_on)
+    hold = BlocklistHold(
+        invitation_id=invitation_id, entry_id=entry.id if entry else None, matched_on=matched_on
+    )
     hold.status, hold.held_at = "pending", now
     repo.add_hold(session, hold)
 
@@ -219,6 +222,14 @@ def check_invitation(
     _hold(session, invitation.id, entry, matched, now)
     session.refresh(invitation)
     return _hold_view(session, repo.hold_of(session, invitation.id))  # type: ignore[arg-type]
+
+
+def hold_for_host(session: Session, invitation_id: str, now: dt.datetime) -> HoldView:
+    """Hold a walk-up guest (registered at the desk) for the host's approval, unless the block list
+    already holds them (the same approval then covers both)."""
+    if repo.hold_of(session, invitation_id) is None:
+        _hold(session, invitation_id, None, "walk_up", now)
+    return _hold_view(session, repo.hold_of(session, invitation_id))  # type: ignore[arg-type]
 
 
 def holds(session: Session, status: str | None = "pending", owner: int | None = None) -> list[HoldView]:

@@ -36,6 +36,7 @@ from store import invitations_repo as repo
 # seconds: a flood of passes under a truly unknown key reloads the key set at most this often
 RELOAD_KEYS_AFTER = 2.0
 CARD_MATCHES = "CCCD card matches"
+HOLD_ADMITTED = "held, then admitted by an approver"
 CARD_NOT_COMPARED = "the invitation names no CCCD; the card was not compared"
 
 
@@ -318,11 +319,11 @@ def _refusal(
         return _deny(Reason.SUPERSEDED, detail, desk, **facts)
     notes: list[str] = []
     if invitation.hold == "pending":  # invitations.blocklist: a named approver decides
-        return _deny(Reason.HELD, "on the block list: held until an approver decides", desk, **facts)
+        return _deny(Reason.HELD, "held at the desk until an approver decides", desk, **facts)
     if invitation.hold == "refused":
-        return _deny(Reason.HOLD_REFUSED, "on the block list: the approver refused", desk, **facts)
+        return _deny(Reason.HOLD_REFUSED, "held, and the approver refused", desk, **facts)
     if invitation.hold == "admitted":
-        notes.append("on the block list: admitted by an approver")
+        notes.append(HOLD_ADMITTED)
     if invitation.rotating:
         if verdict.rotating_code is None:
             return _deny(Reason.ROTATING_CODE_MISSING, "a still copy of a live pass", desk, **facts)

@@ -19,11 +19,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from core.clock import VIETNAM
 from core.errors import Kind, ServiceError
 from identity import audit
-from invitations import checkin, offline, rollcall, venues
+from invitations import blocklist, checkin, offline, rollcall, service, venues
 from invitations.checkin import Checkout, Decision, DeskRef
 from invitations.reasons import Reason
+from services import blocklist as lists
 from services.audit import Actor, record
 from store import invitations_repo as repo
 
@@ -188,3 +190,43 @@ def rollcall_csv(kyso: Kyso, actor: Actor, venue: str) -> str:
         found = rollcall.roll_call(session, venue, kyso.clock.now())
         record(session, kyso, actor, "rollcall.export", venue, people=len(found.people))
     return found.csv()
+
+
+# --- walk-up guests -----------------------------------------------------------------------------------
+WALK_UP_HOURS = 4
+
+
+def walk_up(
+    kyso: Kyso,
+    actor: Actor,
+    desk_code: str,
+    *,
+    guest_name: str,
+    host: str,
+    cccd: str | None = None,
+    meeting_title: str | None = None,
+) -> tuple[service.InvitationView, blocklist.HoldView]:
+    """Register a guest who came without an invitation: an invitation for today at the desk's venue, from
+    now for four hours (not past midnight), held for the host's approval — and checked against the block
+    list like any other. The desk then scans its pass as usual: held until the host (or a clerk, the
+    admin) decides."""
+    context = kyso.invitations
+    now = kyso.clock.now()
+    midnight = dt.datetime.combine(now.astimezone(VIETNAM).date(), dt.time(23, 59), VIETNAM)
+    with kyso.db.transaction() as session:
+        desk = _desk(session, actor, context, desk_code)
+        hosting = service.host_of(session, host)
+        data = service.InvitationInput(
+            guest_name=guest_name,
+            venue=desk.venue_code,
+            starts_at=now - dt.timedelta(minutes=1),
+            ends_at=min(now + dt.timedelta(hours=WALK_UP_HOURS), midnight),
+            meeting_title=meeting_title or "Khách vãng lai",
+            cccd=cccd,
+        )
+        created = service.create(session, context, hosting, data)
+        lists.check(session, kyso, actor, created.id, data.cccd)
+        hold = blocklist.hold_for_host(session, created.id, now)
+        record(session, kyso, actor, "checkin.walk_up", created.id, desk=desk.code, host=hosting.username,
+               matched=hold.matched_on)  # fmt: skip
+    return created, hold

@@ -309,3 +309,23 @@ def decide_hold(
 ) -> dict[str, object]:
     actor = actor_of(request, principal)
     return blocklist.decide(kyso, actor, invitation_id, body.decision, body.note).as_json()
+
+
+# --- walk-up guests -----------------------------------------------------------------------------------
+class WalkUpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    desk: str = Field(min_length=1, max_length=40)
+    guest_name: str = Field(min_length=1, max_length=200)
+    host: str = Field(min_length=1, max_length=64, description="the host's username: they approve")
+    cccd: str | None = Field(None, max_length=20)
+    meeting_title: str | None = Field(None, max_length=300)
+
+
+@router.post("/walk-ups", status_code=201, summary="Register a walk-up guest at the desk (held for the host)")
+def walk_up(body: WalkUpIn, kyso: KysoDep, principal: DeskCaller, request: Request) -> dict[str, object]:
+    created, hold = checkins.walk_up(
+        kyso, actor_of(request, principal), body.desk, guest_name=body.guest_name, host=body.host,
+        cccd=body.cccd, meeting_title=body.meeting_title,
+    )  # fmt: skip
+    return {"invitation": created.as_json(), "hold": hold.as_json()}

@@ -231,6 +231,43 @@
     scan.focus();
   });
 
+  // --- walk-up guests: registered here, held for the host's approval; "Kiểm tra lại" scans their pass ---
+  const walkupForm = $("walkup-form");
+  walkupForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = walkupForm.elements;
+    const body = { desk: deskSelect.value, guest_name: f.guest_name.value.trim(), host: f.host.value.trim() };
+    if (f.cccd.value.trim()) body.cccd = f.cccd.value.trim();
+    if (f.meeting_title.value.trim()) body.meeting_title = f.meeting_title.value.trim();
+    let response;
+    try {
+      response = await api("POST", "/api/v1/checkins/walk-ups", { json: body });
+    } catch (e) {
+      return showResult("deny", t("deny"), "", [], t("network_error"), null);
+    }
+    if (!response.ok) {
+      return showResult("deny", t("deny"), "", [], t("error_prefix") + (await problem(response)), null);
+    }
+    const made = await response.json();
+    walkupForm.reset();
+    const item = document.createElement("li");
+    item.className = "person walkup-guest";
+    const name = document.createElement("p");
+    name.className = "person-name";
+    name.textContent = made.invitation.guest_name;
+    const note = document.createElement("p");
+    note.className = "muted small";
+    note.textContent = t("walkup_waiting") + " · " + made.invitation.host_name;
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "walkup-check";
+    again.textContent = t("walkup_check");
+    again.addEventListener("click", () => submit(made.invitation.payload));
+    item.append(name, note, again);
+    $("walkup-list").prepend(item);
+    submit(made.invitation.payload); // the same decision as any pass: held until the host decides
+  });
+
   // --- today's list --------------------------------------------------------------------------------
   async function loadGuests() {
     let data;

@@ -114,3 +114,56 @@ def test_block_list_input_is_checked(site) -> None:
     not_held = site.api.post("/api/v1/checkins/holds/nosuchinvite", headers=site.admin,
                              json={"decision": "admitted"})  # fmt: skip
     assert not_held.status_code == 404
+
+
+@pytest.mark.parametrize("size", [PHONE, DESK_PC], ids=["phone", "desktop"])
+def test_a_walk_up_guest_waits_for_the_host_and_the_block_list_applies(site, browser, size) -> None:
+    run = next(_runs)
+    context = browser.new_context(viewport=size)
+    try:
+        page = context.new_page()
+        assert page.goto(site.url + "/desk").status == 401
+        log_in(page, site.guard)
+        page.click("#walkup summary")
+        page.fill("#walkup-name", f"Khách Vãng Lai {run}")
+        page.fill("#walkup-host", site.official.username)
+        page.fill("#walkup-meeting", "Nộp hồ sơ")
+        page.click("#walkup-form button[type=submit]")
+        page.locator("#result.held").wait_for()
+        assert page.locator("#result-guest").inner_text() == f"Khách Vãng Lai {run}"
+        page.screenshot(path=site.shots / f"desk-walkup-held-{size['width']}.png")
+        page.click("#result")
+        waiting = page.locator("#walkup-list li", has_text=f"Khách Vãng Lai {run}")
+        assert "Đang chờ người mời đồng ý" in waiting.inner_text()
+
+        holds = site.api.get("/api/v1/checkins/holds", headers=site.official_auth).json()
+        mine = next(h for h in holds if h["guest"] == f"Khách Vãng Lai {run}")
+        assert mine["matched_on"] == "walk_up" and mine["reason"] == "Khách vãng lai: chờ người mời đồng ý"
+        # the host's approval: the desk cannot approve its own walk-up
+        assert site.api.post(f"/api/v1/checkins/holds/{mine['invitation_id']}", headers=site.guard_auth,
+                             json={"decision": "admitted"}).status_code == 403  # fmt: skip
+        decided = site.api.post(f"/api/v1/checkins/holds/{mine['invitation_id']}", headers=site.official_auth,
+                                json={"decision": "admitted"})  # fmt: skip
+        assert decided.status_code == 200, decided.text
+        waiting.locator("button.walkup-check").click()
+        page.locator("#result.admit").wait_for()
+        assert page.locator("#result-guest").inner_text() == f"Khách Vãng Lai {run}"
+        page.click("#result")
+
+        # a walk-up the block list names is held on the list's entry (the same approval)
+        listed = site.api.post("/api/v1/checkins/blocklist", headers=site.admin,
+                               json={"cccd": "079203008888", "reason": "Đề nghị xác minh"})  # fmt: skip
+        assert listed.status_code == 201
+        page.fill("#walkup-name", f"Người Khác {run}")
+        page.fill("#walkup-cccd", "079203008888")
+        page.fill("#walkup-host", site.official.username)
+        page.click("#walkup-form button[type=submit]")
+        page.locator("#result.held").wait_for()
+        holds = site.api.get("/api/v1/checkins/holds", headers=site.admin).json()
+        listed_hold = next(h for h in holds if h["guest"] == f"Người Khác {run}")
+        assert (listed_hold["matched_on"], listed_hold["reason"]) == ("cccd", "Đề nghị xác minh")
+        unknown_host = site.api.post("/api/v1/checkins/walk-ups", headers=site.guard_auth,
+                                     json={"desk": "gate-1", "guest_name": "A", "host": "nobody"})  # fmt: skip
+        assert unknown_host.status_code == 404
+    finally:
+        context.close()

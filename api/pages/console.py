@@ -40,6 +40,7 @@ from services import administration, approvals, audit_log, certificates
 _clash = set(WORDS) & set(i18n.CATALOGUE)
 assert not _clash, f"console strings already in the catalogue: {sorted(_clash)}"
 i18n.CATALOGUE.update(WORDS)
+assert all(f"action_{a}" in WORDS for a in approvals.ACTIONS), "a word for every action approvals can hold"
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 Reader = Annotated[Principal, Depends(page_caller(Permission.CERTIFICATES_READ))]

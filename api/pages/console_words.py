@@ -197,12 +197,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "console_confirm_vote": ("{action} yêu cầu #{id}?", "{action} request #{id}?"),
     "console_voted": ("Đã ghi nhận: yêu cầu #{id} — {status}.", "Recorded: request #{id} — {status}."),
     "console_sent_for_approval": (
-        "Đã gửi yêu cầu phê duyệt #{id}: chứng thư chỉ bị thu hồi khi đủ {n} người khác phê duyệt.",
-        "Sent for approval as request #{id}: the certificate is revoked once {n} other person(s) approve.",
+        "Đã gửi yêu cầu phê duyệt #{id}: việc này chỉ được thực hiện khi đủ {n} người khác phê duyệt.",
+        "Sent for approval as request #{id}: it is done once {n} other person(s) approve.",
     ),
     "approval_pending": ("đang chờ", "pending"),
     "approval_approved": ("đã phê duyệt và thực hiện", "approved and done"),
     "approval_rejected": ("bị từ chối", "rejected"),
     "approval_expired": ("quá hạn", "expired"),
     "action_certificate.revoke": ("Thu hồi chứng thư", "Revoke a certificate"),
+    "action_account.grant-role": ("Cấp vai trò quản trị/vận hành CA", "Grant the admin or CA operator role"),
 }

@@ -154,3 +154,37 @@ def test_an_operator_filters_the_audit_log_and_verifies_the_chain_on_a_phone(sit
     assert "Chuỗi nguyên vẹn" in result.inner_text() and str(entries) in result.inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=site.shots / "console-audit-phone.png", full_page=True)
+
+
+def test_granting_the_ca_operator_role_in_the_console_waits_for_a_second_admin(
+    site, desktop, browser
+) -> None:
+    from services import administration, approvals
+    from services.audit import Actor
+    from services.root import Kyso
+
+    kyso = Kyso(site.instance.settings, site.instance.ca.clock, site.instance.runtime)
+    name = f"vanhanh{next(_names)}"
+    administration.create_account(kyso, Actor("test"), username=name, role="official")
+    approvals.set_policy(kyso, Actor("test"), "account.grant-role", 1)
+    try:
+        page, _ = open_console(desktop, site, role="admin", path="/console/accounts")
+        row = page.locator(f"tr[data-username='{name}']")
+        row.locator(".role-choice").select_option("ca-operator")
+        with page.expect_navigation():
+            row.locator("button[data-act=role]").click()
+        assert page.url.endswith("/console/approvals") and "#" in page.locator("#flash").inner_text()
+        waiting = page.locator(".console-approval", has_text=name)
+        assert "ca-operator" in waiting.inner_text() and waiting.locator("[data-vote=approve]").count() == 0
+        assert account(site, name)["role"] == "official"
+
+        other = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        try:
+            second, _ = open_console(other, site, role="admin", path="/console/approvals")
+            second.locator(".console-approval", has_text=name).locator("[data-vote=approve]").click()
+            second.locator("#flash", has_text="đã phê duyệt và thực hiện").wait_for()
+        finally:
+            other.close()
+        assert account(site, name)["role"] == "ca-operator"
+    finally:
+        approvals.set_policy(kyso, Actor("test"), "account.grant-role", 0)

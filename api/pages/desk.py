@@ -124,8 +124,9 @@ def rollcall_page(
 
 
 @router.get("/desk/rollcall-sw.js")
-def rollcall_worker() -> Response:
-    """The service worker that lets /desk/rollcall open without a network (its scope is /desk/)."""
+def rollcall_worker(principal: DeskCaller) -> Response:
+    """The service worker that lets /desk/rollcall open without a network (its scope is /desk/); for the
+    desk's people, like the page (the browser fetches it with the session cookie)."""
     body = (STATIC / "rollcall-sw.js").read_bytes()
     return Response(body, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
 

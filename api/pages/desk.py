@@ -35,8 +35,8 @@ SCRIPT_STRINGS = [
     "count_expected", "count_arrived", "count_noshow", "status_expected", "status_arrived", "status_inside",
     "status_no-show", "status_cancelled", "camera_unavailable", "camera_looking", "camera_start",
     "camera_stop", "network_error", "error_prefix", "host_contact", "next_action", "last_used",
-    "entries_more", "held_word", "walkup_check", "walkup_waiting", "card_prompt", "card_match",
-    "card_not_compared",
+    "entries_more", "held_word", "hold_approved", "walkup_check", "walkup_waiting", "card_prompt",
+    "card_match", "card_not_compared",
 ]  # fmt: skip
 
 

@@ -224,6 +224,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # desk, issue 21: answers that cannot be misread, the next step, the CCCD card step, labelled times
     "entries_more": ("Còn {n} lượt vào hôm nay", "{n} more entries today"),
     "held_word": ("GIỮ TẠI BÀN", "HOLD AT DESK"),
+    "hold_approved": ("Người phê duyệt đã đồng ý cho vào", "An approver agreed to admit"),
     "walkup_title": ("Khách vãng lai (không có thư mời)", "Walk-up guest (no invitation)"),
     "walkup_name": ("Họ tên khách", "Guest's name"),
     "walkup_cccd": ("Số CCCD (không bắt buộc)", "CCCD number (optional)"),

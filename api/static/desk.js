@@ -71,7 +71,9 @@
     const admitted = decision.decision === "admit";
     const english = document.documentElement.lang === "en";
     const reason = admitted ? "" : (english ? decision.reason_en : decision.reason);
-    const card = { match: t("card_match"), not_compared: t("card_not_compared") }[decision.card_check] || "";
+    const approved = (decision.notes || []).includes("held, then admitted by an approver") ? t("hold_approved") : "";
+    const card = [{ match: t("card_match"), not_compared: t("card_not_compared") }[decision.card_check], approved]
+      .filter(Boolean).join(" · ");
     const used = decision.last_used ? t("last_used", { at: clock(decision.last_used.at), desk: decision.last_used.desk }) : "";
     const next = admitted ? "" : t("next_action") + ": " + (english ? decision.next_action_en : decision.next_action);
     const entries = admitted && decision.entries_left > 0 ? t("entries_more", { n: decision.entries_left }) : "";

@@ -147,6 +147,7 @@ def test_a_walk_up_guest_waits_for_the_host_and_the_block_list_applies(site, bro
         assert decided.status_code == 200, decided.text
         waiting.locator("button.walkup-check").click()
         page.locator("#result.admit").wait_for()
+        assert page.locator("#result-reason").inner_text() == "Người phê duyệt đã đồng ý cho vào"
         assert page.locator("#result-guest").inner_text() == f"Khách Vãng Lai {run}"
         page.click("#result")
 

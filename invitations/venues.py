@@ -110,6 +110,18 @@ def add_desk(session: Session, clock: Clock, venue_code: str, code: str, name: s
     return DeskView(desk.code, desk.name)
 
 
+def set_retention(session: Session, code: str, retention_days: int | None) -> VenueView:
+    """Set (or with None clear) how many days after an invitation ends its guest's data is kept."""
+    venue = repo.venue(session, code)
+    if venue is None:
+        raise not_found(f"no venue {code!r}")
+    if retention_days is not None and not 1 <= retention_days <= MAX_RETENTION_DAYS:
+        raise malformed(f"a venue keeps guest data 1 to {MAX_RETENTION_DAYS} days")
+    venue.retention_days = retention_days
+    session.flush()
+    return view(session, code)
+
+
 def view(session: Session, code: str) -> VenueView:
     venue = repo.venue(session, code)
     if venue is None:

@@ -214,6 +214,14 @@ def add_venue(
     return added
 
 
+def set_retention(kyso: Kyso, actor: Actor, venue: str, retention_days: int | None) -> venues.VenueView:
+    """A venue's own retention (None: the instance's KYSO_INVITATION_RETENTION_DAYS), audited."""
+    with kyso.db.transaction() as session:
+        changed = venues.set_retention(session, venue, retention_days)
+        record(session, kyso, actor, "venue.retention", venue, retention_days=retention_days)
+    return changed
+
+
 def add_desk(kyso: Kyso, actor: Actor, venue: str, code: str, name: str | None = None) -> venues.DeskView:
     """Add a desk to a venue."""
     with kyso.db.transaction() as session:

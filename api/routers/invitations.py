@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -228,6 +228,27 @@ def add_venue(body: VenueIn, kyso: KysoDep, principal: Admin, request: Request) 
         retention_days=body.retention_days,
     )
     return added.as_json()
+
+
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: int | None = Field(
+        ge=1, le=venues.MAX_RETENTION_DAYS, description="null: the instance's KYSO_INVITATION_RETENTION_DAYS"
+    )
+
+
+@venues_router.patch("/{code}", summary="Set a venue's retention of guest data, in days (admin)")
+def set_retention(
+    code: Annotated[str, Path(min_length=1, max_length=40)],
+    body: RetentionIn,
+    kyso: KysoDep,
+    principal: Admin,
+    request: Request,
+) -> dict[str, object]:
+    return invitation_service.set_retention(
+        kyso, actor_of(request, principal), code, body.retention_days
+    ).as_json()
 
 
 @venues_router.get("", summary="Venues and their desks")

@@ -189,6 +189,20 @@ def test_a_venue_states_its_own_retention_on_the_pass(site, phone) -> None:
                             headers=site.admin)  # fmt: skip
     assert refused.status_code == 422
     invitation = site.invite("Bùi Thị Ba Mươi", venue="UBND-Q1")
+    changed = site.api.patch("/api/v1/venues/UBND-Q1", json={"retention_days": 45}, headers=site.admin)
+    assert changed.status_code == 200 and changed.json()["retention_days"] == 45
+    assert site.api.patch("/api/v1/venues/UBND-Q1", json={"retention_days": 4000},
+                          headers=site.admin).status_code == 422  # fmt: skip
+    assert (
+        site.api.patch("/api/v1/venues/NOWHERE", json={"retention_days": 5}, headers=site.admin).status_code
+        == 404
+    )
+    assert site.api.patch("/api/v1/venues/UBND-Q1", json={"retention_days": 30},
+                          headers=site.official_auth).status_code == 403  # fmt: skip
+    assert (
+        site.api.patch("/api/v1/venues/UBND-Q1", json={"retention_days": 30}, headers=site.admin).status_code
+        == 200
+    )
     page = phone.new_page()
     page.goto(site.url + _pass_link(site, invitation["id"]))
     privacy = page.locator("#privacy").inner_text()

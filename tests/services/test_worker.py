@@ -57,7 +57,13 @@ def test_jobs_are_due_after_their_interval_and_each_once_per_interval(frozen) ->
     assert [r.job for r in runner.run_due()] == ["deliver"]
     assert runner.run_due() == []
     ticks.now += 300  # archive-renew runs a minute after start, then daily
-    assert {r.job for r in runner.run_due()} == {"deliver", "housekeeping", "crl", "audit-seal", "archive-renew"}
+    assert {r.job for r in runner.run_due()} == {
+        "deliver",
+        "housekeeping",
+        "crl",
+        "audit-seal",
+        "archive-renew",
+    }
     assert 0 < runner.seconds_to_next() <= 5
 
 

@@ -80,7 +80,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("pages")
     instance = make_instance(tmp, f"sqlite:///{tmp / 'kyso.db'}")
     # plain http on loopback, like `make run`: the session cookie is not marked Secure (httpx would not send it)
-    server = start_server(instance, env={"KYSO_BASE_URL": "http://127.0.0.1:8000"})
+    # every page test logs in from 127.0.0.1: the default 10 logins a minute per client would refuse the
+    # later ones of a run (instance.env() leaves out tests/conftest.py's KYSO_LOGIN_RATE_PER_MINUTE)
+    server = start_server(
+        instance, env={"KYSO_BASE_URL": "http://127.0.0.1:8000", "KYSO_LOGIN_RATE_PER_MINUTE": "100000"}
+    )
     try:
         with httpx.Client(base_url=server.url, timeout=60) as api:
             admin = _login(api, make_account(instance, "admin"))

@@ -35,7 +35,7 @@ from ca.revocation_reasons import REVOCATION_REASON_NAMES
 from core.errors import Kind, ServiceError
 from identity.permissions import ROLES, Permission
 from identity.sessions import Principal
-from services import administration, approvals, audit_log, certificates
+from services import administration, approvals, audit_log, certificates, verification
 
 _clash = set(WORDS) & set(i18n.CATALOGUE)
 assert not _clash, f"console strings already in the catalogue: {sorted(_clash)}"
@@ -54,7 +54,7 @@ SCRIPT_STRINGS = [
     "console_download_p12", "console_created_account", "console_new_password_is", "console_totp_reset",
     "console_changed", "console_confirm_account", "console_key_created", "console_key_removed",
     "console_verifying", "console_chain_ok", "console_chain_broken", "console_confirm_vote", "console_voted",
-    "console_sent_for_approval",
+    "console_sent_for_approval", "console_trust_changed", "console_confirm_trust",
     *(f"approval_{status}" for status in ("pending", "approved", "rejected", "expired")),
     *(f"reason_{name}" for name in REVOCATION_REASON_NAMES),
 ]  # fmt: skip
@@ -69,6 +69,7 @@ class Tabs:
     accounts: bool
     audit: bool
     approvals: bool
+    trust: bool
 
     @classmethod
     def of(cls, principal: Principal) -> Tabs:
@@ -77,6 +78,7 @@ class Tabs:
             principal.can(Permission.USERS_MANAGE),
             principal.can(Permission.AUDIT_READ),
             principal.can(Permission.AUDIT_READ),
+            principal.can(Permission.CERTIFICATES_READ),
         )
 
 
@@ -284,4 +286,18 @@ def approvals_page(request: Request, kyso: KysoDep, principal: AuditReader) -> H
         decided=[a for a in every if a.status != "pending"][:20],
         may_vote=may_vote,
         policies=approvals.policies(kyso),
+    )
+
+
+# --- what verification trusts ---------------------------------------------------------------------------
+@router.get("/console/trust", response_class=HTMLResponse)
+def trust_page(request: Request, kyso: KysoDep, principal: Reader) -> HTMLResponse:
+    return _console(
+        request,
+        "console_trust.html",
+        principal,
+        title="console_trust",
+        profiles=verification.profiles_listing(kyso),
+        listing=verification.anchors_listing(kyso),
+        may_change=principal.can(Permission.CERTIFICATES_ISSUE),  # as /api/v1/verify/trust-* asks
     )

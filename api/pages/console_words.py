@@ -206,4 +206,28 @@ WORDS: dict[str, tuple[str, str]] = {
     "approval_expired": ("quá hạn", "expired"),
     "action_certificate.revoke": ("Thu hồi chứng thư", "Revoke a certificate"),
     "action_account.grant-role": ("Cấp vai trò quản trị/vận hành CA", "Grant the admin or CA operator role"),
+    # trust anchors and profiles (what /verify trusts)
+    "console_trust": ("Tin cậy khi kiểm tra", "Verification trust"),
+    "console_trust_intro": (
+        "Những gốc chứng thư mà trang Kiểm tra văn bản tin cậy: các hồ sơ tin cậy có sẵn (bật/tắt) và các "
+        "gốc do người vận hành thêm.",
+        "The roots the document verification page trusts: the built-in trust profiles (on/off) and the roots "
+        "operators added.",
+    ),
+    "console_profiles": ("Hồ sơ tin cậy", "Trust profiles"),
+    "console_on": ("Đang bật", "On"),
+    "console_off": ("Đang tắt", "Off"),
+    "console_turn_on": ("Bật", "Turn on"),
+    "console_turn_off": ("Tắt", "Turn off"),
+    "console_default": ("mặc định", "default"),
+    "console_added_anchors": ("Gốc do người vận hành thêm", "Roots operators added"),
+    "console_no_added": ("Chưa thêm gốc nào.", "No roots added."),
+    "console_add_anchor": ("Thêm gốc tin cậy", "Trust another root"),
+    "console_label": ("Tên gọi", "Label"),
+    "console_certificate_file": ("Tệp chứng thư gốc (PEM hoặc DER)", "Root certificate file (PEM or DER)"),
+    "console_add": ("Thêm", "Add"),
+    "console_remove": ("Gỡ bỏ", "Remove"),
+    "console_trust_changed": ("Đã lưu thay đổi tin cậy.", "Trust updated."),
+    "console_confirm_trust": ("{action}: {name}?", "{action}: {name}?"),
+    "console_added_by": ("Người thêm", "Added by"),
 }

@@ -187,6 +187,40 @@
     });
   });
 
+  // --- what verification trusts -------------------------------------------------------------------------
+  document.querySelectorAll("button.trust-switch").forEach((button) => {
+    button.addEventListener("click", () => {
+      const name = button.closest("[data-profile]").dataset.profile;
+      if (!window.confirm(t("console_confirm_trust", { action: button.textContent.trim(), name }))) return;
+      call("PUT", "/api/v1/verify/trust-profiles/" + encodeURIComponent(name),
+        { enabled: button.dataset.enabled === "true" }, t("console_trust_changed"));
+    });
+  });
+  document.querySelectorAll("button.anchor-remove").forEach((button) => {
+    button.addEventListener("click", () => {
+      const fingerprint = button.closest("tr").dataset.fingerprint;
+      if (!window.confirm(t("console_confirm_trust", { action: button.textContent.trim(), name: fingerprint }))) return;
+      call("DELETE", "/api/v1/verify/trust-anchors/" + encodeURIComponent(fingerprint), undefined,
+        t("console_trust_changed"));
+    });
+  });
+  const anchorForm = $("anchor-form");
+  if (anchorForm) {
+    anchorForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const chosen = $("anchor-file").files[0];
+      if (!chosen) return;
+      const bytes = new Uint8Array(await chosen.arrayBuffer());
+      const text = new TextDecoder("latin1").decode(bytes);
+      // the API takes PEM: a DER file is wrapped here (base64 of its bytes), a PEM file sent as it is
+      const pem = text.includes("-----BEGIN CERTIFICATE-----") ? text
+        : "-----BEGIN CERTIFICATE-----\n" + btoa(String.fromCharCode(...bytes)).replace(/(.{64})/g, "$1\n")
+          + "\n-----END CERTIFICATE-----\n";
+      call("POST", "/api/v1/verify/trust-anchors", { label: $("anchor-label").value.trim(), certificate_pem: pem },
+        t("console_trust_changed"));
+    });
+  }
+
   // --- the audit chain -----------------------------------------------------------------------------------
   const verify = $("verify-chain");
   if (verify) {

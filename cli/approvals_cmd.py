@@ -77,7 +77,9 @@ def reject(request_id: int, comment: Comment = "") -> None:
 @app.command("policy")
 @handles_errors
 def policy(
-    action: Annotated[str | None, typer.Argument(help="certificate.revoke | account.grant-role")] = None,
+    action: Annotated[
+        str | None, typer.Argument(help="certificate.revoke | account.grant-role | trust.change")
+    ] = None,
     required: Annotated[int | None, typer.Argument(help="approvals by others (0: none)")] = None,
     hours: Annotated[int, typer.Option("--hours", help="how long a request waits before it expires")] = 24,
 ) -> None:

@@ -11,6 +11,8 @@ Actions a policy can name (``ACTIONS``; a policy row with ``required`` 0, or non
   (services.certificates.revoke files the request);
 - ``account.grant-role``: giving an account the admin or ca-operator role (services.administration.set_role
   files it; while it is held such accounts cannot be created with that role outright).
+- ``trust.change``: adding or removing a trust anchor, switching a trust profile on or off
+  (services.verification files it, after trying the change in a savepoint rolled back).
 
 Who may vote: an account whose role holds the action's permission (the local CLI operator too), never
 the requester — who may still reject (withdraw) their own request. The console (/console/approvals) and
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 ACTIONS: dict[str, Permission] = {
     "certificate.revoke": Permission.CERTIFICATES_REVOKE,
     "account.grant-role": Permission.USERS_MANAGE,
+    "trust.change": Permission.CERTIFICATES_ISSUE,  # as /api/v1/verify/trust-* asks
 }
 DEFAULT_LIFETIME_HOURS = 24
 MAX_REQUIRED = 9
@@ -280,5 +283,20 @@ def _run(session: Session, kyso: Kyso, approval: Approval) -> None:
         from identity import accounts
 
         accounts.set_role(session, kyso.clock, approval.target, approval.params["role"], actor=requester.name)
+        return
+    if approval.action == "trust.change":
+        import base64
+
+        from services import verification
+
+        p = approval.params
+        if p["op"] == "add":
+            verification.add_anchor_in(
+                session, kyso, requester, p["label"], base64.b64decode(p["certificate"])
+            )
+        elif p["op"] == "remove":
+            verification.remove_anchor_in(session, kyso, requester, p["key"])
+        else:
+            verification.set_profile_in(session, kyso, requester, p["name"], bool(p["enabled"]))
         return
     raise AssertionError(f"no runner for {approval.action}")  # pragma: no cover - ACTIONS lists the runners

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from cryptography import x509
     from sqlalchemy.orm import Session
 
+    from services.approvals import Approval
     from services.root import Kyso
     from signing.registry import RegisteredDocument
     from signing.service import SigningKey
@@ -268,23 +269,80 @@ def anchors_listing(kyso: Kyso) -> TrustListing:
         return TrustListing(store.name, list(store.fingerprints), anchors.listing(session))
 
 
+TRUST_CHANGE = "trust.change"  # the approval policy that can hold every change below (services.approvals)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _held(
+    session: Session,
+    kyso: Kyso,
+    actor: Actor,
+    target: str,
+    params: dict[str, object],
+    change: Callable[[Session], object],
+) -> Approval | None:
+    """When the trust.change policy asks for approvals: try ``change`` in a savepoint rolled back (so a
+    bad input is refused now, by the same code) and file the request; None when nothing is held."""
+    from services import approvals
+
+    if not approvals.required(session, TRUST_CHANGE):
+        return None
+    try:
+        with session.begin_nested():
+            change(session)
+            raise _DryRun
+    except _DryRun:
+        pass
+    return approvals.file(session, kyso, actor, TRUST_CHANGE, target, params)
+
+
 def add_anchor(kyso: Kyso, actor: Actor, label: str, certificate: bytes) -> AnchorInfo:
-    """Trust another root (PEM or DER) when verifying."""
+    """Trust another root (PEM or DER) when verifying (held for approval under a trust.change policy)."""
+    import base64
+
+    from services import approvals
+
+    params: dict[str, object] = {
+        "op": "add",
+        "label": label,
+        "certificate": base64.b64encode(certificate).decode(),
+    }
+    with kyso.db.transaction() as session:
+        waiting = _held(session, kyso, actor, f"add:{label.strip()}", params,
+                        lambda s: add_anchor_in(s, kyso, actor, label, certificate))  # fmt: skip
+        if waiting is None:
+            return add_anchor_in(session, kyso, actor, label, certificate)
+    raise approvals.Pending(waiting)
+
+
+def add_anchor_in(session: Session, kyso: Kyso, actor: Actor, label: str, certificate: bytes) -> AnchorInfo:
     from verification import anchors
 
-    with kyso.db.transaction() as session:
-        info = anchors.add(session, label, certificate, now=kyso.clock.now(), actor=actor.name)
-        record(session, kyso, actor, "trust.add", info.fingerprint, label=info.label, subject=info.subject)
+    info = anchors.add(session, label, certificate, now=kyso.clock.now(), actor=actor.name)
+    record(session, kyso, actor, "trust.add", info.fingerprint, label=info.label, subject=info.subject)
     return info
 
 
 def remove_anchor(kyso: Kyso, actor: Actor, key: str) -> AnchorInfo:
-    """Stop trusting an anchor an operator added (by label or fingerprint)."""
-    from verification import anchors
+    """Stop trusting an anchor an operator added (by label or fingerprint); held like add_anchor."""
+    from services import approvals
 
     with kyso.db.transaction() as session:
-        info = anchors.remove(session, key)
-        record(session, kyso, actor, "trust.remove", info.fingerprint, label=info.label)
+        waiting = _held(session, kyso, actor, f"remove:{key}", {"op": "remove", "key": key},
+                        lambda s: remove_anchor_in(s, kyso, actor, key))  # fmt: skip
+        if waiting is None:
+            return remove_anchor_in(session, kyso, actor, key)
+    raise approvals.Pending(waiting)
+
+
+def remove_anchor_in(session: Session, kyso: Kyso, actor: Actor, key: str) -> AnchorInfo:
+    from verification import anchors
+
+    info = anchors.remove(session, key)
+    record(session, kyso, actor, "trust.remove", info.fingerprint, label=info.label)
     return info
 
 
@@ -298,15 +356,27 @@ def profiles_listing(kyso: Kyso) -> list[ProfileInfo]:
 
 
 def set_profile(kyso: Kyso, actor: Actor, name: str, enabled: bool) -> ProfileInfo:
-    """Switch a trust profile on or off (``kyso trust profile enable|disable``); audited when it changes."""
-    from verification import anchors
+    """Switch a trust profile on or off (``kyso trust profile enable|disable``); audited when it changes;
+    held like add_anchor."""
+    from services import approvals
 
     with kyso.db.transaction() as session:
-        info, changed = anchors.set_profile(
-            session, name, enabled, _own_roots(session, kyso), now=kyso.clock.now(), actor=actor.name
-        )
-        if changed:
-            action = "trust.profile.enable" if enabled else "trust.profile.disable"
-            fingerprints = ",".join(a.fingerprint for a in info.anchors)
-            record(session, kyso, actor, action, info.name, fingerprints=fingerprints)
+        waiting = _held(session, kyso, actor, f"{'enable' if enabled else 'disable'}:{name}",
+                        {"op": "profile", "name": name, "enabled": enabled},
+                        lambda s: set_profile_in(s, kyso, actor, name, enabled))  # fmt: skip
+        if waiting is None:
+            return set_profile_in(session, kyso, actor, name, enabled)
+    raise approvals.Pending(waiting)
+
+
+def set_profile_in(session: Session, kyso: Kyso, actor: Actor, name: str, enabled: bool) -> ProfileInfo:
+    from verification import anchors
+
+    info, changed = anchors.set_profile(
+        session, name, enabled, _own_roots(session, kyso), now=kyso.clock.now(), actor=actor.name
+    )
+    if changed:
+        action = "trust.profile.enable" if enabled else "trust.profile.disable"
+        fingerprints = ",".join(a.fingerprint for a in info.anchors)
+        record(session, kyso, actor, action, info.name, fingerprints=fingerprints)
     return info

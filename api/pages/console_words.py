@@ -205,6 +205,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "approval_rejected": ("bị từ chối", "rejected"),
     "approval_expired": ("quá hạn", "expired"),
     "action_certificate.revoke": ("Thu hồi chứng thư", "Revoke a certificate"),
+    "action_trust.change": ("Thay đổi tin cậy khi kiểm tra", "Change what verification trusts"),
     "action_account.grant-role": ("Cấp vai trò quản trị/vận hành CA", "Grant the admin or CA operator role"),
     # trust anchors and profiles (what /verify trusts)
     "console_trust": ("Tin cậy khi kiểm tra", "Verification trust"),

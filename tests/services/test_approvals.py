@@ -176,3 +176,32 @@ def test_granting_the_ca_operator_role_waits_for_a_second_admin(kyso: Kyso) -> N
         assert trail(kyso, name)[-1][:2] == ("dung", "account.role")
     finally:
         approvals.set_policy(kyso, ADMIN, "account.grant-role", 0)
+
+
+def test_trust_changes_wait_and_bad_ones_are_refused_at_once(kyso: Kyso) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from services import audit_log, verification
+    from tests.pages.test_console_trust import a_root
+
+    approvals.set_policy(kyso, ADMIN, "trust.change", 1)
+    try:
+        root = a_root("Root CA thử nghiệm phê duyệt")
+        pem = root.public_bytes(serialization.Encoding.PEM)
+        with pytest.raises(ServiceError) as bad:
+            verification.add_anchor(kyso, AN, "hong", b"not a certificate")
+        assert bad.value.kind is Kind.MALFORMED  # the dry run refused it: nothing filed
+        assert all(a.target != "add:hong" for a in approvals.listing(kyso))
+        with pytest.raises(approvals.Pending) as pending:
+            verification.add_anchor(kyso, AN, "phe-duyet", pem)
+        assert "phe-duyet" not in [a.label for a in verification.anchors_listing(kyso).added]
+        approvals.approve(kyso, BINH, pending.value.approval.id)
+        assert "phe-duyet" in [a.label for a in verification.anchors_listing(kyso).added]
+        with pytest.raises(approvals.Pending) as removal:
+            verification.remove_anchor(kyso, AN, "phe-duyet")
+        approvals.reject(kyso, AN, removal.value.approval.id)  # the requester withdraws it
+        assert "phe-duyet" in [a.label for a in verification.anchors_listing(kyso).added]
+        assert audit_log.verify(kyso).ok, "the dry runs' rolled-back entries left the chain whole"
+    finally:
+        approvals.set_policy(kyso, ADMIN, "trust.change", 0)
+        verification.remove_anchor(kyso, AN, "phe-duyet")

@@ -54,7 +54,8 @@ SCRIPT_STRINGS = [
     "console_download_p12", "console_created_account", "console_new_password_is", "console_totp_reset",
     "console_changed", "console_confirm_account", "console_key_created", "console_key_removed",
     "console_verifying", "console_chain_ok", "console_chain_broken", "console_confirm_vote", "console_voted",
-    "console_sent_for_approval", "console_trust_changed", "console_confirm_trust",
+    "console_sent_for_approval", "console_trust_changed", "console_confirm_trust", "console_venue_added",
+    "console_venue_saved",
     *(f"approval_{status}" for status in ("pending", "approved", "rejected", "expired")),
     *(f"reason_{name}" for name in REVOCATION_REASON_NAMES),
 ]  # fmt: skip
@@ -70,6 +71,7 @@ class Tabs:
     audit: bool
     approvals: bool
     trust: bool
+    venues: bool
 
     @classmethod
     def of(cls, principal: Principal) -> Tabs:
@@ -79,6 +81,7 @@ class Tabs:
             principal.can(Permission.AUDIT_READ),
             principal.can(Permission.AUDIT_READ),
             principal.can(Permission.CERTIFICATES_READ),
+            principal.can(Permission.USERS_MANAGE),
         )
 
 
@@ -301,3 +304,13 @@ def trust_page(request: Request, kyso: KysoDep, principal: Reader) -> HTMLRespon
         listing=verification.anchors_listing(kyso),
         may_change=principal.can(Permission.CERTIFICATES_ISSUE),  # as /api/v1/verify/trust-* asks
     )
+
+
+# --- venues and desks (admins) --------------------------------------------------------------------------
+@router.get("/console/venues", response_class=HTMLResponse)
+def venues_page(request: Request, kyso: KysoDep, principal: AccountsAdmin) -> HTMLResponse:
+    from invitations import venues
+
+    with kyso.db.reading() as session:
+        every = venues.all_venues(session)
+    return _console(request, "console_venues.html", principal, title="console_venues", venues=every)

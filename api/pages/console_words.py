@@ -231,4 +231,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "console_trust_changed": ("Đã lưu thay đổi tin cậy.", "Trust updated."),
     "console_confirm_trust": ("{action}: {name}?", "{action}: {name}?"),
     "console_added_by": ("Người thêm", "Added by"),
+    # venues and desks (admins)
+    "console_venues": ("Điểm tiếp đón", "Venues"),
+    "console_venue_code": ("Mã", "Code"),
+    "console_venue_name": ("Tên", "Name"),
+    "console_address": ("Địa chỉ", "Address"),
+    "console_desks": ("Bàn tiếp đón (mã, cách nhau bởi dấu phẩy)", "Desks (codes, comma-separated)"),
+    "console_desk_list": ("Bàn tiếp đón", "Desks"),
+    "console_retention": ("Giữ dữ liệu khách (ngày)", "Keep guest data (days)"),
+    "console_retention_default": ("theo cấu hình chung", "the instance's setting"),
+    "console_add_venue": ("Thêm điểm tiếp đón", "Add a venue"),
+    "console_save": ("Lưu", "Save"),
+    "console_venue_added": ("Đã thêm điểm tiếp đón {code}.", "Venue {code} added."),
+    "console_venue_saved": ("Đã lưu điểm tiếp đón {code}.", "Venue {code} saved."),
+    "console_no_venues": ("Chưa có điểm tiếp đón nào.", "No venues yet."),
 }

@@ -221,6 +221,29 @@
     });
   }
 
+  // --- venues and desks --------------------------------------------------------------------------------
+  const venueForm = $("venue-form");
+  if (venueForm) {
+    venueForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = $("v-code").value.trim();
+      const body = { code, name: $("v-name").value.trim(),
+        desks: $("v-desks").value.split(",").map((d) => d.trim()).filter((d) => d) };
+      if ($("v-address").value.trim()) body.address = $("v-address").value.trim();
+      if ($("v-retention").value) body.retention_days = Number($("v-retention").value);
+      call("POST", "/api/v1/venues", body, t("console_venue_added", { code }));
+    });
+  }
+  document.querySelectorAll("form.retention-form").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = form.closest("tr").dataset.venue;
+      const days = form.querySelector(".retention").value;
+      call("PATCH", "/api/v1/venues/" + encodeURIComponent(code), { retention_days: days ? Number(days) : null },
+        t("console_venue_saved", { code }));
+    });
+  });
+
   // --- the audit chain -----------------------------------------------------------------------------------
   const verify = $("verify-chain");
   if (verify) {

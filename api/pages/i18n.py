@@ -387,6 +387,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "not_found_title": ("Không tìm thấy", "Not found"),
     "dear_title": ("Kính gửi {title} {name}", "Dear {title} {name}"),
+    "invited_by_title": ("{host} trân trọng mời {title} đến dự", "{host} invites you to"),
     "pass_arrived": ("Đã đến lúc {at}", "Arrived at {at}"),
     "pass_left": ("Đã về lúc {at}", "Left at {at}"),
     "pass_inside_intro": (

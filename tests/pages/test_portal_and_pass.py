@@ -145,6 +145,9 @@ def test_arrival_states_on_the_pass_and_in_the_portal(site, browser) -> None:
             page.goto(site.url + link)
             main = page.locator("main")
             assert f"Kính gửi Ông {name}" in main.inner_text()
+            assert (
+                "trân trọng mời Ông đến dự" in main.inner_text() and "Ông/Bà đến dự" not in main.inner_text()
+            )
             assert page.locator("#host-contact").inner_text() == "0283 829 1234 (máy lẻ 12)"
             assert "Xuất trình mã QR này" in page.locator("#pass-intro").inner_text()
             assert "(90 ngày sau cuộc hẹn)" in page.locator("#privacy").inner_text()

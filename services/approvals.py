@@ -1,9 +1,11 @@
 """Approvals, N of M (as EJBCA's approval profiles): an action a policy names does not run when asked;
 it waits until ``required`` people other than the requester approve it, and then runs once, in the
-transaction of the last approval. One rejection ends the request; a request not approved in time
-expires. Each step is an audit entry (``approval.request`` / ``.approve`` / ``.reject`` / ``.expire``,
-target ``approval:<id>``), and the action itself is audited as usual, naming the requester, with
-``approval`` (the request) and ``approved_by`` in its details.
+transaction of the last approval (if the action is refused then — the certificate was revoked meanwhile,
+say — the request ends as ``failed``, audited as ``approval.fail``). One rejection ends the request;
+a request not approved in time expires. Each step is an audit entry (``approval.request`` /
+``.approve`` / ``.reject`` / ``.expire`` / ``.fail``, target ``approval:<id>``), and the action itself
+is audited as usual, naming the requester (with ``approval`` and ``approved_by`` in the details of a
+revocation).
 
 Actions a policy can name (``ACTIONS``; a policy row with ``required`` 0, or none, means no approval):
 
@@ -56,7 +58,7 @@ class Approval:
     target: str
     params: dict[str, Any]
     required: int
-    status: str  # pending | approved | rejected | expired (pending past its time reads as expired)
+    status: str  # pending | approved | rejected | expired (pending past its time) | failed (refused when run)
     requested_by: str
     requested_at: dt.datetime
     expires_at: dt.datetime
@@ -224,10 +226,18 @@ def approve(kyso: Kyso, actor: Actor, request_id: int, comment: str = "") -> App
                    for_action=approval.action, on=approval.target)  # fmt: skip
             approval = _load(session, kyso, request_id)
             if approval.waiting_for == 0:
-                _run(session, kyso, approval)
+                status = "approved"
+                try:
+                    with session.begin_nested():  # a refused action (say, revoked meanwhile) ends the request
+                        _run(session, kyso, approval)
+                except ServiceError as refused:
+                    status = "failed"
+                    record(session, kyso, actor, "approval.fail", f"approval:{request_id}",
+                           for_action=approval.action, on=approval.target,
+                           error=refused.message[:200])  # fmt: skip
                 row = approvals_repo.request(session, request_id)
                 assert row is not None
-                row.status, row.decided_at = "approved", now
+                row.status, row.decided_at = status, now
                 approval = _load(session, kyso, request_id)
     if expired:
         _expire_if_due(kyso, actor, request_id)

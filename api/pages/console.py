@@ -56,7 +56,7 @@ SCRIPT_STRINGS = [
     "console_verifying", "console_chain_ok", "console_chain_broken", "console_confirm_vote", "console_voted",
     "console_sent_for_approval", "console_trust_changed", "console_confirm_trust", "console_venue_added",
     "console_venue_saved",
-    *(f"approval_{status}" for status in ("pending", "approved", "rejected", "expired")),
+    *(f"approval_{status}" for status in ("pending", "approved", "rejected", "expired", "failed")),
     *(f"reason_{name}" for name in REVOCATION_REASON_NAMES),
 ]  # fmt: skip
 Text = Annotated[str | None, Query(max_length=200)]

@@ -204,6 +204,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "approval_approved": ("đã phê duyệt và thực hiện", "approved and done"),
     "approval_rejected": ("bị từ chối", "rejected"),
     "approval_expired": ("quá hạn", "expired"),
+    "approval_failed": ("không thực hiện được khi đủ phê duyệt", "refused when run"),
     "action_certificate.revoke": ("Thu hồi chứng thư", "Revoke a certificate"),
     "action_trust.change": ("Thay đổi tin cậy khi kiểm tra", "Change what verification trusts"),
     "action_account.grant-role": ("Cấp vai trò quản trị/vận hành CA", "Grant the admin or CA operator role"),

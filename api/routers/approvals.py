@@ -37,7 +37,7 @@ Vote = Annotated[VoteIn | None, Body()]
 def listing(
     kyso: KysoDep,
     principal: Reader,
-    status: Literal["pending", "approved", "rejected", "expired", "all"] = "pending",
+    status: Literal["pending", "approved", "rejected", "expired", "failed", "all"] = "pending",
 ) -> list[dict[str, object]]:
     return [a.as_json() for a in approvals.listing(kyso, None if status == "all" else status)]
 

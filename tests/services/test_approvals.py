@@ -205,3 +205,18 @@ def test_trust_changes_wait_and_bad_ones_are_refused_at_once(kyso: Kyso) -> None
     finally:
         approvals.set_policy(kyso, ADMIN, "trust.change", 0)
         verification.remove_anchor(kyso, AN, "phe-duyet")
+
+
+def test_an_approved_action_refused_when_run_ends_the_request_as_failed(kyso: Kyso) -> None:
+    approvals.set_policy(kyso, ADMIN, "certificate.revoke", 1)
+    try:
+        serial = official(kyso)
+        with pytest.raises(approvals.Pending) as pending:
+            certificates.revoke(kyso, AN, serial, "key-compromise")
+        certificates.renew(kyso, BINH, serial)  # the renewal revokes it (superseded) meanwhile
+        failed = approvals.approve(kyso, CHI, pending.value.approval.id)
+        assert (failed.status, failed.approved_by) == ("failed", ("chi",))
+        assert certificates.show(kyso, serial).revocation_reason == "superseded"
+        assert trail(kyso, f"approval:{failed.id}")[-1][1] == "approval.fail"
+    finally:
+        approvals.set_policy(kyso, ADMIN, "certificate.revoke", 0)

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import KysoDep
+from api.inputs import column_max
 from api.pages import i18n
 from api.pages.access import page_caller
 from api.pages.console_words import WORDS
@@ -36,6 +37,7 @@ from core.errors import Kind, ServiceError
 from identity.permissions import ROLES, Permission
 from identity.sessions import Principal
 from services import administration, approvals, audit_log, certificates, verification
+from store.models import AuditEntry
 
 _clash = set(WORDS) & set(i18n.CATALOGUE)
 assert not _clash, f"console strings already in the catalogue: {sorted(_clash)}"
@@ -249,7 +251,7 @@ def audit_page(
     action: Text = None,
     actor: Text = None,
     target: Text = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=column_max(AuditEntry.seq))] = None,
 ) -> HTMLResponse:
     filters = {"action": _blank(action), "actor": _blank(actor), "target": _blank(target)}
     found = audit_log.search(kyso, **filters, before=before, limit=PAGE_SIZE)

@@ -107,6 +107,10 @@ def create(
     notify_webhook: Annotated[str | None, typer.Option(help="URL told of the guest's arrival")] = None,
     notify_email: Annotated[str | None, typer.Option(help="email told of the guest's arrival")] = None,
     send_email: Annotated[bool, typer.Option(help="email the invitation to --email")] = False,
+    honorific: Annotated[str | None, typer.Option(help='the pass greets "Kính gửi Ông …": Ông, Bà…')] = None,
+    host_contact: Annotated[
+        str | None, typer.Option(help="the host's phone, shown to desk and guest")
+    ] = None,
     qr_png: Annotated[Path | None, typer.Option(help="write the QR code as PNG here")] = None,
     qr_svg: Annotated[Path | None, typer.Option(help="write the QR code as SVG here")] = None,
     json_output: JsonOption = False,
@@ -131,6 +135,8 @@ def create(
         rotating=rotating,
         notify_webhook=notify_webhook,
         notify_email=notify_email,
+        guest_title=honorific,
+        host_contact=host_contact,
     )
     created = invitations.create(rt, cli_as_actor(), data, host=host, send_email=send_email)
     _write_qr(created.payload, qr_png, qr_svg)

@@ -251,6 +251,25 @@ def set_retention(
     ).as_json()
 
 
+class DeskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(max_length=40, examples=["gate-3"], description="unique across venues")
+    name: str | None = Field(None, max_length=200, examples=["Cổng phụ"])
+
+
+@venues_router.post("/{code}/desks", status_code=201, summary="Add a desk to a venue (admin)")
+def add_desk(
+    code: Annotated[str, Path(min_length=1, max_length=40)],
+    body: DeskIn,
+    kyso: KysoDep,
+    principal: Admin,
+    request: Request,
+) -> dict[str, object]:
+    added = invitation_service.add_desk(kyso, actor_of(request, principal), code, body.code, body.name)
+    return dict(added.as_json())
+
+
 @venues_router.get("", summary="Venues and their desks")
 def list_venues(kyso: KysoDep, principal: Manager) -> list[dict[str, object]]:
     with kyso.db.reading() as session:

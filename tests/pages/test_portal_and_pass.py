@@ -206,6 +206,13 @@ def test_a_venue_states_its_own_retention_on_the_pass(site, phone) -> None:
         site.api.patch("/api/v1/venues/UBND-Q1", json={"retention_days": 30}, headers=site.admin).status_code
         == 200
     )
+    desk = site.api.post("/api/v1/venues/UBND-Q1/desks", json={"code": "q1-gate-2", "name": "Cổng phụ"},
+                         headers=site.admin)  # fmt: skip
+    assert desk.status_code == 201 and desk.json() == {"code": "q1-gate-2", "name": "Cổng phụ"}
+    again = site.api.post("/api/v1/venues/UBND-Q1/desks", json={"code": "q1-gate-2"}, headers=site.admin)
+    assert again.status_code == 409
+    nowhere = site.api.post("/api/v1/venues/NOWHERE/desks", json={"code": "x-1"}, headers=site.admin)
+    assert nowhere.status_code == 404
     page = phone.new_page()
     page.goto(site.url + _pass_link(site, invitation["id"]))
     privacy = page.locator("#privacy").inner_text()

@@ -239,12 +239,15 @@ def route_library_logs(verbose: bool) -> Callable[[], None]:
     handler.kyso_cli = True
     root.addHandler(handler)  # a handler on the root also keeps logging's last-resort printer quiet
     root.setLevel(logging.INFO if verbose else logging.WARNING)
+    # pyHanko's own lines come through verification.pyhanko at DEBUG (without tracebacks): shown with -v
+    logging.getLogger("verification.pyhanko").setLevel(logging.DEBUG if verbose else logging.NOTSET)
     logging.captureWarnings(True)  # warnings.warn(...) becomes a py.warnings log line
     return unroute_library_logs
 
 
 def unroute_library_logs() -> None:
     root = logging.getLogger()
+    logging.getLogger("verification.pyhanko").setLevel(logging.NOTSET)
     for handler in list(root.handlers):
         if getattr(handler, "kyso_cli", False):
             root.removeHandler(handler)

@@ -249,7 +249,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "col_left": ("Giờ về", "Left"),
     "rollcall": ("Điểm danh sơ tán", "Evacuation roll call"),
     "rollcall_intro": (
-        "Những người đang ở trong tòa nhà theo lần đồng bộ gần nhất của bàn tiếp đón. Đánh dấu từng người.",
+        "Những người đang ở trong toà nhà theo lần đồng bộ gần nhất của bàn tiếp đón. Đánh dấu từng người.",
         "Who is inside, from the desk's last sync. Mark each person.",
     ),
     "rollcall_synced": ("Dữ liệu lúc {at}", "Data as of {at}"),

@@ -193,7 +193,7 @@ def certificate_page(serial: str, request: Request, kyso: KysoDep, principal: Re
 def _file(kyso, serial: str, suffix: str) -> Response:
     info = _one(kyso, serial)
     if info is None:
-        return Response("no such certificate\n", status_code=404, media_type="text/plain")
+        raise ServiceError(Kind.NOT_FOUND, f"no certificate with serial {serial[:64]!r}")  # problem+json
     headers = {
         "Content-Disposition": f'attachment; filename="{info.serial}.{suffix}"',
         "Cache-Control": "no-store",

@@ -49,13 +49,10 @@ def _venue_of(kyso, principal: Principal, asked: str | None):
         return (venues.view(session, code) if code else None), every
 
 
-@router.get("/desk", response_class=HTMLResponse)
-def desk_page(
-    request: Request,
-    kyso: KysoDep,
-    principal: DeskPage,
-    venue: Annotated[str | None, Query(max_length=40)] = None,
+def _venue_page(
+    request: Request, kyso, principal: Principal, venue: str | None, name: str, title: str, strings
 ) -> HTMLResponse:
+    """A desk page for one venue (a desk account's own, or the one asked for), or the venue picker."""
     try:
         here, every = _venue_of(kyso, principal, venue)
     except ServiceError as exc:
@@ -63,15 +60,19 @@ def desk_page(
             raise
         here, every = None, []
     return page(
-        request,
-        "desk.html",
-        title="desk_title",
-        scripts=("common.js", "desk.js"),
-        script_strings=SCRIPT_STRINGS,
-        principal=principal,
-        venue=here,
-        venues=every,
-    )
+        request, f"{name}.html", title=title, scripts=("common.js", f"{name}.js"), script_strings=strings,
+        principal=principal, venue=here, venues=every,
+    )  # fmt: skip
+
+
+@router.get("/desk", response_class=HTMLResponse)
+def desk_page(
+    request: Request,
+    kyso: KysoDep,
+    principal: DeskPage,
+    venue: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    return _venue_page(request, kyso, principal, venue, "desk", "desk_title", SCRIPT_STRINGS)
 
 
 @router.get("/desk/guests")
@@ -105,22 +106,7 @@ def rollcall_page(
 ) -> HTMLResponse:
     """The evacuation roll call on a phone: who is inside, mark safe / missing, CSV. Works offline from the
     desk's last sync (the page and its data are kept by the browser: /desk/rollcall-sw.js)."""
-    try:
-        here, every = _venue_of(kyso, principal, venue)
-    except ServiceError as exc:
-        if exc.kind is not Kind.NOT_FOUND:
-            raise
-        here, every = None, []
-    return page(
-        request,
-        "rollcall.html",
-        title="rollcall",
-        scripts=("common.js", "rollcall.js"),
-        script_strings=ROLLCALL_STRINGS,
-        principal=principal,
-        venue=here,
-        venues=every,
-    )
+    return _venue_page(request, kyso, principal, venue, "rollcall", "rollcall", ROLLCALL_STRINGS)
 
 
 @router.get("/desk/rollcall-sw.js")

@@ -95,5 +95,23 @@
     });
   }
 
-  window.Kyso = { t, csrf, api, problem };
+  // A page's notice banner (#flash): ``say`` shows a message; a message kept under ``key`` in
+  // sessionStorage by the page before it reloaded is shown once.
+  function flashBanner(key) {
+    const flash = document.getElementById("flash");
+    function say(text, kind) {
+      flash.textContent = text;
+      flash.className = "banner " + (kind || "passed");
+      flash.hidden = false;
+      flash.focus();
+    }
+    const kept = sessionStorage.getItem(key);
+    if (kept) {
+      sessionStorage.removeItem(key);
+      say(kept);
+    }
+    return say;
+  }
+
+  window.Kyso = { t, csrf, api, problem, flashBanner };
 })();

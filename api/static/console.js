@@ -3,22 +3,9 @@
 // to show what the server now says.
 "use strict";
 (function () {
-  const { t, api, problem } = window.Kyso;
+  const { t, api, problem, flashBanner } = window.Kyso;
   const $ = (id) => document.getElementById(id);
-  const flash = $("flash");
-
-  function say(text, kind) {
-    flash.textContent = text;
-    flash.className = "banner " + (kind || "passed");
-    flash.hidden = false;
-    flash.focus();
-  }
-
-  const kept = sessionStorage.getItem("kyso-console-flash");
-  if (kept) {
-    sessionStorage.removeItem("kyso-console-flash");
-    say(kept);
-  }
+  const say = flashBanner("kyso-console-flash");
 
   // call the API; on success keep a message for the reloaded page (or hand the answer to `then`)
   async function call(method, url, json, done, then) {

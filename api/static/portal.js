@@ -1,22 +1,9 @@
 // The officials' portal: invitations and signing through the JSON API (session cookie + CSRF header).
 "use strict";
 (function () {
-  const { t, api, problem } = window.Kyso;
+  const { t, api, problem, flashBanner } = window.Kyso;
   const $ = (id) => document.getElementById(id);
-  const flash = $("flash");
-
-  function say(text, kind) {
-    flash.textContent = text;
-    flash.className = "banner " + (kind || "passed");
-    flash.hidden = false;
-    flash.focus();
-  }
-
-  const kept = sessionStorage.getItem("kyso-flash");
-  if (kept) {
-    sessionStorage.removeItem("kyso-flash");
-    say(kept);
-  }
+  const say = flashBanner("kyso-flash");
 
   // --- invitations ---------------------------------------------------------------------------------
   const invite = $("invite-form");

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -135,18 +135,30 @@ def invitations_for_decision(session: Session, invitation_ids: set[str]) -> dict
     return {row.id: row for row in rows}
 
 
-def occurrences(session: Session, invitation_ids: Sequence[str]) -> dict[str, list[InvitationOccurrence]]:
-    found: dict[str, list[InvitationOccurrence]] = {i: [] for i in invitation_ids}
+_PerInvitation = TypeVar("_PerInvitation", InvitationOccurrence, CheckIn)
+
+
+def _by_invitation(
+    session: Session, model: type[_PerInvitation], invitation_ids: Sequence[str], *order: Any
+) -> dict[str, list[_PerInvitation]]:
+    """Rows of ``model`` for these invitations, grouped by invitation (every id present), in ``order``."""
+    found: dict[str, list[_PerInvitation]] = {i: [] for i in invitation_ids}
     if not invitation_ids:
         return found
-    rows = session.scalars(
-        select(InvitationOccurrence)
-        .where(InvitationOccurrence.invitation_id.in_(invitation_ids))
-        .order_by(InvitationOccurrence.invitation_id, InvitationOccurrence.number)
-    ).all()
-    for row in rows:
+    rows = session.scalars(select(model).where(model.invitation_id.in_(invitation_ids)).order_by(*order))
+    for row in rows.all():
         found[row.invitation_id].append(row)
     return found
+
+
+def occurrences(session: Session, invitation_ids: Sequence[str]) -> dict[str, list[InvitationOccurrence]]:
+    return _by_invitation(
+        session,
+        InvitationOccurrence,
+        invitation_ids,
+        InvitationOccurrence.invitation_id,
+        InvitationOccurrence.number,
+    )
 
 
 def replace_occurrences(
@@ -288,17 +300,7 @@ def checkins_of(session: Session, invitation_id: str) -> Sequence[CheckIn]:
 
 def checkins_for(session: Session, invitation_ids: Sequence[str]) -> dict[str, list[CheckIn]]:
     """The check-ins of these invitations, each list in admission order."""
-    found: dict[str, list[CheckIn]] = {i: [] for i in invitation_ids}
-    if not invitation_ids:
-        return found
-    rows = session.scalars(
-        select(CheckIn)
-        .where(CheckIn.invitation_id.in_(invitation_ids))
-        .order_by(CheckIn.admitted_at, CheckIn.id)
-    ).all()
-    for row in rows:
-        found[row.invitation_id].append(row)
-    return found
+    return _by_invitation(session, CheckIn, invitation_ids, CheckIn.admitted_at, CheckIn.id)
 
 
 def open_checkin(session: Session, invitation_id: str) -> CheckIn | None:

@@ -110,10 +110,6 @@ def _reader(data: bytes) -> PdfFileReader:
         raise malformed(f"not a readable PDF: {error}") from None
 
 
-def _signer_cert(signature: EmbeddedPdfSignature) -> asn1_x509.Certificate:
-    return signature.signer_cert
-
-
 def embedded_certificates(data: bytes) -> list[asn1_x509.Certificate]:
     """Every certificate the file's signatures and timestamps carry (signers, chains, TSAs)."""
     reader = _reader(data)
@@ -280,7 +276,7 @@ def _facts(data: bytes, problems: dict[str, str | None]) -> tuple[SignatureFacts
     reader = _reader(data)
     facts = []
     for signature in reader.embedded_regular_signatures:
-        cert = _signer_cert(signature)
+        cert = signature.signer_cert
         problem = problems.get(signature.field_name)
         facts.append(
             SignatureFacts(
